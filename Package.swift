@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "formnet",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "formnet", targets: ["formnet"]),
+        .executable(name: "formnet-server", targets: ["formnet-server"]),
+        .library(name: "WireGuard", targets: ["WireGuard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries from Debian's -dev packages: module maps and shim headers only.
+        .systemLibrary(name: "CNetlink", path: "Sources/CNetlink"),
+        .systemLibrary(name: "CSodium", path: "Sources/CSodium"),
+        .systemLibrary(name: "CMaxMindDB", path: "Sources/CMaxMindDB", pkgConfig: "libmaxminddb"),
+
+        .target(
+            name: "WireGuard",
+            dependencies: [
+                "CNetlink", "CSodium",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "formnet",
+            dependencies: [
+                "WireGuard",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "formnet-server",
+            dependencies: [
+                "WireGuard",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "WireGuardTests", dependencies: ["WireGuard"]),
+    ]
+)
