@@ -66,12 +66,12 @@ final class SecretKeyStorage: @unchecked Sendable {
     }
 
     deinit {
-        sodium_memzero(pointer.baseAddress, pointer.count)
+        sodium_memzero(pointer.baseAddress!, pointer.count)
         pointer.deallocate()
     }
 
     func constantTimeEquals(_ other: SecretKeyStorage) -> Bool {
-        sodium_memcmp(pointer.baseAddress, other.pointer.baseAddress, pointer.count) == 0
+        sodium_memcmp(pointer.baseAddress!, other.pointer.baseAddress!, pointer.count) == 0
     }
 }
 
@@ -83,7 +83,7 @@ public struct PrivateKey: Sendable, Equatable {
     public static func generate() -> PrivateKey {
         Sodium.ensureInitialized()
         return PrivateKey(storage: SecretKeyStorage { buffer in
-            randombytes_buf(buffer.baseAddress, buffer.count)
+            randombytes_buf(buffer.baseAddress!, buffer.count)
             Self.clamp(buffer)
         })
     }
@@ -150,7 +150,7 @@ public struct PresharedKey: Sendable, Equatable {
 
     public static func generate() -> PresharedKey {
         Sodium.ensureInitialized()
-        return PresharedKey(storage: SecretKeyStorage { randombytes_buf($0.baseAddress, $0.count) })
+        return PresharedKey(storage: SecretKeyStorage { randombytes_buf($0.baseAddress!, $0.count) })
     }
 
     init(storage: SecretKeyStorage) { self.storage = storage }

@@ -10,6 +10,6 @@ enum Sodium {
     }
 
     static func zero(_ bytes: inout [UInt8]) {
-        bytes.withUnsafeMutableBytes { sodium_memzero($0.baseAddress, $0.count) }
+        bytes.withUnsafeMutableBytes { if let base = $0.baseAddress { sodium_memzero(base, $0.count) } }
     }
 }
