@@ -119,6 +119,10 @@ while read -r m; do
 	insmod "/modules/$m" || fail "insmod $m"
 done </test/modules
 say "kernel $(uname -r), modules loaded: $(tr '\n' ' ' </test/modules)"
+if [ "$MODE" = formnet ]; then
+	key=$($formnet wg genkey) && echo "$key" | $formnet wg pubkey >/dev/null ||
+		fail "formnet does not run in the guest (a runtime library missing?)"
+fi
 
 $ip netns add ns1 || fail "ip netns add ns1"
 $ip netns add ns2 || fail "ip netns add ns2"
