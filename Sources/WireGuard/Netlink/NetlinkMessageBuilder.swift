@@ -48,8 +48,11 @@ final class NetlinkMessageBuilder {
             overflowed = true
             return
         }
-        let extra = mnl_nlmsg_put_extra_header(header, size)!
-        withUnsafeBytes(of: value) { extra.copyMemory(from: $0.baseAddress!, byteCount: size) }
+        guard let extra = mnl_nlmsg_put_extra_header(header, size) else {
+            overflowed = true
+            return
+        }
+        withUnsafeBytes(of: value) { UnsafeMutableRawBufferPointer(start: extra, count: size).copyMemory(from: $0) }
     }
 
     @discardableResult
