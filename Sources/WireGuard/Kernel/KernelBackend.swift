@@ -8,9 +8,9 @@ public final class KernelBackend: WireGuardBackend, Sendable {
     public let kind = BackendKind.kernel
     /// A dump interrupted by a concurrent change is retried this many times in all.
     private static let dumpAttempts = 3
-    private let links: RouteNetlink
+    private let links: any LinkControl
 
-    public init(links: RouteNetlink = RouteNetlink()) {
+    public init(links: any LinkControl = RouteNetlink()) {
         self.links = links
     }
 
