@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
     ],
     targets: [
         // System libraries from Debian's -dev packages: module maps and shim headers only.
@@ -26,10 +27,28 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "FormnetRelay",
+            dependencies: [
+                "WireGuard", "CSodium",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "formnet-relay-probe",
+            dependencies: [
+                "FormnetRelay", "WireGuard",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "formnet",
             dependencies: [
-                "WireGuard",
+                "WireGuard", "FormnetRelay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -41,5 +60,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WireGuardTests", dependencies: ["WireGuard"]),
+        .testTarget(name: "FormnetRelayTests", dependencies: ["FormnetRelay"]),
     ]
 )

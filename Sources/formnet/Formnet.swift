@@ -7,6 +7,6 @@ struct Formnet: ParsableCommand {
         commandName: "formnet",
         abstract: "A WireGuard mesh with NAT traversal and relay fallback.",
         version: FormnetVersion.string,
-        subcommands: [WG.self]
+        subcommands: [WG.self, StartRelay.self]
     )
 }

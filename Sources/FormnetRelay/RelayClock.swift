@@ -1,0 +1,15 @@
+import Foundation
+
+public enum RelayClock {
+    /// Both clocks through the vDSO: read once per batch on the hot path, so cheap enough.
+    public static func now() -> RelayInstant {
+        var wall = timespec()
+        var mono = timespec()
+        clock_gettime(CLOCK_REALTIME, &wall)
+        clock_gettime(CLOCK_MONOTONIC, &mono)
+        return RelayInstant(wallMillis: UInt64(wall.tv_sec) * 1000 + UInt64(wall.tv_nsec) / 1_000_000,
+                            monotonicNanos: UInt64(mono.tv_sec) * 1_000_000_000 + UInt64(mono.tv_nsec))
+    }
+
+    public static func wallMillis() -> UInt64 { now().wallMillis }
+}

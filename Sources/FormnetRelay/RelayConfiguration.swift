@@ -1,0 +1,23 @@
+import WireGuard
+
+/// The limits and identity a relay runs with; every field is a `start-relay` flag.
+public struct RelayConfiguration: Sendable {
+    public var maxConnections: Int = 100
+    /// KB/s (1 KB = 1024 bytes) per tunnel.
+    public var maxBandwidthKBps: Int = 1000
+    public var maxTunnelsPerDevice: Int = 20
+    /// Frames per second per source IP.
+    public var rateLimit: Int = 20_000
+    public var registrationRatePerSecond: Int = 10
+    public var registrationBurst: Int = 20
+    public var location: RelayLocation = .unknown
+    public var endpoints: [RelayAddress] = []
+    public var peerRelays: [KnownRelay] = []
+    public var version: String = FormnetVersion.string
+
+    public init() {}
+
+    var bandwidthBytesPerSecond: Int64 { Int64(maxBandwidthKBps) * 1024 }
+    /// One second's worth, but never less than a few full frames so a slow tunnel can still send one.
+    var bandwidthBurst: Int64 { max(bandwidthBytesPerSecond, Int64(4 * RelayWire.maxFrame)) }
+}

@@ -1,0 +1,155 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The same frames over TCP for clients whose network blocks UDP, each behind a u16 length.
+///
+/// SwiftNIO rather than a second hand-written poll loop: TCP is the fallback path (few clients,
+/// each a stream that needs partial-read reassembly, write buffering and backpressure), which
+/// is exactly what NIO's channel pipeline already does correctly. The per-frame cost of NIO's
+/// buffers is acceptable there; the UDP path, which carries the volume, stays on recvmmsg.
+public final class TCPRelayServer: Sendable {
+    private let group: MultiThreadedEventLoopGroup
+    private let channel: Channel
+    private let connections: NIOLockedValueBox<[UInt64: Channel]>
+
+    public init(host: String, port: Int, state: NIOLockedValueBox<RelayState>, udp: UDPRelaySocket, logger: Logger) throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let connections = NIOLockedValueBox<[UInt64: Channel]>([:])
+        let nextConnection = NIOLockedValueBox<UInt64>(0)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { child in
+                let id = nextConnection.withLockedValue { $0 += 1; return $0 }
+                return child.eventLoop.makeCompletedFuture {
+                    try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
+                    try child.pipeline.syncOperations.addHandler(
+                        RelayTCPConnectionHandler(connection: id, state: state, udp: udp, connections: connections, logger: logger))
+                }
+            }
+        do {
+            channel = try bootstrap.bind(host: host, port: port).wait()
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw error
+        }
+        self.group = group
+        self.connections = connections
+    }
+
+    /// Sends a frame to a TCP-registered client from any thread; false if the connection is gone.
+    public func send(_ frame: UnsafeRawBufferPointer, toConnection id: UInt64) -> Bool {
+        guard let target = connections.withLockedValue({ $0[id] }) else { return false }
+        var buffer = target.allocator.buffer(capacity: frame.count + 2)
+        buffer.writeInteger(UInt16(frame.count))
+        buffer.writeBytes(frame)
+        target.writeAndFlush(buffer, promise: nil)
+        return true
+    }
+
+    public func shutdown() {
+        try? channel.close().wait()
+        for child in connections.withLockedValue({ Array($0.values) }) { try? child.close().wait() }
+        try? group.syncShutdownGracefully()
+    }
+}
+
+/// Splits the stream into frames: u16 big-endian length, then that many bytes. A zero or
+/// oversized length is a protocol violation and closes the connection.
+struct LengthPrefixedFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+
+    struct FrameLengthError: Error {}
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) else { return .needMoreData }
+        guard length > 0, Int(length) <= RelayWire.maxFrame else { throw FrameLengthError() }
+        guard buffer.readableBytes >= 2 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 2)
+        guard let frame = buffer.readSlice(length: Int(length)) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        return .continue
+    }
+}
+
+final class RelayTCPConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let connection: UInt64
+    private let state: NIOLockedValueBox<RelayState>
+    private let udp: UDPRelaySocket
+    private let connections: NIOLockedValueBox<[UInt64: Channel]>
+    private let logger: Logger
+    private var peer = RelayAddress(high: 0, low: 0, port: 0)
+    /// One frame-sized scratch buffer per connection, reused for every frame on it.
+    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: RelayWire.maxFrame, alignment: 16)
+
+    init(connection: UInt64, state: NIOLockedValueBox<RelayState>, udp: UDPRelaySocket,
+         connections: NIOLockedValueBox<[UInt64: Channel]>, logger: Logger) {
+        self.connection = connection
+        self.state = state
+        self.udp = udp
+        self.connections = connections
+        self.logger = logger
+    }
+
+    deinit { scratch.deallocate() }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let remote = context.remoteAddress, let ip = remote.ipAddress, let port = remote.port,
+           let address = IPAddressText.relayAddress(ip, port: UInt16(clamping: port)) {
+            peer = address
+        }
+        let channel = context.channel
+        connections.withLockedValue { $0[connection] = channel }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connections.withLockedValue { $0[connection] = nil }
+        let id = connection
+        state.withLockedValue { $0.connectionClosed(id) }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var frame = Self.unwrapInboundIn(data)
+        let length = frame.readableBytes
+        _ = frame.readWithUnsafeReadableBytes { bytes in
+            scratch.copyMemory(from: bytes)
+            return bytes.count
+        }
+        let binding = Binding.tcp(connection: connection, peer: peer)
+        let outcome = state.withLockedValue { $0.handle(scratch, length: length, from: binding, observed: peer, now: RelayClock.now()) }
+        switch outcome {
+        case .drop, .consumed:
+            return
+        case .reply(let n):
+            var out = context.channel.allocator.buffer(capacity: n + 2)
+            out.writeInteger(UInt16(n))
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+            context.writeAndFlush(Self.wrapOutboundOut(out), promise: nil)
+        case .forward(.udp(let address), let n):
+            if !udp.send(UnsafeRawBufferPointer(rebasing: scratch[0..<n]), to: address) { state.withLockedValue { $0.countSendFailure() } }
+        case .forward(.tcp(let target, _), let n):
+            guard let channel = connections.withLockedValue({ $0[target] }) else {
+                state.withLockedValue { $0.countSendFailure() }
+                return
+            }
+            var out = channel.allocator.buffer(capacity: n + 2)
+            out.writeInteger(UInt16(n))
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+            channel.writeAndFlush(out, promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if error is LengthPrefixedFrameDecoder.FrameLengthError { state.withLockedValue { $0.countMalformed() } }
+        logger.debug("closing TCP connection", metadata: ["peer": "\(peer)", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+}

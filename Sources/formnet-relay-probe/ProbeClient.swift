@@ -1,0 +1,57 @@
+import Foundation
+import FormnetRelay
+import WireGuard
+
+/// A test client: one key, one socket, the library's client protocol.
+final class ProbeClient: @unchecked Sendable {
+    // Used by one thread at a time, like its socket.
+    let socket: ProbeSocket
+    var relay: RelayClientProtocol
+    let key: PrivateKey
+
+    var publicKey: PublicKey { relay.clientPublicKey }
+
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    init(relay address: RelayAddress, relayKey: PublicKey, tcp: Bool, key: PrivateKey = .generate()) throws {
+        socket = try ProbeSocket(relay: address, tcp: tcp)
+        self.key = key
+        relay = RelayClientProtocol(clientKey: key, relayKey: relayKey)
+    }
+
+    /// Registers and waits for the boxed answer; the registered frame it sent is returned so a
+    /// check can replay it.
+    @discardableResult
+    func register(timeout: Double = 2) throws -> [UInt8] {
+        let frame = relay.makeRegister(nowMillis: RelayClock.wallMillis())
+        socket.send(frame)
+        let deadline = Date().addingTimeInterval(timeout)
+        while deadline.timeIntervalSinceNow > 0, let answer = socket.receive(timeout: deadline.timeIntervalSinceNow) {
+            let event = answer.withUnsafeBytes { relay.receive($0, nowMillis: RelayClock.wallMillis()) }
+            if case .registered = event { return frame }
+            if case .error(let error) = event { throw Failure(description: "relay refused registration: \(error.code)") }
+        }
+        throw Failure(description: "no registered answer within \(timeout) s")
+    }
+
+    func send(_ payload: [UInt8], to peer: PublicKey) {
+        socket.send(relay.wrap(payload, to: peer, nowMillis: RelayClock.wallMillis()))
+    }
+
+    /// The next data frame for us: source key and payload.
+    func receiveData(timeout: Double) -> (source: PublicKey, payload: [UInt8])? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while deadline.timeIntervalSinceNow > 0, let frame = socket.receive(timeout: deadline.timeIntervalSinceNow) {
+            let event = frame.withUnsafeBytes { relay.receive($0, nowMillis: RelayClock.wallMillis()) }
+            if case .data(let source, _, let range) = event { return (source, Array(frame[range])) }
+        }
+        return nil
+    }
+
+    /// Every data frame that arrives within `timeout` seconds.
+    func countData(timeout: Double) -> Int {
+        var count = 0
+        while receiveData(timeout: timeout) != nil { count += 1 }
+        return count
+    }
+}

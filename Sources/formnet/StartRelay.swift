@@ -1,0 +1,77 @@
+import ArgumentParser
+import FormnetRelay
+import Foundation
+import WireGuard
+import Logging
+
+struct StartRelay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start-relay",
+        abstract: "Serve as a relay for peers that cannot reach each other directly.",
+        discussion: """
+            Exactly one of --allow-keys, --network or --open chooses whom the relay serves. \
+            The relay's key pair is kept in DATA_DIR/relay.key; its public key is printed at start. \
+            The protocol is specified in docs/relay-protocol.md.
+            """)
+
+    @Option(help: "UDP and TCP port.") var port: UInt16 = RelayWire.defaultPort
+    @Option(help: "Address to bind (default: all, IPv4 and IPv6).") var bind: String?
+    @Option(help: "Maximum concurrent registrations.") var maxConnections = 100
+    @Option(help: "Bandwidth per tunnel, KB/s.") var maxBandwidth = 1000
+    @Option(help: "Maximum distinct destinations per registered key.") var maxTunnelsPerDevice = 20
+    @Option(help: "Frames per second per source IP address.") var rateLimit = 20_000
+    @Option(help: "File of base64 public keys to serve, one a line; reloaded when it changes.") var allowKeys: String?
+    @Option(help: "Serve the members of this formnet network (DATA_DIR/NET.members).") var network: String?
+    @Flag(help: "Serve every key, within the limits.") var open = false
+    @Option(help: "Another relay to list in discovery and announce to: HOST:PORT:PUBKEY.") var peerRelay: [String] = []
+    @Option(help: "Serve status and metrics over HTTP on 127.0.0.1 at this port.") var statusPort: Int?
+    @Option(help: "Address for the status server.") var statusBind = "127.0.0.1"
+    @Option(help: "Directory for the relay key and network member files.") var dataDir = "/var/lib/formnet"
+    @Option(help: "This relay's location, LAT,LON in degrees.") var location: String?
+    @Option(help: "Public endpoint to advertise in relay info (repeatable): IP:PORT.") var endpoint: [String] = []
+    @Flag(help: "Log at debug level.") var verbose = false
+
+    func validate() throws {
+        let chosen = [allowKeys != nil, network != nil, open].filter { $0 }.count
+        guard chosen == 1 else {
+            throw ValidationError("""
+                choose whom the relay serves with exactly one of --allow-keys FILE, --network NET or --open \
+                (a relay without one would forward traffic for anyone on the internet)
+                """)
+        }
+        guard maxConnections > 0, maxBandwidth > 0, maxTunnelsPerDevice > 0, rateLimit > 0 else {
+            throw ValidationError("limits must be positive")
+        }
+        if let location, RelayLocation(parsing: location) == nil { throw ValidationError("--location takes LAT,LON, e.g. 48.85,2.35") }
+        for text in peerRelay where PeerRelayArgument.parse(text) == nil {
+            throw ValidationError("--peer-relay \(text): expected HOST:PORT:BASE64KEY")
+        }
+        for text in endpoint where Endpoint(text) == nil { throw ValidationError("--endpoint \(text): expected IP:PORT") }
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = verbose ? .debug : .info
+            return handler
+        }
+        let access: AccessSource = if let allowKeys { .allowKeys(path: allowKeys) } else if let network { .network(name: network) } else { .open }
+        var options = RelayServiceOptions(access: access, dataDirectory: dataDir)
+        options.port = port
+        options.bindHost = bind
+        options.statusPort = statusPort
+        options.statusHost = statusBind
+        options.configuration.maxConnections = maxConnections
+        options.configuration.maxBandwidthKBps = maxBandwidth
+        options.configuration.maxTunnelsPerDevice = maxTunnelsPerDevice
+        options.configuration.rateLimit = rateLimit
+        options.configuration.location = location.flatMap(RelayLocation.init(parsing:)) ?? .unknown
+        options.configuration.peerRelays = peerRelay.compactMap(PeerRelayArgument.parse)
+        options.configuration.endpoints = endpoint.compactMap(Endpoint.init).map(RelayAddress.init)
+
+        let service = try RelayService(options: options, logger: Logger(label: "formnet.relay"))
+        // Written unbuffered: scripts read the key from a pipe while the relay keeps running.
+        FileHandle.standardOutput.write(Data("relay public key: \(service.publicKey.base64)\n".utf8))
+        try service.run()
+    }
+}
