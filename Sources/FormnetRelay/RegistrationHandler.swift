@@ -12,6 +12,11 @@ public struct RegistrationHandler: Sendable {
         public var reason: DropReason
         /// An error frame to send back; only for senders whose box opened.
         public var reply: ErrorFrame?
+
+        public init(reason: DropReason, reply: ErrorFrame? = nil) {
+            self.reason = reason
+            self.reply = reply
+        }
     }
 
     public let relayKey: PrivateKey
