@@ -59,10 +59,28 @@ struct Exchange: ParsableCommand {
     @Option(help: "Transport of the first client: udp or tcp.") var first = "udp"
     @Option(help: "Transport of the second client: udp or tcp.") var second = "udp"
     @Option var count = 50
+    @Option(help: "Private key of the first client (base64); random if not given.") var firstKey: String?
+    @Option(help: "Private key of the second client (base64); random if not given.") var secondKey: String?
+    @Flag(help: "Pass only if the relay refuses the registration as not allowed.") var expectRefusal = false
 
     func run() throws {
-        let a = try options.client(tcp: first == "tcp")
-        let b = try options.client(tcp: second == "tcp")
+        let (address, relayKey) = try options.resolved()
+        let keys = try [firstKey, secondKey].map { text -> PrivateKey in
+            guard let text else { return .generate() }
+            guard let key = PrivateKey(base64: text) else { throw ValidationError("not a base64 private key") }
+            return key
+        }
+        let a = try ProbeClient(relay: address, relayKey: relayKey, tcp: first == "tcp", key: keys[0])
+        let b = try ProbeClient(relay: address, relayKey: relayKey, tcp: second == "tcp", key: keys[1])
+        if expectRefusal {
+            do {
+                try a.register()
+                try verdict(false, "registration accepted, expected not-allowed")
+            } catch let failure as ProbeClient.Failure {
+                try verdict(failure.description.contains("notAllowed"), failure.description)
+            }
+            return
+        }
         try a.register()
         try b.register()
         let ab = deliver(count, from: a, to: b, tag: 0xA1)
