@@ -107,15 +107,14 @@ public struct RelayState: Sendable {
         case .admitted(let tunnel):
             guard sessions.charge(slot: slot, tunnel: tunnel, bytes: length, nowNanos: nowNanos) else { return drop(.bandwidth) }
         }
-        let sender = sessions.slots[slot]
-        let receiver = sessions.slots[destinationSlot]
-        sender.key.withUnsafeBytes { key in
+        // Fields read one by one: copying a whole Session would retain its tunnel array per frame.
+        sessions.slots[slot].key.withUnsafeBytes { key in
             UnsafeMutableRawBufferPointer(rebasing: buffer[DataFrameHeader.peerOffset..<DataFrameHeader.sessionOffset]).copyMemory(from: key)
         }
-        BigEndian.write(receiver.id, to: buffer, at: DataFrameHeader.sessionOffset)
+        BigEndian.write(sessions.slots[destinationSlot].id, to: buffer, at: DataFrameHeader.sessionOffset)
         counters.framesForwarded &+= 1
         counters.bytesForwarded &+= UInt64(length)
-        return .forward(to: receiver.binding, length: length)
+        return .forward(to: sessions.slots[destinationSlot].binding, length: length)
     }
 
     private mutating func handleRegister(_ buffer: UnsafeMutableRawBufferPointer, frame: UnsafeRawBufferPointer, from source: Binding,

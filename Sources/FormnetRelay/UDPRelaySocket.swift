@@ -120,7 +120,7 @@ public final class UDPRelaySocket: Sendable {
         }
         receiveHeaders.initialize(repeating: MultipleMessageHeader(), count: batch)
 
-        var tcpFrames: [(UInt64, Int)] = []
+        var tcpFrames: [(connection: UInt64, slot: Int, length: Int)] = []
         tcpFrames.reserveCapacity(batch)
         var sendFailures = 0
         while !stopping.load(ordering: .relaxed) {
@@ -147,7 +147,7 @@ public final class UDPRelaySocket: Sendable {
                     case .reply(let n): (destination, length) = (source, n)
                     case .forward(.udp(let address), let n): (destination, length) = (address, n)
                     case .forward(.tcp(let connection, _), let n):
-                        tcpFrames.append((connection, i << 16 | n))
+                        tcpFrames.append((connection, i, n))
                         continue
                     }
                     guard let nameLength = SocketAddressConversion.write(destination, family: family, to: sendNames + toSend) else {
@@ -174,9 +174,8 @@ public final class UDPRelaySocket: Sendable {
                     sent += 1
                 }
             }
-            for (connection, packed) in tcpFrames {
-                let i = packed >> 16
-                let frame = UnsafeRawBufferPointer(start: buffers.baseAddress! + i * frameSize, count: packed & 0xFFFF)
+            for (connection, slot, length) in tcpFrames {
+                let frame = UnsafeRawBufferPointer(start: buffers.baseAddress! + slot * frameSize, count: length)
                 if !toTCP(connection, frame) { sendFailures += 1 }
             }
         }
