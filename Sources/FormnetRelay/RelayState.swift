@@ -88,12 +88,10 @@ public struct RelayState: Sendable {
         guard sessions.slots[slot].binding == source else { return drop(.spoofedSession) }
         guard isFresh(BigEndian.readU64(frame, at: DataFrameHeader.timestampOffset), now: now) else { return drop(.staleTimestamp) }
         sessions.touch(slot: slot, nowMillis: now.wallMillis)
-        guard let destination = PublicKey(bytes: UnsafeRawBufferPointer(rebasing: frame[DataFrameHeader.peerOffset..<DataFrameHeader.sessionOffset])) else {
-            return drop(.malformed)
-        }
-        guard let destinationSlot = sessions.slot(forKey: destination) else {
+        let destination = PeerID(frame, at: DataFrameHeader.peerOffset)
+        guard let destinationSlot = sessions.slot(forPeer: destination) else {
             counters.drop(.peerUnknown)
-            return reply(PeerUnknownFrame(peer: destination).encode(), into: buffer)
+            return reply(PeerUnknownFrame(peer: destination.publicKey).encode(), into: buffer)
         }
         guard destinationSlot != slot else { return drop(.selfDestination) }
         let bandwidth = configuration.bandwidthBytesPerSecond
@@ -108,9 +106,7 @@ public struct RelayState: Sendable {
             guard sessions.charge(slot: slot, tunnel: tunnel, bytes: length, nowNanos: nowNanos) else { return drop(.bandwidth) }
         }
         // Fields read one by one: copying a whole Session would retain its tunnel array per frame.
-        sessions.slots[slot].key.withUnsafeBytes { key in
-            UnsafeMutableRawBufferPointer(rebasing: buffer[DataFrameHeader.peerOffset..<DataFrameHeader.sessionOffset]).copyMemory(from: key)
-        }
+        sessions.slots[slot].peer.write(to: buffer, at: DataFrameHeader.peerOffset)
         BigEndian.write(sessions.slots[destinationSlot].id, to: buffer, at: DataFrameHeader.sessionOffset)
         counters.framesForwarded &+= 1
         counters.bytesForwarded &+= UInt64(length)

@@ -54,7 +54,7 @@ public enum RelayStatusReport {
         return encode(Peer(public_key: key.base64, transport: transport, observed_address: address.description,
                            session_age_seconds: Double(nowMillis &- session.registeredAtMillis) / 1000,
                            idle_seconds: Double(nowMillis &- session.lastSeenMillis) / 1000,
-                           tunnels: session.tunnels.map { PeerTunnel(destination: $0.destination.base64, frames: $0.frames, bytes: $0.bytes) }))
+                           tunnels: session.tunnels.map { PeerTunnel(destination: $0.destination.publicKey.base64, frames: $0.frames, bytes: $0.bytes) }))
     }
 
     private static func encode<T: Encodable>(_ value: T) -> [UInt8] {

@@ -15,7 +15,7 @@ public enum Binding: Hashable, Sendable, CustomStringConvertible {
 
 /// Traffic from one registered key to one destination key, with its bandwidth budget.
 public struct Tunnel: Sendable {
-    public var destination: PublicKey
+    public var destination: PeerID
     public var bucket: TokenBucket
     public var frames: UInt64 = 0
     public var bytes: UInt64 = 0
@@ -23,6 +23,7 @@ public struct Tunnel: Sendable {
 
 public struct Session: Sendable {
     public var key: PublicKey
+    public var peer: PeerID
     /// Zero marks a free slot.
     public var id: UInt64
     public var binding: Binding
@@ -38,7 +39,7 @@ public struct SessionTable: Sendable {
     public private(set) var slots: ContiguousArray<Session> = []
     private var free: [Int] = []
     private var bySession: [UInt64: Int] = [:]
-    private var byKey: [PublicKey: Int] = [:]
+    private var byKey: [PeerID: Int] = [:]
     public let tunnelCapacity: Int
 
     public init(expectedSessions: Int = 0, tunnelCapacity: Int) {
@@ -50,22 +51,25 @@ public struct SessionTable: Sendable {
 
     public var count: Int { byKey.count }
     public var tunnelCount: Int { byKey.values.reduce(0) { $0 + slots[$1].tunnels.count } }
-    public var keys: Dictionary<PublicKey, Int>.Keys { byKey.keys }
+    public var keys: [PublicKey] { byKey.values.map { slots[$0].key } }
 
     @inline(__always)
     public func slot(forSession id: UInt64) -> Int? { id == 0 ? nil : bySession[id] }
 
     @inline(__always)
-    public func slot(forKey key: PublicKey) -> Int? { byKey[key] }
+    public func slot(forPeer peer: PeerID) -> Int? { byKey[peer] }
 
-    public func session(forKey key: PublicKey) -> Session? { byKey[key].map { slots[$0] } }
+    public func slot(forKey key: PublicKey) -> Int? { byKey[PeerID(key)] }
+
+    public func session(forKey key: PublicKey) -> Session? { slot(forKey: key).map { slots[$0] } }
 
     /// Registers `key`, replacing any earlier registration of it (new id, new binding, no tunnels).
     /// Returns the slot.
     @discardableResult
     public mutating func register(key: PublicKey, id: UInt64, binding: Binding, nowMillis: UInt64) -> Int {
         precondition(id != 0 && bySession[id] == nil)
-        if let existing = byKey[key] {
+        let peer = PeerID(key)
+        if let existing = byKey[peer] {
             bySession[slots[existing].id] = nil
             slots[existing].id = id
             slots[existing].binding = binding
@@ -75,7 +79,7 @@ public struct SessionTable: Sendable {
             bySession[id] = existing
             return existing
         }
-        let session = Session(key: key, id: id, binding: binding, registeredAtMillis: nowMillis, lastSeenMillis: nowMillis, tunnels: [])
+        let session = Session(key: key, peer: peer, id: id, binding: binding, registeredAtMillis: nowMillis, lastSeenMillis: nowMillis, tunnels: [])
         let slot: Int
         if let reused = free.popLast() {
             slot = reused
@@ -88,12 +92,12 @@ public struct SessionTable: Sendable {
             slots[slot].tunnels.reserveCapacity(tunnelCapacity)
         }
         bySession[id] = slot
-        byKey[key] = slot
+        byKey[peer] = slot
         return slot
     }
 
     public mutating func remove(key: PublicKey) {
-        guard let slot = byKey.removeValue(forKey: key) else { return }
+        guard let slot = byKey.removeValue(forKey: PeerID(key)) else { return }
         bySession[slots[slot].id] = nil
         slots[slot].id = 0
         slots[slot].tunnels.removeAll(keepingCapacity: true)
@@ -104,8 +108,8 @@ public struct SessionTable: Sendable {
     /// `shouldRemove` names; returns how many went.
     @discardableResult
     public mutating func removeAll(idleBefore cutoffMillis: UInt64, or shouldRemove: (Session) -> Bool = { _ in false }) -> Int {
-        let doomed = byKey.compactMap { key, slot in
-            slots[slot].lastSeenMillis < cutoffMillis || shouldRemove(slots[slot]) ? key : nil
+        let doomed = byKey.values.compactMap { slot in
+            slots[slot].lastSeenMillis < cutoffMillis || shouldRemove(slots[slot]) ? slots[slot].key : nil
         }
         for key in doomed { remove(key: key) }
         return doomed.count
@@ -120,7 +124,7 @@ public struct SessionTable: Sendable {
 
     /// The index of the sender's tunnel to `destination`, made on first use within the limit.
     @inline(__always)
-    public mutating func tunnel(from slot: Int, to destination: PublicKey, limit: Int, makeBucket: () -> TokenBucket) -> TunnelAdmission {
+    public mutating func tunnel(from slot: Int, to destination: PeerID, limit: Int, makeBucket: () -> TokenBucket) -> TunnelAdmission {
         if let index = slots[slot].tunnels.firstIndex(where: { $0.destination == destination }) { return .admitted(index) }
         guard slots[slot].tunnels.count < limit else { return .tooMany }
         slots[slot].tunnels.append(Tunnel(destination: destination, bucket: makeBucket()))
