@@ -36,47 +36,37 @@ public final class UserspaceBackend: WireGuardBackend {
         }
 
         let log = FileManager.default.temporaryDirectory
-            .appendingPathComponent("formnet-wireguard-go-\(name)-\(getpid()).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil, attributes: [.posixPermissions: 0o600])
-        defer { try? FileManager.default.removeItem(at: log) }
-        let logHandle = try FileHandle(forWritingTo: log)
-        defer { try? logHandle.close() }
+            .appendingPathComponent("formnet-wireguard-go-\(name)-\(getpid()).log").path
+        let logFD = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard logFD >= 0 else { throw WireGuardError.system(operation: "create \(log)", errno: errno) }
+        defer {
+            close(logFD)
+            unlink(log)
+        }
 
-        // Without -f, wireguard-go creates the TUN and the socket, hands both to a detached child
-        // and exits: its exit status says whether creation worked, and the child outlives us.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = [name]
+        // Foreground mode (-f) keeps the daemon the process that listens on the UAPI socket, so
+        // SO_PEERCRED finds it again for `deleteInterface`; its own session detaches it from us.
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "error"
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = logHandle
-        process.standardError = logHandle
-        do {
-            try process.run()
-        } catch {
-            throw WireGuardError.userspaceStartFailed(interface: name, detail: "\(error)")
-        }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            let detail = Self.summarize(output, status: process.terminationStatus)
-            if output.contains("operation not permitted") || output.contains("permission denied") {
-                throw WireGuardError.permissionDenied(operation: "create TUN device \(name)")
-            }
-            throw WireGuardError.userspaceStartFailed(interface: name, detail: detail)
-        }
+        let pid = try DaemonSpawn.spawn(path: path, arguments: ["-f", name], environment: environment, outputFD: logFD)
 
         let deadline = ContinuousClock.now + startTimeout
         while ContinuousClock.now < deadline {
+            if let status = DaemonSpawn.exitStatus(of: pid) {
+                let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                if output.lowercased().contains("operation not permitted") || output.lowercased().contains("permission denied") {
+                    throw WireGuardError.permissionDenied(operation: "create TUN device \(name)")
+                }
+                throw WireGuardError.userspaceStartFailed(interface: name, detail: Self.summarize(output, status: status))
+            }
             if let socket = try? connect(name) {
                 socket.close()
                 return
             }
-            Thread.sleep(forTimeInterval: 0.02)
+            Thread.sleep(forTimeInterval: 0.01)
         }
-        throw WireGuardError.userspaceStartFailed(interface: name, detail: "its UAPI socket in \(socketDirectory) did not appear")
+        kill(pid, SIGTERM)
+        throw WireGuardError.userspaceStartFailed(interface: name, detail: "its UAPI socket in \(socketDirectory) did not appear within \(startTimeout)")
     }
 
     public func deleteInterface(named name: String) throws {

@@ -6,6 +6,6 @@ struct WG: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wg",
         abstract: "Control WireGuard interfaces directly through formnet's kernel or userspace backend.",
-        subcommands: [GenKey.self, PubKey.self]
+        subcommands: [WGUp.self, WGSetConf.self, WGShow.self, WGDown.self, GenKey.self, PubKey.self]
     )
 }
