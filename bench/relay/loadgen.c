@@ -5,7 +5,7 @@
  * /proc/PID/stat over the same interval.
  *
  *   loadgen flood    --relay PORT [--relay-key B64] --pid PID [--pairs 4] [--payload 100]
- *                    [--rates 50000,100000,...] [--seconds 3]
+ *                    [--rates 50000,100000,...] [--seconds 3] [--tick-us 50]
  *   loadgen register --relay PORT --relay-key B64 --pid PID --clients 10000
  * Without --relay-key the target is the floor forwarder (destination port in bytes 2..3).
  * Every address used is on 127.0.0.0/8.
@@ -33,6 +33,7 @@ static uint16_t relay_port;
 static unsigned char relay_pk[32];
 static int formnet;
 static int relay_pid;
+static long tick_ns = 50000; /* pacing step: packets due are sent in bursts this far apart */
 
 static double now_s(void) {
     struct timespec t;
@@ -169,7 +170,7 @@ static void run_rate(long rate, double seconds, int payload) {
     int next = 0;
     while (now_s() - start < seconds) {
         long due = (long)((now_s() - start) * rate);
-        if (due <= sent) { struct timespec pause = { 0, 50000 }; nanosleep(&pause, NULL); continue; }
+        if (due <= sent) { struct timespec pause = { 0, tick_ns }; nanosleep(&pause, NULL); continue; }
         int k = due - sent > BATCH ? BATCH : (int)(due - sent);
         int pair = next++ % pairs;
         if (formnet) put64(frames[pair] + 42, wall_ms());
@@ -265,6 +266,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--rates")) rates = argv[i + 1];
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--clients")) clients = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--tick-us")) tick_ns = atol(argv[i + 1]) * 1000;
         else { fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
     }
     if (pairs < 1 || pairs > MAX_PAIRS || payload < 4 || payload > 1997) { fprintf(stderr, "bad --pairs or --payload\n"); return 2; }
