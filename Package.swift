@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
+        // TOML for interface configs and invitations, innernet's file format.
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // System libraries from Debian's -dev packages: module maps and shim headers only.
@@ -26,6 +28,10 @@ let package = Package(
                 "CNetlink", "CSodium",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .target(
+            name: "FormnetKit",
+            dependencies: ["WireGuard", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         .target(
             name: "FormnetRelay",
@@ -60,6 +66,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WireGuardTests", dependencies: ["WireGuard"]),
+        .testTarget(name: "FormnetKitTests", dependencies: ["FormnetKit"]),
         .testTarget(name: "FormnetRelayTests", dependencies: ["FormnetRelay"]),
     ]
 )

@@ -1,0 +1,133 @@
+import Foundation
+import WireGuard
+
+/// The coordination server's HTTP API: JSON over HTTP, served only on the server's tunnel
+/// address. The caller is the peer whose tunnel IP is the TCP source address (WireGuard binds
+/// that address to the peer's key), and every request carries the server's public key in
+/// `serverKeyHeader`, so a request that reached some other server is refused.
+public enum API {
+    public static let serverKeyHeader = "X-Formnet-Server-Key"
+    public static let version = "v1"
+    /// The most host candidates a peer may report; more are refused rather than truncated.
+    public static let maxCandidates = 10
+
+    public enum Path {
+        public static let state = "/v1/user/state"
+        public static let redeem = "/v1/user/redeem"
+        public static let endpoint = "/v1/user/endpoint"
+        public static let candidates = "/v1/user/candidates"
+        public static let capabilities = "/v1/capabilities"
+        public static let adminPeers = "/v1/admin/peers"
+        public static let adminCidrs = "/v1/admin/cidrs"
+        public static let adminAssociations = "/v1/admin/associations"
+        public static func adminPeer(_ id: Int64) -> String { "\(adminPeers)/\(id)" }
+        public static func adminCidr(_ id: Int64) -> String { "\(adminCidrs)/\(id)" }
+        public static func adminAssociation(_ id: Int64) -> String { "\(adminAssociations)/\(id)" }
+    }
+
+    /// GET state: what the caller may see.
+    public struct State: Codable, Sendable, Equatable {
+        public var peers: [NetworkPeer]
+        public var cidrs: [Cidr]
+        public init(peers: [NetworkPeer], cidrs: [Cidr]) {
+            self.peers = peers
+            self.cidrs = cidrs
+        }
+    }
+
+    /// POST redeem: the invitation's temporary key is replaced by one only the member holds.
+    public struct RedeemRequest: Codable, Sendable, Equatable {
+        public var publicKey: PublicKey
+        public init(publicKey: PublicKey) { self.publicKey = publicKey }
+    }
+
+    /// PUT endpoint: nil clears an override and returns to the observed endpoint.
+    public struct EndpointOverride: Codable, Sendable, Equatable {
+        public var endpoint: Endpoint?
+        public init(endpoint: Endpoint?) { self.endpoint = endpoint }
+    }
+
+    /// PUT candidates: the caller's host candidates, at most `maxCandidates`.
+    public struct Candidates: Codable, Sendable, Equatable {
+        public var candidates: [Endpoint]
+        public init(candidates: [Endpoint]) { self.candidates = candidates }
+    }
+
+    public struct Capabilities: Codable, Sendable, Equatable {
+        public var version: String
+        public var features: [String]
+        public init(version: String, features: [String]) {
+            self.version = version
+            self.features = features
+        }
+    }
+
+    /// What an admin sends to create or change a peer (no id: the server assigns it).
+    public struct PeerContents: Codable, Sendable, Equatable {
+        public var name: String
+        public var ip: IPAddress
+        public var cidrId: Int64
+        public var publicKey: PublicKey
+        public var endpoint: Endpoint?
+        public var persistentKeepalive: UInt16?
+        public var isAdmin: Bool
+        public var isDisabled: Bool
+        public var isRedeemed: Bool
+        public var inviteExpires: Date?
+
+        public init(name: String, ip: IPAddress, cidrId: Int64, publicKey: PublicKey, endpoint: Endpoint? = nil,
+                    persistentKeepalive: UInt16? = nil, isAdmin: Bool = false, isDisabled: Bool = false,
+                    isRedeemed: Bool = false, inviteExpires: Date? = nil) {
+            self.name = name
+            self.ip = ip
+            self.cidrId = cidrId
+            self.publicKey = publicKey
+            self.endpoint = endpoint
+            self.persistentKeepalive = persistentKeepalive
+            self.isAdmin = isAdmin
+            self.isDisabled = isDisabled
+            self.isRedeemed = isRedeemed
+            self.inviteExpires = inviteExpires
+        }
+    }
+
+    public struct CidrContents: Codable, Sendable, Equatable {
+        public var name: String
+        public var cidr: IPNetwork
+        public var parent: Int64?
+        public init(name: String, cidr: IPNetwork, parent: Int64?) {
+            self.name = name
+            self.cidr = cidr
+            self.parent = parent
+        }
+    }
+
+    public struct AssociationContents: Codable, Sendable, Equatable {
+        public var cidrId1: Int64
+        public var cidrId2: Int64
+        public init(cidrId1: Int64, cidrId2: Int64) {
+            self.cidrId1 = cidrId1
+            self.cidrId2 = cidrId2
+        }
+    }
+
+    /// The body of every 4xx/5xx answer.
+    public struct ErrorBody: Codable, Sendable, Equatable {
+        public var error: String
+        public init(error: String) { self.error = error }
+    }
+
+    /// JSON with ISO 8601 dates, the same on both sides.
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import WireGuard
+
+/// A member of a formnet network as the coordination server records it (innernet's Peer).
+/// Named apart from WireGuard.Peer, which is one entry of a WireGuard device.
+public struct NetworkPeer: Codable, Sendable, Equatable, Identifiable {
+    public var id: Int64
+    public var name: String
+    public var ip: IPAddress
+    public var cidrId: Int64
+    public var publicKey: PublicKey
+    /// The endpoint others should use: an override the peer set, or what the server observed.
+    public var endpoint: Endpoint?
+    public var persistentKeepalive: UInt16?
+    public var isAdmin: Bool
+    public var isDisabled: Bool
+    public var isRedeemed: Bool
+    /// When an unredeemed invitation stops being accepted.
+    public var inviteExpires: Date?
+    /// Addresses the peer reported for itself (host candidates for NAT traversal).
+    public var candidates: [Endpoint]
+
+    public init(id: Int64, name: String, ip: IPAddress, cidrId: Int64, publicKey: PublicKey,
+                endpoint: Endpoint? = nil, persistentKeepalive: UInt16? = nil, isAdmin: Bool = false,
+                isDisabled: Bool = false, isRedeemed: Bool = true, inviteExpires: Date? = nil,
+                candidates: [Endpoint] = []) {
+        self.id = id
+        self.name = name
+        self.ip = ip
+        self.cidrId = cidrId
+        self.publicKey = publicKey
+        self.endpoint = endpoint
+        self.persistentKeepalive = persistentKeepalive
+        self.isAdmin = isAdmin
+        self.isDisabled = isDisabled
+        self.isRedeemed = isRedeemed
+        self.inviteExpires = inviteExpires
+        self.candidates = candidates
+    }
+}
+
+/// A named network range; CIDRs form a tree under the network's root CIDR.
+public struct Cidr: Codable, Sendable, Equatable, Identifiable {
+    public var id: Int64
+    public var name: String
+    public var cidr: IPNetwork
+    /// Nil only for the root CIDR (the whole network).
+    public var parent: Int64?
+
+    public init(id: Int64, name: String, cidr: IPNetwork, parent: Int64?) {
+        self.id = id
+        self.name = name
+        self.cidr = cidr
+        self.parent = parent
+    }
+}
+
+/// Two CIDRs whose peers may see each other.
+public struct Association: Codable, Sendable, Equatable, Identifiable {
+    public var id: Int64
+    public var cidrId1: Int64
+    public var cidrId2: Int64
+
+    public init(id: Int64, cidrId1: Int64, cidrId2: Int64) {
+        self.id = id
+        self.cidrId1 = cidrId1
+        self.cidrId2 = cidrId2
+    }
+}

@@ -1,0 +1,25 @@
+/// Where formnet keeps its files, following innernet's layout; every directory is overridable
+/// with --config-dir / --data-dir.
+public struct Paths: Sendable {
+    public static let defaultConfigDir = "/etc/formnet"
+    public static let defaultDataDir = "/var/lib/formnet"
+    public static let defaultServerConfigDir = "/etc/formnet-server"
+    public static let defaultServerDataDir = "/var/lib/formnet-server"
+
+    public var configDir: String
+    public var dataDir: String
+
+    public init(configDir: String, dataDir: String) {
+        self.configDir = configDir
+        self.dataDir = dataDir
+    }
+
+    /// A member's interface config (TOML, 0600: it holds the private key).
+    public func interfaceConfig(_ network: String) -> String { "\(configDir)/\(network).conf" }
+    /// A member's peer cache (JSON): the last state fetched, and the keys pinned to IPs.
+    public func peerCache(_ network: String) -> String { "\(dataDir)/\(network).json" }
+    /// The server's config (TOML, 0600).
+    public func serverConfig(_ network: String) -> String { "\(configDir)/\(network).conf" }
+    /// The server's SQLite database.
+    public func serverDatabase(_ network: String) -> String { "\(dataDir)/\(network).db" }
+}
