@@ -1,0 +1,84 @@
+import FormnetRelay
+import WireGuard
+
+// libFuzzer entry point over everything in the relay that reads untrusted bytes: the frame
+// classifier and every decoder, the registration and announcement handler, the relay state
+// (as a registered client's source and as a stranger's) and the client-side receiver.
+// Built and run by Integration/relay/fuzz/run.
+
+private let relayKey = PrivateKey(bytes: [UInt8](repeating: 0x11, count: 32))!
+private let clientKey = PrivateKey(bytes: [UInt8](repeating: 0x22, count: 32))!
+private let peerKey = PrivateKey(bytes: [UInt8](repeating: 0x33, count: 32))!
+private let clientAddress = RelayAddress(Endpoint("127.0.0.2:1000")!)
+private let peerAddress = RelayAddress(Endpoint("127.0.0.3:1000")!)
+private let strangerAddress = RelayAddress(Endpoint("127.0.0.4:1000")!)
+private let now = RelayInstant(wallMillis: 1_700_000_000_000, monotonicNanos: 1_000_000_000)
+
+/// The relay with two registered clients, made once (libFuzzer runs every input in one
+/// process) and mutated in place: a class, so that no input pays for copying the relay's tables.
+private final class Fixture {
+    var state: RelayState
+    var client = RelayClientProtocol(clientKey: clientKey, relayKey: relayKey.publicKey)
+    var handler = RegistrationHandler(relayKey: relayKey)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: RelayWire.maxFrame, alignment: 16)
+
+    init() {
+        var configuration = RelayConfiguration()
+        configuration.rateLimit = 1_000_000_000
+        configuration.registrationRatePerSecond = 1_000_000_000
+        configuration.registrationBurst = 1_000_000_000
+        state = RelayState(relayKey: relayKey, configuration: configuration, policy: .open, now: now)
+        for (key, address) in [(clientKey, clientAddress), (peerKey, peerAddress)] {
+            var registering = RelayClientProtocol(clientKey: key, relayKey: relayKey.publicKey)
+            let frame = registering.makeRegister(nowMillis: now.wallMillis)
+            frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            if case .reply(let n) = state.handle(buffer, length: frame.count, from: .udp(address), observed: address, now: now), key == clientKey {
+                let reply = Array(buffer[0..<n])
+                _ = reply.withUnsafeBytes { client.receive($0, nowMillis: now.wallMillis) }
+            }
+        }
+    }
+}
+
+// Touched only by libFuzzer's single fuzzing thread.
+private nonisolated(unsafe) let fixture = Fixture()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzRelayFrames(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let length = min(size, RelayWire.maxFrame)
+    let input = UnsafeRawBufferPointer(start: data, count: length)
+    _ = FrameType.classify(input)
+    _ = RegisterFrame.decode(input)
+    _ = RegisteredFrame.decode(input)
+    _ = DataFrameHeader.unwrap(input)
+    _ = PeerUnknownFrame.decode(input)
+    _ = EchoFrame.decode(input, as: .ping)
+    _ = ErrorFrame.decode(input)
+    _ = PaddedRequestFrame.decode(input, as: .infoRequest)
+    _ = InfoResponseFrame.decode(input)
+    _ = DiscoveryResponseFrame.decode(input)
+    _ = AnnounceFrame.decode(input)
+    _ = fixture.handler.verifyRegister(input, nowMillis: now.wallMillis)
+    _ = fixture.handler.verifyAnnounce(input, nowMillis: now.wallMillis)
+    _ = fixture.client.receive(input, nowMillis: now.wallMillis)
+    let buffer = fixture.buffer
+    for source in [clientAddress, strangerAddress] {
+        if length > 0 { buffer.copyMemory(from: input) }
+        // A fuzzer cannot guess a 64-bit session, a fresh timestamp or a 32-byte key: for the
+        // registered client's pass, data frames get its real session, and the bits of byte 2
+        // choose whether the peer's real key and a fresh timestamp are put in too, so that the
+        // forwarding path is reached as well as every check before it.
+        if source == clientAddress, length >= 50, buffer[1] == FrameType.data.rawValue {
+            let choice = buffer[2]
+            if choice & 1 == 0 { peerKey.publicKey.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[2..<34]).copyMemory(from: $0) } }
+            buffer.storeBytes(of: fixture.client.sessionID.bigEndian, toByteOffset: 34, as: UInt64.self)
+            if choice & 2 == 0 { buffer.storeBytes(of: now.wallMillis.bigEndian, toByteOffset: 42, as: UInt64.self) }
+        }
+        switch fixture.state.handle(buffer, length: length, from: .udp(source), observed: source, now: now) {
+        case .reply(let n): precondition(n > 0 && n <= RelayWire.maxFrame)
+        case .forward(let to, let n): precondition(to == .udp(peerAddress) && n == length && source == clientAddress)
+        case .drop, .consumed: break
+        }
+    }
+    return 0
+}
