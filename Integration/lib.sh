@@ -22,6 +22,8 @@ check() { # check "description" command... — records a pass or a fail, never a
     local what="$1"; shift
     if "$@"; then pass "$what"; else fail "$what"; fi
 }
+# failed_with [--] TEXT: the last command ($rc, $out) failed and its message contains TEXT.
+failed_with() { [ "$rc" -ne 0 ] && grep -qF "$@" <<<"$out"; }
 summary() { echo "$(basename "$(dirname "$0")"): $PASSED passed, $FAILED failed"; [ "$FAILED" = 0 ]; }
 
 # on NS COMMAND... runs a command inside a namespace the test made.
