@@ -69,3 +69,81 @@ lab_teardown() {
     done
     LAB_HOSTS=()
 }
+
+# NAT routers. A router has its outside on the internet (eth0) and a LAN bridge inside (lan0);
+# hosts on its LAN route through it.
+#
+#   lab_router NAME TYPE PUBLIC_ADDR LAN_CIDR   TYPE is one of
+#       pp         port-preserving, endpoint-independent mapping (Linux masquerade; hole
+#                  punching works across two of them)
+#       symmetric  a new port for every destination (masquerade fully-random): no hole punching
+#       udpblock   port-preserving, but all UDP dropped (TCP passes): only a TCP relay helps
+#   lab_router_behind NAME TYPE ROUTER ADDR LAN_CIDR   a router whose outside is on ROUTER's LAN
+#                  (NAT behind NAT, as a carrier-grade NAT)
+#   lab_attach_lan HOST ROUTER ADDR              wire HOST to ROUTER's LAN, default route via it
+#
+# Each router drops unsolicited packets sent to its own outside address: otherwise an early
+# punch from the other side leaves an unreplied conntrack entry and the member's own outbound
+# flow gets moved to a new port, which makes punching fail intermittently.
+
+lab_router() {
+    local name="$1" type="$2" public="$3" lan="$4"
+    lab_host "$name"
+    lab_attach_public "$name" "$public"
+    _lab_router_inside "$name" "$type" "$lan"
+}
+
+lab_router_behind() {
+    local name="$1" type="$2" upstream="$3" addr="$4" lan="$5"
+    lab_host "$name"
+    lab_attach_lan "$name" "$upstream" "$addr"
+    _lab_router_inside "$name" "$type" "$lan"
+}
+
+lab_attach_lan() {
+    local host="$1" router="$2" addr="$3" port="l-$1"
+    local gw; gw="$(lab_exec "$router" ip -4 -o addr show dev lan0 | awk '{print $4}')"
+    ip link add "$port" netns "$LAB-$router" type veth peer name eth0 netns "$LAB-$host"
+    lab_exec "$router" ip link set "$port" master lan0 up
+    lab_exec "$host" ip addr add "$addr/${gw#*/}" dev eth0
+    lab_exec "$host" ip link set eth0 up
+    lab_exec "$host" ip route add default via "${gw%/*}"
+}
+
+_lab_router_inside() {
+    local name="$1" type="$2" lan="$3"
+    local gw="${lan%.*}.1/${lan#*/}"
+    local mapping="masquerade"
+    lab_exec "$name" ip link add lan0 type bridge
+    lab_exec "$name" ip addr add "$gw" dev lan0
+    lab_exec "$name" ip link set lan0 up
+    lab_exec "$name" sysctl -q -w net.ipv4.ip_forward=1
+    case "$type" in
+        pp|udpblock) ;;
+        symmetric) mapping="masquerade fully-random" ;;
+        *) die "unknown NAT type '$type'" ;;
+    esac
+    local udp_rule=""
+    [ "$type" = udpblock ] && udp_rule="meta l4proto udp drop"
+    lab_exec "$name" nft -f - <<NFT
+table ip nat {
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname "eth0" $mapping
+    }
+}
+table inet filter {
+    chain input {
+        type filter hook input priority filter; policy accept;
+        iifname "eth0" ct state established,related accept
+        iifname "eth0" drop
+    }
+    chain forward {
+        type filter hook forward priority filter; policy accept;
+        $udp_rule
+        iifname "eth0" ct state established,related accept
+        iifname "eth0" drop
+    }
+}
+NFT
+}

@@ -24,7 +24,7 @@ check() { # check "description" command... — records a pass or a fail, never a
 }
 # failed_with [--] TEXT: the last command ($rc, $out) failed and its message contains TEXT.
 failed_with() { [ "$rc" -ne 0 ] && grep -qF "$@" <<<"$out"; }
-summary() { echo "$(basename "$(dirname "$0")"): $PASSED passed, $FAILED failed"; [ "$FAILED" = 0 ]; }
+summary() { echo "$(basename "$(cd "$(dirname "$0")" && pwd)"): $PASSED passed, $FAILED failed"; [ "$FAILED" = 0 ]; }
 
 # on NS COMMAND... runs a command inside a namespace the test made.
 on() { local ns="$1"; shift; ip netns exec "$ns" "$@"; }
