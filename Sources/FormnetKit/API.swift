@@ -10,6 +10,10 @@ public enum API {
     public static let version = "v1"
     /// The most host candidates a peer may report; more are refused rather than truncated.
     public static let maxCandidates = 10
+    /// After answering a redeem, the server keeps the invitation's key on its WireGuard device
+    /// this long, so the answer still reaches the member over the tunnel; the member waits as
+    /// long before it brings its interface up with the new key (innernet's REDEEM_TRANSITION_WAIT).
+    public static let redeemTransitionWait: Duration = .seconds(5)
 
     public enum Path {
         public static let state = "/v1/user/state"
