@@ -1,0 +1,116 @@
+/// The direct-path attempts for one peer, as a pure state machine: the agent feeds it the
+/// candidates, both sides' NAT types, the clock and the peer's latest handshake time; it answers
+/// with what to do. Time is seconds on any monotonic-enough scale (tests use a fake clock).
+public struct TraversalMachine: Sendable, Equatable {
+    public enum Reason: Sendable, Equatable {
+        /// The NAT types rule a direct path out; no attempt was made.
+        case natTypes(NatType, NatType)
+        /// Every candidate was tried and none answered.
+        case exhausted
+        case noCandidates
+    }
+
+    public enum Phase: Sendable, Equatable {
+        case idle
+        case attempting(index: Int, started: Double)
+        case connected(Candidate, since: Double)
+        case unreachable(Reason, retryAt: Double)
+    }
+
+    public enum Action: Sendable, Equatable {
+        /// Point the peer at this endpoint and re-add it, so WireGuard's handshake rate limit
+        /// (one initiation per 5 s per peer) does not delay the attempt.
+        case attempt(Candidate)
+        case connected(Candidate, after: Double)
+        case failed(Candidate)
+        case unreachable(Reason)
+    }
+
+    public struct Timing: Sendable, Equatable {
+        /// How long one candidate gets to complete a handshake.
+        public var attemptTimeout: Double = 1.0
+        /// A connected peer with no handshake for this long is lost (WireGuard re-handshakes
+        /// every 2 minutes on a live session with keepalives).
+        public var staleAfter: Double = 180
+        /// Waits before trying again after all candidates failed, growing per failed round.
+        public var retryBackoff: [Double] = [5, 15, 30, 60]
+        /// Wait before re-checking a pair whose NAT types ruled it out (NATs can change).
+        public var natRetry: Double = 60
+        public init() {}
+    }
+
+    public private(set) var phase: Phase = .idle
+    public private(set) var candidates: [Candidate] = []
+    private var failedRounds = 0
+    private var natTypes: (NatType, NatType) = (.unknown, .unknown)
+    public let timing: Timing
+
+    public init(timing: Timing = Timing()) {
+        self.timing = timing
+    }
+
+    public static func == (a: TraversalMachine, b: TraversalMachine) -> Bool {
+        a.phase == b.phase && a.candidates == b.candidates && a.failedRounds == b.failedRounds
+            && a.natTypes == b.natTypes && a.timing == b.timing
+    }
+
+    /// (Re)starts with ordered candidates. A connected peer whose endpoint is still among them
+    /// stays connected: new information must not interrupt a working path.
+    public mutating func start(candidates ordered: [Candidate], local: NatType, peer: NatType, now: Double) -> [Action] {
+        candidates = ordered
+        natTypes = (local, peer)
+        if case .connected(let current, _) = phase, ordered.contains(current) { return [] }
+        guard NatType.directPossible(local, peer) else {
+            phase = .unreachable(.natTypes(local, peer), retryAt: now + timing.natRetry)
+            return [.unreachable(.natTypes(local, peer))]
+        }
+        guard let first = ordered.first else {
+            phase = .unreachable(.noCandidates, retryAt: now + timing.natRetry)
+            return [.unreachable(.noCandidates)]
+        }
+        phase = .attempting(index: 0, started: now)
+        return [.attempt(first)]
+    }
+
+    /// Advances with the clock and the peer's latest handshake (nil: none yet).
+    public mutating func tick(now: Double, lastHandshake: Double?) -> [Action] {
+        switch phase {
+        case .idle:
+            return []
+        case .attempting(let index, let started):
+            let candidate = candidates[index]
+            if let handshake = lastHandshake, handshake >= started {
+                phase = .connected(candidate, since: handshake)
+                failedRounds = 0
+                return [.connected(candidate, after: max(0, handshake - started))]
+            }
+            guard now - started >= timing.attemptTimeout else { return [] }
+            var actions: [Action] = [.failed(candidate)]
+            if index + 1 < candidates.count {
+                phase = .attempting(index: index + 1, started: now)
+                actions.append(.attempt(candidates[index + 1]))
+            } else {
+                let wait = timing.retryBackoff[min(failedRounds, timing.retryBackoff.count - 1)]
+                failedRounds += 1
+                phase = .unreachable(.exhausted, retryAt: now + wait)
+                actions.append(.unreachable(.exhausted))
+            }
+            return actions
+        case .connected(_, let since):
+            let latest = max(since, lastHandshake ?? since)
+            guard now - latest >= timing.staleAfter else {
+                if latest > since, case .connected(let c, _) = phase { phase = .connected(c, since: latest) }
+                return []
+            }
+            return restart(now: now)
+        case .unreachable(_, let retryAt):
+            guard now >= retryAt else { return [] }
+            return restart(now: now)
+        }
+    }
+
+    private mutating func restart(now: Double) -> [Action] {
+        phase = .idle
+        return start(candidates: candidates, local: natTypes.0, peer: natTypes.1, now: now)
+    }
+}

@@ -1,0 +1,85 @@
+import Testing
+import WireGuard
+@testable import FormnetTraversal
+
+@Suite struct TraversalMachineTests {
+    let lan = Candidate(endpoint: Endpoint("192.168.1.7:51820")!, kind: .private)
+    let reflexive = Candidate(endpoint: Endpoint("198.18.0.21:51820")!, kind: .serverReflexive)
+
+    @Test func connectsOnTheFirstCandidateWhenItAnswers() {
+        var m = TraversalMachine()
+        #expect(m.start(candidates: [reflexive, lan], local: .portPreserving, peer: .portPreserving, now: 100) == [.attempt(reflexive)])
+        #expect(m.tick(now: 100.3, lastHandshake: nil) == [])
+        // A handshake from before the attempt (a stale session) does not count.
+        #expect(m.tick(now: 100.4, lastHandshake: 99) == [])
+        #expect(m.tick(now: 100.5, lastHandshake: 100.25) == [.connected(reflexive, after: 0.25)])
+        #expect(m.phase == .connected(reflexive, since: 100.25))
+    }
+
+    @Test func movesToTheNextCandidateAfterTheAttemptTimeout() {
+        var m = TraversalMachine()
+        _ = m.start(candidates: [lan, reflexive], local: .portPreserving, peer: .portPreserving, now: 0)
+        #expect(m.tick(now: 0.99, lastHandshake: nil) == [])
+        #expect(m.tick(now: 1.0, lastHandshake: nil) == [.failed(lan), .attempt(reflexive)])
+        #expect(m.tick(now: 1.75, lastHandshake: 1.5) == [.connected(reflexive, after: 0.5)])
+    }
+
+    @Test func exhaustedCandidatesBackOffThenRetry() {
+        var timing = TraversalMachine.Timing()
+        timing.retryBackoff = [5, 15]
+        var m = TraversalMachine(timing: timing)
+        _ = m.start(candidates: [reflexive], local: .endpointIndependent, peer: .portPreserving, now: 0)
+        #expect(m.tick(now: 1, lastHandshake: nil) == [.failed(reflexive), .unreachable(.exhausted)])
+        #expect(m.phase == .unreachable(.exhausted, retryAt: 6))
+        #expect(m.tick(now: 5.9, lastHandshake: nil) == [])
+        #expect(m.tick(now: 6, lastHandshake: nil) == [.attempt(reflexive)])
+        #expect(m.tick(now: 7, lastHandshake: nil) == [.failed(reflexive), .unreachable(.exhausted)])
+        // The second failed round waits longer, and the wait stops growing at the last step.
+        #expect(m.phase == .unreachable(.exhausted, retryAt: 22))
+        _ = m.tick(now: 22, lastHandshake: nil)
+        _ = m.tick(now: 23, lastHandshake: nil)
+        #expect(m.phase == .unreachable(.exhausted, retryAt: 38))
+    }
+
+    @Test(arguments: [
+        (NatType.symmetric, NatType.portPreserving),
+        (.portPreserving, .udpBlocked),
+        (.symmetric, .symmetric),
+        (.udpBlocked, .open),
+    ])
+    func hopelessNatPairsMakeNoAttempt(local: NatType, peer: NatType) {
+        var m = TraversalMachine()
+        #expect(m.start(candidates: [reflexive], local: local, peer: peer, now: 0) == [.unreachable(.natTypes(local, peer))])
+        #expect(m.tick(now: 59, lastHandshake: nil) == [])
+    }
+
+    @Test func symmetricReachesAnOpenPeer() {
+        var m = TraversalMachine()
+        #expect(m.start(candidates: [reflexive], local: .symmetric, peer: .open, now: 0) == [.attempt(reflexive)])
+    }
+
+    @Test func aLostConnectionStartsOver() {
+        var m = TraversalMachine()
+        _ = m.start(candidates: [reflexive], local: .portPreserving, peer: .portPreserving, now: 0)
+        _ = m.tick(now: 0.1, lastHandshake: 0.05)
+        // Handshakes keep coming: still connected, and the staleness clock follows the newest.
+        #expect(m.tick(now: 170, lastHandshake: 120) == [])
+        #expect(m.tick(now: 299, lastHandshake: 120) == [])
+        // Then they stop for staleAfter: the machine tries again from the top.
+        #expect(m.tick(now: 300, lastHandshake: 120) == [.attempt(reflexive)])
+    }
+
+    @Test func newInformationDoesNotInterruptAWorkingPath() {
+        var m = TraversalMachine()
+        _ = m.start(candidates: [reflexive], local: .portPreserving, peer: .portPreserving, now: 0)
+        _ = m.tick(now: 0.1, lastHandshake: 0.05)
+        #expect(m.start(candidates: [lan, reflexive], local: .portPreserving, peer: .portPreserving, now: 5) == [])
+        // The working endpoint disappeared from the peer's candidates: attempts start again.
+        #expect(m.start(candidates: [lan], local: .portPreserving, peer: .portPreserving, now: 6) == [.attempt(lan)])
+    }
+
+    @Test func noCandidatesIsReported() {
+        var m = TraversalMachine()
+        #expect(m.start(candidates: [], local: .portPreserving, peer: .portPreserving, now: 0) == [.unreachable(.noCandidates)])
+    }
+}
