@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
         // TOML for interface configs and invitations, innernet's file format.
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // The member agent's client for the server's HTTP API.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
     ],
     targets: [
         // System libraries from Debian's -dev packages: module maps and shim headers only.
@@ -51,10 +53,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "FormnetAgent",
+            dependencies: [
+                "FormnetKit", "WireGuard",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "formnet",
             dependencies: [
-                "WireGuard", "FormnetRelay",
+                "WireGuard", "FormnetRelay", "FormnetAgent", "FormnetKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -68,5 +78,6 @@ let package = Package(
         .testTarget(name: "WireGuardTests", dependencies: ["WireGuard"]),
         .testTarget(name: "FormnetKitTests", dependencies: ["FormnetKit"]),
         .testTarget(name: "FormnetRelayTests", dependencies: ["FormnetRelay"]),
+        .testTarget(name: "FormnetAgentTests", dependencies: ["FormnetAgent"]),
     ]
 )

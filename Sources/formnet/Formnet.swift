@@ -7,6 +7,11 @@ struct Formnet: ParsableCommand {
         commandName: "formnet",
         abstract: "A WireGuard mesh with NAT traversal and relay fallback.",
         version: FormnetVersion.string,
-        subcommands: [WG.self, StartRelay.self]
+        subcommands: [
+            Install.self, Up.self, Fetch.self, Show.self, Down.self, Uninstall.self, SetListenPort.self, OverrideEndpoint.self,
+            AddPeer.self, DisablePeer.self, EnablePeer.self, RenamePeer.self, AddCidr.self, DeleteCidr.self, ListCidrs.self,
+            AddAssociation.self, DeleteAssociation.self, ListAssociations.self,
+            WG.self, StartRelay.self,
+        ]
     )
 }

@@ -1,0 +1,69 @@
+import FormnetKit
+import Logging
+import WireGuard
+
+/// One fetch: ask the server for the state, check pinned keys, bring the device's peers in line
+/// with the state, and record the state in the peer cache and the hosts file.
+public struct StateSync {
+    public let network: String
+    public let config: InterfaceConfig
+    public let backend: any WireGuardBackend
+    public let options: AgentOptions
+    public let logger: Logger
+
+    public init(network: String, config: InterfaceConfig, backend: any WireGuardBackend, options: AgentOptions, logger: Logger) {
+        self.network = network
+        self.config = config
+        self.backend = backend
+        self.options = options
+        self.logger = logger
+    }
+
+    public struct Result: Sendable, Equatable {
+        public var changes: Int
+        public var conflicts: [KeyPinning.Conflict]
+    }
+
+    var cachePath: String { options.paths.peerCache(network) }
+
+    public func loadCache() -> PeerCache {
+        PeerCache.load(from: cachePath) { logger.warning("\($0)") }
+    }
+
+    @discardableResult
+    public func fetch(client: APIClient) throws -> Result {
+        try apply(try client.state())
+    }
+
+    /// Applies a state (fetched, or the cached one when the server cannot be reached).
+    @discardableResult
+    public func apply(_ fetched: API.State) throws -> Result {
+        guard let ownKey = config.privateKey?.publicKey else {
+            throw AgentError.invalidInput("the config for '\(network)' has no valid private key")
+        }
+        let cache = loadCache()
+        let outcome = KeyPinning.check(fetched, pins: cache.pinnedKeys, previous: cache.state)
+        for conflict in outcome.conflicts { logger.error("\(conflict)") }
+
+        let device: Device
+        do {
+            device = try backend.device(named: network)
+        } catch WireGuardError.interfaceNotFound {
+            throw AgentError.interfaceNotUp(network)
+        }
+        let desired = DesiredPeer.from(state: outcome.state, config: config, ownKey: ownKey)
+        let update = PeerDiff.update(current: device.peers, desired: desired, previousEndpoints: cache.endpoints)
+        if !update.peers.isEmpty {
+            try backend.apply(update, to: network)
+            logger.info("\(network): applied \(update.peers.count) peer change(s)")
+        }
+        try AtomicFile.makeDirectory(options.paths.dataDir)
+        try PeerCache(state: outcome.state, pinnedKeys: outcome.pins).save(to: cachePath)
+        if let hostsPath = options.hostsPath {
+            let entries = outcome.state.peers.filter { !$0.isDisabled && $0.isRedeemed }
+                .map { HostsFile.Entry(ip: $0.ip, name: $0.name) }
+            try HostsFile.update(path: hostsPath, network: network, entries: entries)
+        }
+        return Result(changes: update.peers.count, conflicts: outcome.conflicts)
+    }
+}

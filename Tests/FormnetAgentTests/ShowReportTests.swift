@@ -1,0 +1,58 @@
+import Foundation
+import FormnetKit
+import Testing
+import WireGuard
+@testable import FormnetAgent
+
+@Suite struct ShowReportTests {
+    let fixture = Fixture()
+    let now = Date(timeIntervalSince1970: 1_000_000)
+
+    var bob: NetworkPeer { fixture.peer(3, "bob", "10.66.1.3", endpoint: "198.51.100.3:51820") }
+
+    @Test func showsPeersWithNamesHandshakeAndTransfer() {
+        let bob = bob
+        let device = Device(name: "evilcorp", publicKey: fixture.ownKey.publicKey, listenPort: 51820, peers: [
+            Peer(publicKey: bob.publicKey, endpoint: bob.endpoint, allowedIPs: [IPNetwork("10.66.1.3/32")!],
+                 lastHandshake: now.addingTimeInterval(-5), rxBytes: 2048, txBytes: 100),
+        ])
+        let cache = PeerCache(state: API.State(peers: [bob, fixture.peer(2, "me", "10.66.1.2", key: fixture.ownKey.publicKey)],
+                                               cidrs: fixture.cidrs))
+        let text = ShowReport.render(network: "evilcorp", config: fixture.config, device: device, cache: cache,
+                                     short: false, tree: false, now: now)
+        #expect(text.contains("network: evilcorp\n  network cidr: 10.66.0.0/16\n  this peer: me (10.66.1.2)"))
+        #expect(text.contains("  peer: bob (10.66.1.3)\n    public key: \(bob.publicKey)\n    endpoint: 198.51.100.3:51820"))
+        #expect(text.contains("    last handshake: 5 seconds ago\n    transfer: 2.00 KiB received, 100 B sent"))
+        #expect(!text.contains(fixture.ownKey.base64))
+
+        let short = ShowReport.render(network: "evilcorp", config: fixture.config, device: device, cache: cache,
+                                      short: true, tree: false, now: now)
+        #expect(short.contains("  bob 10.66.1.3 endpoint 198.51.100.3:51820 handshake 5 seconds ago"))
+    }
+
+    @Test func treeGroupsPeersUnderTheirCidr() {
+        let bob = bob
+        let device = Device(name: "evilcorp", peers: [
+            Peer(publicKey: bob.publicKey, allowedIPs: [IPNetwork("10.66.1.3/32")!]),
+            Peer(publicKey: fixture.serverKey, allowedIPs: [IPNetwork("10.66.0.1/32")!]),
+        ])
+        let cache = PeerCache(state: API.State(peers: [bob], cidrs: fixture.cidrs))
+        let lines = ShowReport.render(network: "evilcorp", config: fixture.config, device: device, cache: cache,
+                                      short: true, tree: true, now: now).split(separator: "\n").map(String.init)
+        #expect(Array(lines.suffix(5)) == [
+            "  10.66.0.0/16 evilcorp",
+            "    10.66.0.0/24 infra",
+            "    10.66.1.0/24 humans",
+            "      bob 10.66.1.3 endpoint - handshake never",
+            "  formnet-server 10.66.0.1 endpoint - handshake never",
+        ])
+    }
+
+    @Test func cidrTreeNestsChildrenInAddressOrder() {
+        let cidrs = [fixture.cidrs[2], fixture.cidrs[0], fixture.cidrs[1],
+                     Cidr(id: 4, name: "ops", cidr: IPNetwork("10.66.1.128/25")!, parent: 3)]
+        #expect(CidrTree.render(cidrs) == [
+            "10.66.0.0/16 evilcorp", "  10.66.0.0/24 infra", "  10.66.1.0/24 humans", "    10.66.1.128/25 ops",
+        ])
+    }
+}
