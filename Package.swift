@@ -15,8 +15,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
         // TOML for interface configs and invitations, innernet's file format.
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
-        // The member agent's client for the server's HTTP API.
-        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+        // The coordination server's store (SQLite) and its HTTP API.
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // System libraries from Debian's -dev packages: module maps and shim headers only.
@@ -53,31 +54,32 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(
-            name: "FormnetAgent",
-            dependencies: [
-                "FormnetKit", "WireGuard",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
         .executableTarget(
             name: "formnet",
             dependencies: [
-                "WireGuard", "FormnetRelay", "FormnetAgent", "FormnetKit",
+                "WireGuard", "FormnetRelay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "FormnetServer",
+            dependencies: [
+                "FormnetKit", "WireGuard",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "formnet-server",
             dependencies: [
-                "WireGuard",
+                "WireGuard", "FormnetServer", "FormnetKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "WireGuardTests", dependencies: ["WireGuard"]),
         .testTarget(name: "FormnetKitTests", dependencies: ["FormnetKit"]),
         .testTarget(name: "FormnetRelayTests", dependencies: ["FormnetRelay"]),
-        .testTarget(name: "FormnetAgentTests", dependencies: ["FormnetAgent"]),
+        .testTarget(name: "FormnetServerTests", dependencies: ["FormnetServer"]),
     ]
 )

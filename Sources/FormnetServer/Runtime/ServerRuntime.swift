@@ -1,0 +1,115 @@
+import FormnetKit
+import Foundation
+import Hummingbird
+import Logging
+import WireGuard
+
+/// `formnet-server serve`: brings the network's WireGuard interface up, serves the API on the
+/// tunnel address, and every `refreshInterval` records observed endpoints, sweeps expired
+/// invitations and reconciles the device's peers with the store (so changes the admin
+/// subcommands make on the same host take effect). SIGTERM or SIGINT shuts the API down and
+/// takes the interface away.
+public struct ServerRuntime: Sendable {
+    public let network: String
+    public let config: ServerConfig
+    public let store: Store
+    public let backend: any WireGuardBackend
+    public let links: any LinkControl
+    public let mtu: UInt32
+    public let refreshInterval: Duration
+    public let logger: Logger
+
+    public init(network: String, config: ServerConfig, store: Store, backend: any WireGuardBackend,
+                links: any LinkControl, mtu: UInt32, refreshInterval: Duration, logger: Logger) {
+        self.network = network
+        self.config = config
+        self.store = store
+        self.backend = backend
+        self.links = links
+        self.mtu = mtu
+        self.refreshInterval = refreshInterval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        guard let privateKey = config.privateKeyValue,
+              let address = IPNetwork(address: config.address, prefixLength: config.networkCidrPrefix) else {
+            throw StoreError(.invalid, "the server config of \(network) has no usable key or address")
+        }
+        let transitions = RedeemTransitions()
+        try bringUp(privateKey: privateKey, address: address)
+        defer { takeDown() }
+        logger.info("interface up", metadata: ["interface": "\(network)", "address": "\(address)", "backend": "\(backend.kind)"])
+
+        let logger = self.logger
+        let service = APIService(store: store, serverKey: privateKey.publicKey, serverAddress: config.address, onRedeem: { change in
+            transitions.begin(change, now: Date())
+            logger.info("invitation redeemed", metadata: ["old-key": "\(change.oldKey)", "new-key": "\(change.newKey)"])
+        })
+        let endpoint = config.apiEndpoint
+        let app = APIServer.application(service: service, address: endpoint, logger: logger) { port in
+            logger.info("API listening", metadata: ["address": "\(endpoint.address)", "port": "\(port)"])
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.runService() }
+            group.addTask { await refreshLoop(transitions) }
+            try await group.next()
+            group.cancelAll()
+        }
+        logger.info("shutting down", metadata: ["interface": "\(network)"])
+    }
+
+    func bringUp(privateKey: PrivateKey, address: IPNetwork) throws {
+        let peers = DevicePeers.desired(from: try store.peers(), serverAddress: config.address, now: Date())
+        try backend.createInterface(named: network)
+        do {
+            try backend.apply(DeviceUpdate(privateKey: privateKey, listenPort: config.listenPort, replacePeers: true,
+                                           peers: peers.map(PeerUpdate.add)), to: network)
+            try links.addAddress(address, to: network)
+            try links.setMTU(mtu, on: network)
+            try links.setUp(true, name: network)
+        } catch {
+            try? backend.deleteInterface(named: network)
+            throw error
+        }
+    }
+
+    func takeDown() {
+        do {
+            try backend.deleteInterface(named: network)
+        } catch {
+            logger.error("could not remove the interface", metadata: ["interface": "\(network)", "error": "\(error)"])
+        }
+    }
+
+    func refreshLoop(_ transitions: RedeemTransitions) async {
+        while !Task.isCancelled {
+            refresh(transitions)
+            try? await Task.sleep(for: refreshInterval)
+        }
+    }
+
+    /// One pass of upkeep; a failure is logged and the next pass tries again.
+    func refresh(_ transitions: RedeemTransitions) {
+        do {
+            let now = Date()
+            for peer in try store.deleteExpiredInvitations(now: now) {
+                logger.info("expired invitation removed", metadata: ["peer": "\(peer.name)", "ip": "\(peer.ip)"])
+            }
+            let device = try backend.device(named: network)
+            try store.recordObservedEndpoints(DevicePeers.observedEndpoints(device))
+            let desired = DevicePeers.desired(from: try store.peers(), serverAddress: config.address, now: now) {
+                transitions.deviceKey(for: $0, now: now)
+            }
+            let updates = DevicePeers.updates(current: device.peers, desired: desired)
+            guard !updates.isEmpty else { return }
+            try backend.apply(DeviceUpdate(peers: updates), to: network)
+            logger.info("WireGuard peers reconciled", metadata: [
+                "removed": "\(updates.filter { $0.action == .remove }.count)",
+                "changed": "\(updates.filter { $0.action != .remove }.count)",
+            ])
+        } catch {
+            logger.error("refresh failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import FormnetKit
+import Foundation
+import GRDB
+import WireGuard
+
+// Rows hold keys, addresses and endpoints as their usual text; a value that no longer parses
+// means the file was edited by hand, and that is reported rather than skipped.
+
+func text<T>(_ row: Row, _ column: String, as parse: (String) -> T?) throws -> T {
+    let value: String = row[column]
+    guard let parsed = parse(value) else {
+        throw StoreError(.invalid, "corrupt database: column \(column) holds '\(value)'")
+    }
+    return parsed
+}
+
+extension Cidr {
+    init(row: Row) throws {
+        self.init(id: row["id"], name: row["name"], cidr: try text(row, "cidr", as: IPNetwork.init), parent: row["parent"])
+    }
+}
+
+extension FormnetKit.Association {
+    init(row: Row) {
+        self.init(id: row["id"], cidrId1: row["cidr_id_1"], cidrId2: row["cidr_id_2"])
+    }
+}
+
+extension NetworkPeer {
+    init(row: Row, candidates: [Endpoint]) throws {
+        let endpointText: String? = row["endpoint"]
+        let expires: Double? = row["invite_expires"]
+        let keepalive: Int64? = row["persistent_keepalive"]
+        self.init(
+            id: row["id"], name: row["name"], ip: try text(row, "ip", as: IPAddress.init),
+            cidrId: row["cidr_id"], publicKey: try text(row, "public_key", as: PublicKey.init(base64:)),
+            endpoint: try endpointText.map { text in
+                guard let endpoint = Endpoint(text) else { throw StoreError(.invalid, "corrupt database: endpoint '\(text)'") }
+                return endpoint
+            },
+            persistentKeepalive: keepalive.flatMap { UInt16(exactly: $0) },
+            isAdmin: row["is_admin"], isDisabled: row["is_disabled"], isRedeemed: row["is_redeemed"],
+            inviteExpires: expires.map(Date.init(timeIntervalSince1970:)),
+            candidates: candidates)
+    }
+
+    /// What an admin would send to recreate or change this peer.
+    public var contents: API.PeerContents {
+        API.PeerContents(name: name, ip: ip, cidrId: cidrId, publicKey: publicKey, endpoint: endpoint,
+                         persistentKeepalive: persistentKeepalive, isAdmin: isAdmin, isDisabled: isDisabled,
+                         isRedeemed: isRedeemed, inviteExpires: inviteExpires)
+    }
+}

@@ -1,0 +1,48 @@
+import GRDB
+
+/// The schema, as an ordered list of migrations. Released migrations are never edited: a
+/// change to the schema is a new migration appended here.
+enum StoreMigrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-peers-cidrs-associations-candidates") { db in
+            try db.execute(sql: """
+                CREATE TABLE cidrs (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL UNIQUE,
+                    cidr TEXT NOT NULL,
+                    parent INTEGER REFERENCES cidrs(id) ON DELETE RESTRICT
+                );
+                CREATE TABLE peers (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL UNIQUE,
+                    ip TEXT NOT NULL UNIQUE,
+                    cidr_id INTEGER NOT NULL REFERENCES cidrs(id) ON DELETE RESTRICT,
+                    public_key TEXT NOT NULL UNIQUE,
+                    endpoint TEXT,
+                    endpoint_overridden INTEGER NOT NULL DEFAULT 0,
+                    persistent_keepalive INTEGER,
+                    is_admin INTEGER NOT NULL DEFAULT 0,
+                    is_disabled INTEGER NOT NULL DEFAULT 0,
+                    is_redeemed INTEGER NOT NULL DEFAULT 0,
+                    invite_expires REAL
+                );
+                CREATE INDEX peers_cidr ON peers(cidr_id);
+                CREATE TABLE associations (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    cidr_id_1 INTEGER NOT NULL REFERENCES cidrs(id) ON DELETE CASCADE,
+                    cidr_id_2 INTEGER NOT NULL REFERENCES cidrs(id) ON DELETE CASCADE,
+                    CHECK (cidr_id_1 < cidr_id_2),
+                    UNIQUE (cidr_id_1, cidr_id_2)
+                );
+                CREATE TABLE candidates (
+                    peer_id INTEGER NOT NULL REFERENCES peers(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    endpoint TEXT NOT NULL,
+                    PRIMARY KEY (peer_id, position)
+                );
+                """)
+        }
+        return migrator
+    }
+}
