@@ -18,6 +18,8 @@ let package = Package(
         // The coordination server's store (SQLite) and its HTTP API.
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        // The member agent's client for the server's HTTP API.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
     ],
     targets: [
         // System libraries from Debian's -dev packages: module maps and shim headers only.
@@ -54,10 +56,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "FormnetAgent",
+            dependencies: [
+                "FormnetKit", "WireGuard",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "formnet",
             dependencies: [
-                "WireGuard", "FormnetRelay",
+                "WireGuard", "FormnetRelay", "FormnetAgent", "FormnetKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,5 +91,6 @@ let package = Package(
         .testTarget(name: "FormnetKitTests", dependencies: ["FormnetKit"]),
         .testTarget(name: "FormnetRelayTests", dependencies: ["FormnetRelay"]),
         .testTarget(name: "FormnetServerTests", dependencies: ["FormnetServer"]),
+        .testTarget(name: "FormnetAgentTests", dependencies: ["FormnetAgent"]),
     ]
 )
