@@ -14,4 +14,10 @@ struct Formnet: ParsableCommand {
             WG.self, StartRelay.self,
         ]
     )
+
+    /// innernet's global flags may come before the subcommand (`formnet --backend userspace up
+    /// NET`); each subcommand declares the ones it takes, so they are moved behind it.
+    static func main() {
+        main(GlobalFlags.movedBehindSubcommand(Array(CommandLine.arguments.dropFirst())))
+    }
 }
