@@ -18,6 +18,8 @@ public struct ServerRuntime: Sendable {
     public let mtu: UInt32
     public let refreshInterval: Duration
     public let logger: Logger
+    /// A pass started right after a redeem may meet the periodic one; they take turns.
+    private let refreshLock = NSLock()
 
     public init(network: String, config: ServerConfig, store: Store, backend: any WireGuardBackend,
                 links: any LinkControl, mtu: UInt32, refreshInterval: Duration, logger: Logger) {
@@ -41,14 +43,19 @@ public struct ServerRuntime: Sendable {
         defer { takeDown() }
         logger.info("interface up", metadata: ["interface": "\(network)", "address": "\(address)", "backend": "\(backend.kind)"])
 
-        let logger = self.logger
+        let runtime = self
         let service = APIService(store: store, serverKey: privateKey.publicKey, serverAddress: config.address, onRedeem: { change in
             transitions.begin(change, now: Date())
-            logger.info("invitation redeemed", metadata: ["old-key": "\(change.oldKey)", "new-key": "\(change.newKey)"])
+            runtime.logger.info("invitation redeemed", metadata: ["old-key": "\(change.oldKey)", "new-key": "\(change.newKey)"])
+            // Switch keys as soon as the wait is over rather than at the next periodic pass.
+            Task {
+                try? await Task.sleep(for: API.redeemTransitionWait + .milliseconds(100))
+                runtime.refresh(transitions)
+            }
         })
         let endpoint = config.apiEndpoint
         let app = APIServer.application(service: service, address: endpoint, logger: logger) { port in
-            logger.info("API listening", metadata: ["address": "\(endpoint.address)", "port": "\(port)"])
+            runtime.logger.info("API listening", metadata: ["address": "\(endpoint.address)", "port": "\(port)"])
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.runService() }
@@ -91,6 +98,8 @@ public struct ServerRuntime: Sendable {
 
     /// One pass of upkeep; a failure is logged and the next pass tries again.
     func refresh(_ transitions: RedeemTransitions) {
+        refreshLock.lock()
+        defer { refreshLock.unlock() }
         do {
             let now = Date()
             for peer in try store.deleteExpiredInvitations(now: now) {
