@@ -38,6 +38,9 @@ let package = Package(
             name: "FormnetKit",
             dependencies: ["WireGuard", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
+        // NAT traversal's pure parts (step machine, candidates, cache, NAT type) and STUN.
+        .target(name: "FormnetTraversal", dependencies: ["FormnetKit", "WireGuard"]),
+        .target(name: "GeoIP", dependencies: ["CMaxMindDB", "WireGuard"]),
         .target(
             name: "FormnetRelay",
             dependencies: [
@@ -89,6 +92,8 @@ let package = Package(
         ),
         .testTarget(name: "WireGuardTests", dependencies: ["WireGuard"]),
         .testTarget(name: "FormnetKitTests", dependencies: ["FormnetKit"]),
+        .testTarget(name: "FormnetTraversalTests", dependencies: ["FormnetTraversal"]),
+        .testTarget(name: "GeoIPTests", dependencies: ["GeoIP"]),
         .testTarget(name: "FormnetRelayTests", dependencies: ["FormnetRelay"]),
         .testTarget(name: "FormnetServerTests", dependencies: ["FormnetServer"]),
         .testTarget(name: "FormnetAgentTests", dependencies: ["FormnetAgent"]),
