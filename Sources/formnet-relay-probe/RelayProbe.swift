@@ -270,6 +270,7 @@ struct Reregister: ParsableCommand {
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Ping, relay info and discovery answers.")
     @OptionGroup var options: RelayOptions
+    @Option(help: "Pass only if discovery lists this relay (KEY or KEY@IP:PORT).") var expectRelay: String?
 
     func run() throws {
         let client = try options.client()
@@ -282,9 +283,13 @@ struct Info: ParsableCommand {
         client.socket.send(PaddedRequestFrame.discoveryQuery(echo: 9).encode())
         let discovery = client.socket.receive(timeout: 1).flatMap { bytes in bytes.withUnsafeBytes { DiscoveryResponseFrame.decode($0) } }
         let (_, relayKey) = try options.resolved()
-        let ok = pong == .pong(echo: 42, stillRegistered: false) && info?.relayKey == relayKey && info?.echo == 7 && discovery?.echo == 9
+        var ok = pong == .pong(echo: 42, stillRegistered: false) && info?.relayKey == relayKey && info?.echo == 7 && discovery?.echo == 9
+        if let expectRelay {
+            let listed = discovery?.relays.map { "\($0.key.base64)@\($0.endpoint)" } ?? []
+            ok = ok && listed.contains { $0 == expectRelay || $0.hasPrefix(expectRelay + "@") }
+        }
         try verdict(ok, String(format: "ping rtt %.2f ms; info: key matches %@, load %d/%d, version %@; discovery: %d relays %@",
                                rtt, "\(info?.relayKey == relayKey)", info?.load ?? 0, info?.capacity ?? 0, info?.version ?? "-",
-                               discovery?.relays.count ?? -1, discovery?.relays.map { "\($0.endpoint)" }.joined(separator: ",") ?? ""))
+                               discovery?.relays.count ?? -1, discovery?.relays.map { "\($0.key.base64)@\($0.endpoint)" }.joined(separator: ", ") ?? ""))
     }
 }
