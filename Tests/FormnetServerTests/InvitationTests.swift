@@ -26,6 +26,7 @@ import WireGuard
         #expect(config.networkCidrPrefix == 16)
         var st = stat()
         #expect(stat(files.configPath, &st) == 0 && st.st_mode & 0o777 == 0o600)
+        #expect(stat(files.databasePath, &st) == 0 && st.st_mode & 0o777 == 0o600)
         #expect(try store.peer(ip: config.address)?.publicKey == config.privateKeyValue?.publicKey)
         #expect(storeError { _ = try network() }?.kind == .conflict)
         let other = try ServerFiles(network: "other", paths: files.paths)

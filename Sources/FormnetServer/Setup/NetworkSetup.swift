@@ -32,6 +32,10 @@ public enum NetworkSetup {
                                   networkCidrPrefix: cidr.prefixLength, externalEndpoint: externalEndpoint)
         do {
             let store = try Store(path: files.databasePath, create: true)
+            // The registry maps every member's key to its address: nobody else's business.
+            guard chmod(files.databasePath, 0o600) == 0 else {
+                throw StoreError(.invalid, "cannot restrict \(files.databasePath) to mode 600 (errno \(errno))")
+            }
             try store.createNetwork(name: files.network, root: cidr, serverIP: serverIP, serverKey: key.publicKey,
                                     externalEndpoint: externalEndpoint)
             try config.save(to: files.configPath)
