@@ -8,9 +8,10 @@ import WireGuard
 /// The server's HTTP API, reached over the tunnel at the config's internal endpoint.
 ///
 /// Calls block the calling thread until the answer or the deadline: the CLI and the daemon
-/// loop are sequential, and WireGuard backends block too. Every request is bounded by
-/// `timeout` for connecting and again for the whole exchange, so a server that does not answer
-/// costs seconds, not minutes, and the error names the address.
+/// loop are sequential, and WireGuard backends block too. Connecting is bounded by `timeout`
+/// and the whole exchange by twice that, so a server that does not answer costs seconds, not
+/// minutes, and the error names the address; a connect timeout is told apart from a request
+/// that may have reached the server.
 public final class APIClient {
     public static let defaultTimeout: TimeAmount = .seconds(5)
 
@@ -79,9 +80,10 @@ public final class APIClient {
         }
         let response: HTTPClient.Response
         do {
-            response = try http.execute(request: request, deadline: .now() + timeout).wait()
+            response = try http.execute(request: request, deadline: .now() + .nanoseconds(timeout.nanoseconds * 2)).wait()
         } catch {
-            throw AgentError.serverUnreachable(endpoint: endpoint, detail: Self.describe(error, timeout: timeout))
+            throw AgentError.serverUnreachable(endpoint: endpoint, detail: Self.describe(error, timeout: timeout),
+                                               connected: !Self.isConnectFailure(error))
         }
         let data = response.body.map { Data($0.readableBytesView) } ?? Data()
         guard (200..<300).contains(response.status.code) else {
@@ -100,11 +102,18 @@ public final class APIClient {
         }
     }
 
+    /// Failures before a connection existed, so the request certainly never reached the server.
+    static func isConnectFailure(_ error: any Error) -> Bool {
+        (error as? HTTPClientError) == .connectTimeout
+    }
+
     static func describe(_ error: any Error, timeout: TimeAmount) -> String {
         let seconds = timeout.nanoseconds / 1_000_000_000
         switch error {
-        case let error as HTTPClientError where error == .connectTimeout || error == .deadlineExceeded || error == .readTimeout:
-            return "no answer within \(seconds) s (is the interface up and the server running?)"
+        case let error as HTTPClientError where error == .connectTimeout:
+            return "no connection within \(seconds) s (is the interface up and the server running?)"
+        case let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout:
+            return "connected, but no answer within \(seconds * 2) s"
         default:
             return "\(error)"
         }

@@ -3,8 +3,9 @@ import WireGuard
 
 /// Failures of the member agent, each worded so the user knows what happened and what to do.
 public enum AgentError: Error, Equatable, CustomStringConvertible {
-    /// The server's API did not answer in time or refused the connection.
-    case serverUnreachable(endpoint: Endpoint, detail: String)
+    /// The server's API did not answer in time or refused the connection. `connected` tells
+    /// whether the request may have reached the server (it is unknown whether it acted on it).
+    case serverUnreachable(endpoint: Endpoint, detail: String, connected: Bool)
     /// The server answered with an error status; `message` is its `API.ErrorBody`.
     case server(status: Int, message: String)
     /// The server answered 2xx with a body that is not what the API promises.
@@ -17,7 +18,7 @@ public enum AgentError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .serverUnreachable(let endpoint, let detail):
+        case .serverUnreachable(let endpoint, let detail, _):
             return "the formnet server at \(endpoint) did not answer: \(detail)"
         case .server(let status, let message):
             return "the server refused the request (HTTP \(status)): \(message)"

@@ -1,6 +1,7 @@
 import Foundation
 import FormnetKit
 import Logging
+import Synchronization
 import WireGuard
 
 /// `formnet up --daemon`: fetch every interval and report host candidates, until SIGTERM or
@@ -14,20 +15,12 @@ public struct FetchLoop {
         self.interval = interval
     }
 
-    /// Blocks SIGTERM and SIGINT for the whole process so they wait for `sigtimedwait` between
-    /// fetches instead of killing it mid-update. Call it before anything starts threads (the
-    /// HTTP client's event loop), which inherit the mask.
-    public static func holdStopSignals() {
-        var set = stopSignals()
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-    }
-
-    static func stopSignals() -> sigset_t {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
-        return set
+    /// From now on SIGTERM and SIGINT end the loop between fetches instead of the process. A
+    /// handler rather than a blocked mask: a blocked mask would be inherited by the wireguard-go
+    /// daemons `up` starts, and a handler is reset for them on exec.
+    public static func catchStopSignals() {
+        signal(SIGTERM) { stopSignal.store($0, ordering: .relaxed) }
+        signal(SIGINT) { stopSignal.store($0, ordering: .relaxed) }
     }
 
     public func run() throws {
@@ -55,18 +48,18 @@ public struct FetchLoop {
         }
     }
 
-    /// Sleeps for `interval`, or returns the stop signal that arrived during it.
+    /// Sleeps for `interval`, or returns the stop signal that arrived before or during it.
     static func waitForStop(_ interval: Duration) -> Int32? {
-        var set = stopSignals()
         let deadline = ContinuousClock.now + interval
         while true {
+            let signal = stopSignal.load(ordering: .relaxed)
+            if signal != 0 { return signal }
             let left = deadline - ContinuousClock.now
             guard left > .zero else { return nil }
-            let (seconds, attoseconds) = left.components
-            var timeout = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-            let signal = sigtimedwait(&set, nil, &timeout)
-            if signal > 0 { return signal }
-            if errno != EINTR && errno != EAGAIN { return nil }
+            Thread.sleep(forTimeInterval: min(0.1, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18))
         }
     }
 }
+
+/// The stop signal caught, 0 before one arrives; lock-free, so a signal handler may store it.
+private let stopSignal = Atomic<Int32>(0)

@@ -71,7 +71,7 @@ public struct Installation {
         config.interface.privateKey = newKey.base64
         do {
             logger.info("\(network): redeeming the invitation with the server at \(invitation.server.internalEndpoint)")
-            try APIClient(config: invitation).redeem(newKey.publicKey)
+            try redeem(newKey.publicKey, config: invitation)
             // The server keeps the invitation key this long so its answer gets back to us;
             // switching sooner could cut the tunnel before the answer arrived.
             Thread.sleep(forTimeInterval: Double(API.redeemTransitionWait.components.seconds))
@@ -92,6 +92,21 @@ public struct Installation {
             logger.warning("could not delete the spent invitation \(invitationPath): \(String(cString: strerror(errno)))")
         }
         return config
+    }
+
+    /// A peer just added through the API reaches the server's WireGuard device only at the
+    /// server's next refresh, and WireGuard retries a handshake every 5 s, so a connection that
+    /// never came about is tried again; one that did is not, as the redeem may have happened.
+    private func redeem(_ key: PublicKey, config: InterfaceConfig) throws {
+        let client = APIClient(config: config)
+        var attempt = 1
+        while true {
+            do {
+                return try client.redeem(key)
+            } catch AgentError.serverUnreachable(_, _, connected: false) where attempt < 4 {
+                attempt += 1
+            }
+        }
     }
 
     /// The server switches its side to the new key after answering the redeem, and WireGuard

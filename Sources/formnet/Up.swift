@@ -16,7 +16,7 @@ struct Up: ParsableCommand {
     }
 
     func run() throws {
-        if daemon { FetchLoop.holdStopSignals() }
+        if daemon { FetchLoop.catchStopSignals() }
         let member = try options.member(network.network)
         if let unreachable = try member.up() {
             member.logger.warning("\(network.network): up with the cached peers; \(unreachable)")
