@@ -10,6 +10,9 @@ public struct RelayConfiguration: Sendable {
     public var rateLimit: Int = 20_000
     public var registrationRatePerSecond: Int = 10
     public var registrationBurst: Int = 20
+    /// Register and announce frames the relay verifies per second from all addresses together
+    /// (burst twice that): bounds the share of the forwarding thread spent on X25519.
+    public var registrationsPerSecondTotal: Int = 2_000
     public var location: RelayLocation = .unknown
     public var endpoints: [RelayAddress] = []
     public var peerRelays: [KnownRelay] = []

@@ -77,7 +77,8 @@ public final class RelayService: Sendable {
         let state = NIOLockedValueBox(RelayState(relayKey: key, configuration: options.configuration, policy: initialPolicy, now: startedAt))
         let udp = try UDPRelaySocket(port: options.port, host: options.bindHost)
         let tcpHost = options.bindHost ?? (udp.family == AF_INET6 ? "::" : "0.0.0.0")
-        let tcp = try TCPRelayServer(host: tcpHost, port: Int(udp.boundPort), state: state, udp: udp, logger: logger)
+        let tcp = try TCPRelayServer(host: tcpHost, port: Int(udp.boundPort), maxConnections: 2 * options.configuration.maxConnections,
+                                     state: state, udp: udp, logger: logger)
         let status = try options.statusPort.map { try RelayStatusServer(host: options.statusHost, port: $0, state: state, startedAt: startedAt) }
 
         let logger = self.logger

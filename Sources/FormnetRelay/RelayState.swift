@@ -36,6 +36,9 @@ public struct RelayState: Sendable {
     private var registration: RegistrationHandler
     private var frameLimiter: AddressRateLimiter
     private var registrationLimiter: AddressRateLimiter
+    /// Across all addresses: spoofed sources defeat a per-address limit, and every register
+    /// frame costs an X25519 operation on the forwarding thread.
+    private var registrationBudget: TokenBucket
 
     public var publicKey: PublicKey { registration.relayPublicKey }
 
@@ -48,6 +51,8 @@ public struct RelayState: Sendable {
         frameLimiter = AddressRateLimiter(ratePerSecond: Int64(configuration.rateLimit), burst: Int64(2 * configuration.rateLimit), now: now.monotonicNanos)
         registrationLimiter = AddressRateLimiter(ratePerSecond: Int64(configuration.registrationRatePerSecond),
                                                  burst: Int64(configuration.registrationBurst), now: now.monotonicNanos)
+        registrationBudget = TokenBucket(ratePerSecond: Int64(configuration.registrationsPerSecondTotal),
+                                         burst: Int64(2 * configuration.registrationsPerSecondTotal), now: now.monotonicNanos)
     }
 
     /// Handles the `length`-byte frame at the start of `buffer`, which must have room for
@@ -116,7 +121,8 @@ public struct RelayState: Sendable {
     private mutating func handleRegister(_ buffer: UnsafeMutableRawBufferPointer, frame: UnsafeRawBufferPointer, from source: Binding,
                                          observed: RelayAddress, now: RelayInstant) -> RelayOutcome {
         guard frame.count == RegisterFrame.length else { return drop(.malformed) }
-        guard registrationLimiter.allow(observed, now: now.monotonicNanos) else { return drop(.registrationRateLimited) }
+        guard registrationLimiter.allow(observed, now: now.monotonicNanos),
+              registrationBudget.take(1, now: now.monotonicNanos) else { return drop(.registrationRateLimited) }
         let accepted: RegistrationHandler.Accepted
         switch registration.verifyRegister(frame, nowMillis: now.wallMillis) {
         case .success(let a): accepted = a
@@ -150,6 +156,8 @@ public struct RelayState: Sendable {
     }
 
     private mutating func handleAnnounce(_ frame: UnsafeRawBufferPointer, observed: RelayAddress, now: RelayInstant) -> RelayOutcome {
+        guard registrationLimiter.allow(observed, now: now.monotonicNanos),
+              registrationBudget.take(1, now: now.monotonicNanos) else { return drop(.registrationRateLimited) }
         switch registration.verifyAnnounce(frame, nowMillis: now.wallMillis) {
         case .failure(let refused): return drop(refused.reason)
         case .success(let (key, payload)):

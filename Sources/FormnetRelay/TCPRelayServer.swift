@@ -14,17 +14,37 @@ public final class TCPRelayServer: Sendable {
     private let channel: Channel
     private let connections: NIOLockedValueBox<[UInt64: Channel]>
 
-    public init(host: String, port: Int, state: NIOLockedValueBox<RelayState>, udp: UDPRelaySocket, logger: Logger) throws {
+    /// A connection that sends nothing for this long is closed: registrations expire after
+    /// 120 s idle anyway, and clients ping every 25 s.
+    public static let idleTimeout = TimeAmount.seconds(150)
+
+    /// `maxConnections` bounds open TCP connections, registered or not, so that opening sockets
+    /// cannot exhaust the relay's descriptors or memory.
+    public init(host: String, port: Int, maxConnections: Int, state: NIOLockedValueBox<RelayState>, udp: UDPRelaySocket, logger: Logger) throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let connections = NIOLockedValueBox<[UInt64: Channel]>([:])
         let nextConnection = NIOLockedValueBox<UInt64>(0)
+        let openConnections = NIOLockedValueBox(0)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { child in
                 let id = nextConnection.withLockedValue { $0 += 1; return $0 }
+                // Counted here, not when the channel becomes active, so that a burst of accepts
+                // cannot all pass the check before any of them is counted.
+                let admitted = openConnections.withLockedValue { open in
+                    guard open < maxConnections else { return false }
+                    open += 1
+                    return true
+                }
+                guard admitted else {
+                    logger.debug("TCP connection refused: too many open")
+                    return child.close()
+                }
+                child.closeFuture.whenComplete { _ in openConnections.withLockedValue { $0 -= 1 } }
                 return child.eventLoop.makeCompletedFuture {
+                    try child.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: Self.idleTimeout))
                     try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixedFrameDecoder()))
                     try child.pipeline.syncOperations.addHandler(
                         RelayTCPConnectionHandler(connection: id, state: state, udp: udp, connections: connections, logger: logger))
@@ -145,6 +165,14 @@ final class RelayTCPConnectionHandler: ChannelInboundHandler {
             out.writeBytes(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
             channel.writeAndFlush(out, promise: nil)
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -85,4 +85,22 @@ import WireGuard
         }
         #expect(outcomes == [.reply(length: 77), .reply(length: 77), .drop(.registrationRateLimited)])
     }
+
+    @Test func registrationsFromManyAddressesShareAGlobalBudget() {
+        var configuration = RelayConfiguration()
+        configuration.registrationsPerSecondTotal = 2
+        var state = RelayState(relayKey: Fixture.relayKey, configuration: configuration, policy: .open, now: Fixture.now)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: RelayWire.maxFrame, alignment: 16)
+        defer { buffer.deallocate() }
+        var outcomes = [RelayOutcome]()
+        for host in 1...5 {
+            let source = RelayAddress(Endpoint("192.0.2.\(host):1000")!)
+            var client = RelayClientProtocol(clientKey: .generate(), relayKey: Fixture.relayKey.publicKey)
+            let frame = client.makeRegister(nowMillis: Fixture.now.wallMillis)
+            frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            outcomes.append(state.handle(buffer, length: frame.count, from: .udp(source), observed: source, now: Fixture.now))
+        }
+        #expect(outcomes.filter { $0 == .reply(length: 77) }.count == 4)
+        #expect(outcomes.last == .drop(.registrationRateLimited))
+    }
 }

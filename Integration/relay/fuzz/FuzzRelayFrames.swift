@@ -27,6 +27,7 @@ private final class Fixture {
         configuration.rateLimit = 1_000_000_000
         configuration.registrationRatePerSecond = 1_000_000_000
         configuration.registrationBurst = 1_000_000_000
+        configuration.registrationsPerSecondTotal = 1_000_000_000
         state = RelayState(relayKey: relayKey, configuration: configuration, policy: .open, now: now)
         for (key, address) in [(clientKey, clientAddress), (peerKey, peerAddress)] {
             var registering = RelayClientProtocol(clientKey: key, relayKey: relayKey.publicKey)
