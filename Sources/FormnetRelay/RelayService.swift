@@ -112,8 +112,9 @@ public final class RelayService: Sendable {
             return source
         }
 
+        let listening = tcpHost.contains(":") ? "[\(tcpHost)]:\(udp.boundPort)" : "\(tcpHost):\(udp.boundPort)"
         logger.info("relay listening", metadata: [
-            "udp": "\(tcpHost):\(udp.boundPort)", "tcp": "\(tcpHost):\(udp.boundPort)",
+            "udp": "\(listening)", "tcp": "\(listening)",
             "status": "\(options.statusPort.map { "\(options.statusHost):\($0)" } ?? "off")",
             "public_key": "\(publicKey.base64)", "access": "\(options.access)",
             "max_connections": "\(options.configuration.maxConnections)",
