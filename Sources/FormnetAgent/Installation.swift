@@ -97,17 +97,30 @@ public struct Installation {
     /// A peer just added through the API reaches the server's WireGuard device only at the
     /// server's next refresh, and WireGuard retries a handshake every 5 s, so a connection that
     /// never came about is tried again; one that did is not, as the redeem may have happened.
+    ///
+    /// The server drops an invitation's key from its device once the invitation expires or is
+    /// redeemed, so then no connection comes about at all; the error says that may be why.
     private func redeem(_ key: PublicKey, config: InterfaceConfig) throws {
         let client = APIClient(config: config)
         var attempt = 1
         while true {
             do {
                 return try client.redeem(key)
-            } catch AgentError.serverUnreachable(_, _, connected: false) where attempt < 4 {
-                attempt += 1
+            } catch AgentError.serverUnreachable(let endpoint, let detail, connected: false) {
+                guard attempt == Self.redeemAttempts else {
+                    attempt += 1
+                    continue
+                }
+                throw AgentError.serverUnreachable(
+                    endpoint: endpoint,
+                    detail: "\(detail) in \(attempt) tries; the invitation may have expired or been used already "
+                        + "(the server then no longer accepts its key), or \(config.server.externalEndpoint) is not reachable",
+                    connected: false)
             }
         }
     }
+
+    static let redeemAttempts = 3
 
     /// The server switches its side to the new key after answering the redeem, and WireGuard
     /// retries a failed handshake only every 5 s, so the first fetch gets a few tries.
