@@ -8,6 +8,7 @@
 #
 #   lab_host NAME                  make host NAME (netns $LAB-NAME + its mount namespace)
 #   lab_exec NAME CMD...           run CMD on host NAME
+#   lab_spawn NAME CMD...          start CMD on host NAME in the background; its pid in LAB_PID
 #   lab_internet CIDR              an "internet": a bridge in host "inet" with prefix CIDR (e.g. 198.18.0.0/24)
 #   lab_attach_public NAME ADDR    wire host NAME to the internet bridge with ADDR/prefix
 #   lab_teardown                   kill every process on the lab hosts and remove them
@@ -37,6 +38,13 @@ lab_host() {
 lab_exec() {
     local name="$1"; shift
     nsenter --net="/run/netns/$LAB-$name" --mount="$LAB_RUN/$name.mnt" "$@"
+}
+
+lab_spawn() {
+    local name="$1"; shift
+    # A simple command, not a function, so that $! is the process itself (nsenter execs it).
+    nsenter --net="/run/netns/$LAB-$name" --mount="$LAB_RUN/$name.mnt" "$@" &
+    LAB_PID=$!
 }
 
 lab_internet() {

@@ -23,6 +23,11 @@ import WireGuard
         #expect(desired[0].allowedIPs == [IPNetwork("10.66.0.2/32")!])
         #expect(desired[2].allowedIPs == [IPNetwork("fd00::6/128")!])
         #expect(desired[0].endpoint == Endpoint("198.51.100.2:51820"))
+        // A known endpoint comes with a keepalive, so a restarted server handshakes at once.
+        #expect(desired[0].persistentKeepalive == DevicePeers.keepalive)
+        var unknown = peers[1]
+        unknown.endpoint = nil
+        #expect(DevicePeers.desired(from: [unknown], serverAddress: server, now: now)[0].persistentKeepalive == 0)
     }
 
     @Test func updatesAddRemoveAndFixAllowedIPs() {

@@ -4,17 +4,23 @@ import WireGuard
 
 /// What the server's WireGuard device should hold, and the changes that get it there.
 public enum DevicePeers {
+    /// Seconds; the same interval members use toward the server.
+    public static let keepalive: UInt16 = 25
+
     /// Every enabled peer but the server itself, with its tunnel IP as its only allowed IP.
     /// Unredeemed invitations are included while unexpired, under their temporary key, so the
     /// invitee can reach the API to redeem. The endpoint is only a starting point (the one last
-    /// recorded); WireGuard's roaming follows members from there.
+    /// recorded); WireGuard's roaming follows members from there. A peer with a known endpoint
+    /// gets a keepalive: WireGuard sends one as soon as the peer is added, so a restarted server
+    /// handshakes with its members at once instead of waiting for their session to time out.
     public static func desired(from peers: [NetworkPeer], serverAddress: IPAddress, now: Date,
                                deviceKey: (PublicKey) -> PublicKey = { $0 }) -> [Peer] {
         peers.compactMap { peer in
             guard peer.ip != serverAddress, !peer.isDisabled else { return nil }
             if !peer.isRedeemed, let expires = peer.inviteExpires, expires <= now { return nil }
             guard let host = IPNetwork(address: peer.ip, prefixLength: peer.ip.bitWidth) else { return nil }
-            return Peer(publicKey: deviceKey(peer.publicKey), endpoint: peer.endpoint, allowedIPs: [host])
+            return Peer(publicKey: deviceKey(peer.publicKey), endpoint: peer.endpoint, allowedIPs: [host],
+                        persistentKeepalive: peer.endpoint == nil ? 0 : keepalive)
         }
     }
 
