@@ -23,6 +23,7 @@ public enum Invitation {
         let hostBits = network.address.bitWidth - network.prefixLength
         let span: UInt64 = hostBits >= 63 ? UInt64.max : (UInt64(1) << hostBits)
         var offset: UInt64 = 1
+        // An IPv6 CIDR is too large to scan to its end; a million taken addresses means full.
         while offset < span && offset <= 1 << 20 {
             let candidate = add(offset, to: network.address)
             if network.address.isIPv4 && offset == span - 1 { return nil }
