@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "FormnetServer",
             dependencies: [
-                "FormnetKit", "WireGuard",
+                "FormnetKit", "FormnetTraversal", "WireGuard",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -10,6 +10,11 @@ public enum API {
     public static let version = "v1"
     /// The most host candidates a peer may report; more are refused rather than truncated.
     public static let maxCandidates = 10
+    /// GET state with `?wait=SECONDS` and `If-None-Match: ETAG` is held until the caller's view
+    /// changes (answered 200 with a new `ETag`) or the wait ends (304): members learn of a new
+    /// peer or endpoint at once instead of at their next fetch.
+    public static let stateWaitQuery = "wait"
+    public static let maxStateWait = 60
     /// After answering a redeem, the server keeps the invitation's key on its WireGuard device
     /// this long, so the answer still reaches the member over the tunnel; the member waits as
     /// long before it brings its interface up with the new key (innernet's REDEEM_TRANSITION_WAIT).
@@ -51,18 +56,26 @@ public enum API {
         public init(endpoint: Endpoint?) { self.endpoint = endpoint }
     }
 
-    /// PUT candidates: the caller's host candidates, at most `maxCandidates`.
+    /// PUT candidates: the caller's host candidates, at most `maxCandidates`, and how its NAT
+    /// maps (nil: not measured; the stored type is then left as it was).
     public struct Candidates: Codable, Sendable, Equatable {
         public var candidates: [Endpoint]
-        public init(candidates: [Endpoint]) { self.candidates = candidates }
+        public var natType: NatType?
+        public init(candidates: [Endpoint], natType: NatType? = nil) {
+            self.candidates = candidates
+            self.natType = natType
+        }
     }
 
     public struct Capabilities: Codable, Sendable, Equatable {
         public var version: String
         public var features: [String]
-        public init(version: String, features: [String]) {
+        /// STUN observers the server runs on its public address, for NAT type detection.
+        public var stun: [Endpoint]?
+        public init(version: String, features: [String], stun: [Endpoint]? = nil) {
             self.version = version
             self.features = features
+            self.stun = stun
         }
     }
 

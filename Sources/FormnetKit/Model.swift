@@ -19,11 +19,13 @@ public struct NetworkPeer: Codable, Sendable, Equatable, Identifiable {
     public var inviteExpires: Date?
     /// Addresses the peer reported for itself (host candidates for NAT traversal).
     public var candidates: [Endpoint]
+    /// How the peer's NAT maps its WireGuard port, as the peer last reported it.
+    public var natType: NatType?
 
     public init(id: Int64, name: String, ip: IPAddress, cidrId: Int64, publicKey: PublicKey,
                 endpoint: Endpoint? = nil, persistentKeepalive: UInt16? = nil, isAdmin: Bool = false,
                 isDisabled: Bool = false, isRedeemed: Bool = true, inviteExpires: Date? = nil,
-                candidates: [Endpoint] = []) {
+                candidates: [Endpoint] = [], natType: NatType? = nil) {
         self.id = id
         self.name = name
         self.ip = ip
@@ -36,6 +38,7 @@ public struct NetworkPeer: Codable, Sendable, Equatable, Identifiable {
         self.isRedeemed = isRedeemed
         self.inviteExpires = inviteExpires
         self.candidates = candidates
+        self.natType = natType
     }
 }
 

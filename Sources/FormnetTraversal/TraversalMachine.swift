@@ -1,3 +1,4 @@
+import FormnetKit
 /// The direct-path attempts for one peer, as a pure state machine: the agent feeds it the
 /// candidates, both sides' NAT types, the clock and the peer's latest handshake time; it answers
 /// with what to do. Time is seconds on any monotonic-enough scale (tests use a fake clock).

@@ -9,10 +9,13 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var name: NetworkArgument
     @Option(help: "Seconds between refreshes of endpoints, invitations and WireGuard peers.")
-    var refreshInterval: Int = 2
+    var refreshInterval: Int = 1
+    @Option(help: "First of the two UDP ports of the STUN observers members use to detect their NAT type (0: none).")
+    var stunPort: UInt16 = 3478
 
     func validate() throws {
         guard (1...3600).contains(refreshInterval) else { throw ValidationError("--refresh-interval must be 1–3600 seconds") }
+        guard stunPort != UInt16.max else { throw ValidationError("--stun-port needs two consecutive ports") }
     }
 
     func run() async throws {
@@ -20,7 +23,8 @@ struct Serve: AsyncParsableCommand {
         ServerLog.bootstrap()
         try await ServerRuntime(
             network: name.network, config: config, store: store, backend: global.makeBackend(), links: RouteNetlink(),
-            mtu: global.mtu, refreshInterval: .seconds(refreshInterval), logger: ServerLog.logger()
+            mtu: global.mtu, refreshInterval: .seconds(refreshInterval), stunPort: stunPort == 0 ? nil : stunPort,
+            logger: ServerLog.logger()
         ).run()
     }
 }

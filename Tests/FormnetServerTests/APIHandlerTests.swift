@@ -147,9 +147,25 @@ import WireGuard
         #expect(try net.store.peer(named: "alice")?.candidates == some)
     }
 
+    @Test func natTypeIsStoredAndShownToPeers() throws {
+        let api = net.service()
+        #expect(try net.store.peer(named: "alice")?.natType == nil)
+        let report = API.Candidates(candidates: [], natType: .symmetric)
+        #expect(api.setCandidates(net.request(from: "10.66.1.2", body: json(report))).status == 204)
+        #expect(try net.store.peer(named: "alice")?.natType == .symmetric)
+        // A report without a measurement keeps the type known so far.
+        #expect(api.setCandidates(net.request(from: "10.66.1.2", body: json(API.Candidates(candidates: [])))).status == 204)
+        #expect(try net.store.peer(named: "alice")?.natType == .symmetric)
+        let unknownType = Data(#"{"candidates":[],"natType":"cone-ish"}"#.utf8)
+        #expect(api.setCandidates(net.request(from: "10.66.1.2", body: unknownType)).status == 400)
+    }
+
     @Test func capabilities() throws {
         let response = net.service().capabilities(net.request(from: "10.66.1.2"))
         #expect(try decoded(API.Capabilities.self, response) == API.Capabilities(version: "v1", features: APIService.features))
+        let stun = [Endpoint("203.0.113.7:3478")!, Endpoint("203.0.113.7:3479")!]
+        let withStun = APIService(store: net.store, serverKey: net.serverKey, serverAddress: IPAddress("10.66.0.1")!, stunObservers: stun)
+        #expect(try decoded(API.Capabilities.self, withStun.capabilities(net.request(from: "10.66.1.2"))).stun == stun)
     }
 }
 

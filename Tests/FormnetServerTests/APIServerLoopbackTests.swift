@@ -20,22 +20,98 @@ import WireGuard
         let port = try #require(await iterator.next())
         let key = net.serverKey.base64
 
-        let fromAlice = try RawHTTP.send("GET \(API.Path.capabilities)", headers: ["X-Formnet-Server-Key: \(key)"], from: "127.0.0.2", port: port)
+        let fromAlice = try await offPool { try RawHTTP.send("GET \(API.Path.capabilities)", headers: ["X-Formnet-Server-Key: \(key)"], from: "127.0.0.2", port: port) }
         #expect(fromAlice.status == 200)
         #expect(try API.decoder().decode(API.Capabilities.self, from: fromAlice.body).version == API.version)
 
-        let fromStranger = try RawHTTP.send("GET \(API.Path.capabilities)", headers: ["X-Formnet-Server-Key: \(key)"], from: "127.0.0.3", port: port)
+        let fromStranger = try await offPool { try RawHTTP.send("GET \(API.Path.capabilities)", headers: ["X-Formnet-Server-Key: \(key)"], from: "127.0.0.3", port: port) }
         #expect(fromStranger.status == 401)
         #expect(try API.decoder().decode(API.ErrorBody.self, from: fromStranger.body).error == "no peer of this network has the tunnel IP 127.0.0.3")
 
-        let unknown = try RawHTTP.send("GET /v1/nothing", headers: [], from: "127.0.0.2", port: port)
+        let unknown = try await offPool { try RawHTTP.send("GET /v1/nothing", headers: [], from: "127.0.0.2", port: port) }
         #expect(unknown.status == 404)
         #expect(try API.decoder().decode(API.ErrorBody.self, from: unknown.body).error == "no route GET /v1/nothing")
 
         let huge = String(repeating: "x", count: APIServer.maxBodyBytes + 1)
-        let tooLarge = try RawHTTP.send("PUT \(API.Path.candidates)", headers: ["X-Formnet-Server-Key: \(key)"], body: huge, from: "127.0.0.2", port: port)
+        let tooLarge = try await offPool { try RawHTTP.send("PUT \(API.Path.candidates)", headers: ["X-Formnet-Server-Key: \(key)"], body: huge, from: "127.0.0.2", port: port) }
         #expect(tooLarge.status == 413)
         #expect((try? API.decoder().decode(API.ErrorBody.self, from: tooLarge.body)) != nil)
+    }
+}
+
+/// GET state held until the caller's view changes (`?wait=` with `If-None-Match`).
+@Suite struct StateLongPollTests {
+    @Test func heldStateAnswersWhenTheViewChanges() async throws {
+        let net = try TestNetwork(root: "127.0.0.0/8", serverIP: "127.0.0.1")
+        try net.peer("alice", "127.0.0.2", in: net.root, admin: true)
+        let ports = AsyncStream.makeStream(of: Int.self)
+        let app = APIServer.application(service: net.service(), address: Endpoint("127.0.0.1:0")!, logger: ServerLog.logger()) { port in
+            ports.continuation.yield(port)
+        }
+        let server = Task { try await app.run() }
+        defer { server.cancel() }
+        var iterator = ports.stream.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+        let key = "X-Formnet-Server-Key: \(net.serverKey.base64)"
+
+        let first = try await offPool { try RawHTTP.send("GET \(API.Path.state)", headers: [key], from: "127.0.0.2", port: port) }
+        #expect(first.status == 200)
+        let tag = try #require(first.headers["etag"])
+
+        // Nothing changes during the wait: 304 with the same tag.
+        let unchanged = try await offPool { try RawHTTP.send("GET \(API.Path.state)?wait=1", headers: [key, "If-None-Match: \(tag)"], from: "127.0.0.2", port: port) }
+        #expect(unchanged.status == 304)
+        #expect(unchanged.headers["etag"] == tag)
+
+        // A stale tag is answered at once with the current state.
+        let stale = try await offPool { try RawHTTP.send("GET \(API.Path.state)?wait=30", headers: [key, "If-None-Match: \"0\""], from: "127.0.0.2", port: port) }
+        #expect(stale.status == 200 && stale.headers["etag"] == tag)
+
+        // A held request returns as soon as an API write changes what alice sees.
+        let held = Task {
+            try await offPool { try RawHTTP.send("GET \(API.Path.state)?wait=30", headers: [key, "If-None-Match: \(tag)"], from: "127.0.0.2", port: port) }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let bob = API.PeerContents(name: "bob", ip: IPAddress("127.0.0.3")!, cidrId: net.root.id,
+                                   publicKey: PrivateKey.generate().publicKey, isRedeemed: true)
+        let body = String(decoding: json(bob), as: UTF8.self)
+        let added = try await offPool {
+            try RawHTTP.send("POST \(API.Path.adminPeers)", headers: [key, "Content-Type: application/json"], body: body, from: "127.0.0.2", port: port)
+        }
+        #expect(added.status == 201)
+        let answer = try await held.value
+        #expect(answer.status == 200)
+        #expect(answer.headers["etag"] != tag)
+        #expect(try API.decoder().decode(API.State.self, from: answer.body).peers.map(\.name).contains("bob"))
+    }
+}
+
+@Suite struct StateChangesTests {
+    @Test func aSignalBeforeTheWaitStillCounts() async {
+        let changes = StateChanges()
+        let seen = changes.generation
+        changes.signal()
+        await changes.wait(after: seen, timeout: .seconds(60))
+        #expect(changes.generation == seen + 1)
+    }
+
+    @Test func waitersWakeOnSignalAndOnTimeout() async {
+        let changes = StateChanges()
+        let seen = changes.generation
+        let waiter = Task { await changes.wait(after: seen, timeout: .seconds(60)) }
+        try? await Task.sleep(for: .milliseconds(50))
+        changes.signal()
+        await waiter.value
+        await changes.wait(after: changes.generation, timeout: .milliseconds(10))
+        #expect(changes.generation == seen + 1)
+    }
+}
+
+/// Runs a blocking call on a thread of its own: blocking the few threads of Swift's
+/// cooperative pool would starve the server under test, whose handlers run there too.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
 
@@ -44,7 +120,8 @@ import WireGuard
 enum RawHTTP {
     struct Failure: Error { let step: String }
 
-    static func send(_ requestLine: String, headers: [String], body: String = "", from source: String, port: Int) throws -> (status: Int, body: Data) {
+    static func send(_ requestLine: String, headers: [String], body: String = "", from source: String, port: Int) throws
+        -> (status: Int, body: Data, headers: [String: String]) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(step: "socket") }
         defer { close(fd) }
@@ -83,6 +160,12 @@ enum RawHTTP {
               statusLine.count > 1, let status = Int(statusLine[1]) else {
             throw Failure(step: "parse response")
         }
-        return (status, Data(response[split.upperBound...]))
+        let headerLines = String(decoding: response[..<split.lowerBound], as: UTF8.self).split(separator: "\r\n").dropFirst()
+        var fields: [String: String] = [:]
+        for line in headerLines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return (status, Data(response[split.upperBound...]), fields)
     }
 }

@@ -1,3 +1,4 @@
+import FormnetKit
 import Testing
 import WireGuard
 @testable import FormnetTraversal

@@ -4,7 +4,7 @@ import Foundation
 /// The routes every member uses.
 extension APIService {
     /// Features a member may rely on; a member checks for one before using its route.
-    public static let features = ["candidates", "endpoint-override", "redeem-transition-5s"]
+    public static let features = ["candidates", "endpoint-override", "redeem-transition-5s", "nat-type", "state-long-poll"]
 
     /// GET state: the peers and CIDRs the caller may see (`Visibility`).
     public func state(_ request: APIRequest) -> APIResponse {
@@ -39,7 +39,7 @@ extension APIService {
     public func setCandidates(_ request: APIRequest) -> APIResponse {
         handle(request, .member) { caller in
             let body = try decode(API.Candidates.self, from: request.body)
-            try store.setCandidates(peerID: caller.id, body.candidates)
+            try store.setCandidates(peerID: caller.id, body.candidates, natType: body.natType)
             return .noContent
         }
     }
@@ -47,7 +47,7 @@ extension APIService {
     /// GET capabilities: open to invitees too, so an installer can check before redeeming.
     public func capabilities(_ request: APIRequest) -> APIResponse {
         handle(request, .invitee) { _ in
-            .json(API.Capabilities(version: API.version, features: Self.features))
+            .json(API.Capabilities(version: API.version, features: Self.features, stun: stunObservers.isEmpty ? nil : stunObservers))
         }
     }
 }

@@ -11,15 +11,18 @@ public final class APIService: Sendable {
     /// The server's own tunnel address; requests from it are refused, since any local user of
     /// the server host could send them and would be taken for the server's admin peer.
     public let serverAddress: IPAddress
+    /// The STUN observers the server runs on its public address, advertised in capabilities.
+    public let stunObservers: [Endpoint]
     let now: @Sendable () -> Date
     let onRedeem: @Sendable (RedeemedKey) -> Void
 
-    public init(store: Store, serverKey: PublicKey, serverAddress: IPAddress,
+    public init(store: Store, serverKey: PublicKey, serverAddress: IPAddress, stunObservers: [Endpoint] = [],
                 now: @escaping @Sendable () -> Date = { Date() },
                 onRedeem: @escaping @Sendable (RedeemedKey) -> Void = { _ in }) {
         self.store = store
         self.serverKey = serverKey
         self.serverAddress = serverAddress
+        self.stunObservers = stunObservers
         self.now = now
         self.onRedeem = onRedeem
     }

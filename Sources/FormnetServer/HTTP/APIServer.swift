@@ -14,7 +14,7 @@ public enum APIServer {
     /// An application serving `service` on `address` only (the server's tunnel address).
     /// `onListening` gets the bound port (useful when `address.port` is 0).
     public static func application(
-        service: APIService, address: Endpoint, logger: Logger,
+        service: APIService, address: Endpoint, logger: Logger, changes: StateChanges = StateChanges(),
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router(context: PeerRequestContext.self)
@@ -28,7 +28,15 @@ public enum APIServer {
                     serverKey: request.headers.first { $0.name.canonicalName == serverKeyField }?.value,
                     body: Data(body.readableBytesView),
                     pathID: context.parameters.get("id"))
-                return response(route.handler(service)(apiRequest))
+                let handler = route.handler(service)
+                if route.path == API.Path.state {
+                    let wait = request.uri.queryParameters.get(API.stateWaitQuery, as: Int.self) ?? 0
+                    return await heldState(handler, apiRequest, wait: min(max(wait, 0), API.maxStateWait),
+                                           ifNoneMatch: request.headers[.ifNoneMatch], changes: changes)
+                }
+                let answer = handler(apiRequest)
+                if route.method != "GET" && answer.status < 300 { changes.signal() }
+                return response(answer)
             }
         }
         return Application(
@@ -38,8 +46,35 @@ public enum APIServer {
             logger: logger)
     }
 
-    static func response(_ answer: APIResponse) -> Response {
+    /// GET state, held for up to `wait` seconds while the caller's view still has the ETag it
+    /// sent: answered 200 with a new ETag as soon as it differs, or 304 when the wait ends.
+    static func heldState(_ handler: (APIRequest) -> APIResponse, _ request: APIRequest, wait: Int,
+                          ifNoneMatch: String?, changes: StateChanges) async -> Response {
+        let deadline = ContinuousClock.now + .seconds(wait)
+        while true {
+            let generation = changes.generation
+            let answer = handler(request)
+            guard answer.status == 200 else { return response(answer) }
+            let tag = etag(of: answer.body)
+            if tag != ifNoneMatch { return response(answer, etag: tag) }
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return Response(status: .notModified, headers: [.eTag: tag]) }
+            await changes.wait(after: generation, timeout: left)
+        }
+    }
+
+    /// FNV-1a over the body: the ETag only has to change when the state does.
+    static func etag(of body: Data) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in body {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        return "\"\(String(hash, radix: 16))\""
+    }
+
+    static func response(_ answer: APIResponse, etag: String? = nil) -> Response {
         var headers = HTTPFields()
+        if let etag { headers[.eTag] = etag }
         if !answer.body.isEmpty { headers[.contentType] = "application/json" }
         return Response(
             status: HTTPResponse.Status(code: answer.status),

@@ -1,6 +1,7 @@
 import FormnetKit
 import Foundation
 import Hummingbird
+import FormnetTraversal
 import Logging
 import WireGuard
 
@@ -17,12 +18,16 @@ public struct ServerRuntime: Sendable {
     public let links: any LinkControl
     public let mtu: UInt32
     public let refreshInterval: Duration
+    /// The first of the two UDP ports the STUN observers use; nil runs none.
+    public let stunPort: UInt16?
     public let logger: Logger
+    /// Wakes held state requests when an upkeep pass may have changed what members see.
+    let changes = StateChanges()
     /// A pass started right after a redeem may meet the periodic one; they take turns.
     private let refreshLock = NSLock()
 
     public init(network: String, config: ServerConfig, store: Store, backend: any WireGuardBackend,
-                links: any LinkControl, mtu: UInt32, refreshInterval: Duration, logger: Logger) {
+                links: any LinkControl, mtu: UInt32, refreshInterval: Duration, stunPort: UInt16? = nil, logger: Logger) {
         self.network = network
         self.config = config
         self.store = store
@@ -30,6 +35,7 @@ public struct ServerRuntime: Sendable {
         self.links = links
         self.mtu = mtu
         self.refreshInterval = refreshInterval
+        self.stunPort = stunPort
         self.logger = logger
     }
 
@@ -43,8 +49,13 @@ public struct ServerRuntime: Sendable {
         defer { takeDown() }
         logger.info("interface up", metadata: ["interface": "\(network)", "address": "\(address)", "backend": "\(backend.kind)"])
 
+        let observers = try startSTUN()
+        defer { observers.forEach { $0.stop() } }
+        let advertised = observers.map { Endpoint(address: config.externalEndpoint.address, port: $0.port) }
+
         let runtime = self
-        let service = APIService(store: store, serverKey: privateKey.publicKey, serverAddress: config.address, onRedeem: { change in
+        let service = APIService(store: store, serverKey: privateKey.publicKey, serverAddress: config.address,
+                                 stunObservers: advertised, onRedeem: { change in
             transitions.begin(change, now: Date())
             runtime.logger.info("invitation redeemed", metadata: ["old-key": "\(change.oldKey)", "new-key": "\(change.newKey)"])
             // Switch keys as soon as the wait is over rather than at the next periodic pass.
@@ -54,7 +65,7 @@ public struct ServerRuntime: Sendable {
             }
         })
         let endpoint = config.apiEndpoint
-        let app = APIServer.application(service: service, address: endpoint, logger: logger) { port in
+        let app = APIServer.application(service: service, address: endpoint, logger: logger, changes: changes) { port in
             runtime.logger.info("API listening", metadata: ["address": "\(endpoint.address)", "port": "\(port)"])
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -81,6 +92,17 @@ public struct ServerRuntime: Sendable {
         }
     }
 
+    /// Two STUN observers on consecutive ports of every address: members compare what the two
+    /// see of one of their ports to tell an endpoint-independent NAT from a symmetric one.
+    func startSTUN() throws -> [STUNResponder] {
+        guard let first = stunPort else { return [] }
+        let family = config.externalEndpoint.address.isIPv4 ? AF_INET : AF_INET6
+        let observers = try [first, first + 1].map { try STUNResponder(port: $0, family: family) }
+        observers.forEach { $0.start() }
+        logger.info("STUN observers listening", metadata: ["ports": "\(first), \(first + 1)"])
+        return observers
+    }
+
     func takeDown() {
         do {
             try backend.deleteInterface(named: network)
@@ -99,7 +121,10 @@ public struct ServerRuntime: Sendable {
     /// One pass of upkeep; a failure is logged and the next pass tries again.
     func refresh(_ transitions: RedeemTransitions) {
         refreshLock.lock()
-        defer { refreshLock.unlock() }
+        defer {
+            refreshLock.unlock()
+            changes.signal()
+        }
         do {
             let now = Date()
             for peer in try store.deleteExpiredInvitations(now: now) {

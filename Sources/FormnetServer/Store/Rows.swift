@@ -31,6 +31,7 @@ extension NetworkPeer {
         let endpointText: String? = row["endpoint"]
         let expires: Double? = row["invite_expires"]
         let keepalive: Int64? = row["persistent_keepalive"]
+        let natType: String? = row["nat_type"]
         self.init(
             id: row["id"], name: row["name"], ip: try text(row, "ip", as: IPAddress.init),
             cidrId: row["cidr_id"], publicKey: try text(row, "public_key", as: PublicKey.init(base64:)),
@@ -41,7 +42,8 @@ extension NetworkPeer {
             persistentKeepalive: keepalive.flatMap { UInt16(exactly: $0) },
             isAdmin: row["is_admin"], isDisabled: row["is_disabled"], isRedeemed: row["is_redeemed"],
             inviteExpires: expires.map(Date.init(timeIntervalSince1970:)),
-            candidates: candidates)
+            candidates: candidates,
+            natType: natType.flatMap(NatType.init(rawValue:)))
     }
 
     /// What an admin would send to recreate or change this peer.

@@ -134,8 +134,9 @@ extension Store {
         }
     }
 
-    /// Replaces a peer's host candidates; more than `API.maxCandidates` are refused.
-    public func setCandidates(peerID: Int64, _ candidates: [Endpoint]) throws {
+    /// Replaces a peer's host candidates (more than `API.maxCandidates` are refused) and, when
+    /// given, the NAT type it measured.
+    public func setCandidates(peerID: Int64, _ candidates: [Endpoint], natType: NatType? = nil) throws {
         guard candidates.count <= API.maxCandidates else {
             throw StoreError(.invalid, "\(candidates.count) candidates is more than the limit of \(API.maxCandidates)")
         }
@@ -144,6 +145,9 @@ extension Store {
                 throw StoreError(.notFound, "no peer with id \(peerID)")
             }
             try db.execute(sql: "DELETE FROM candidates WHERE peer_id = ?", arguments: [peerID])
+            if let natType {
+                try db.execute(sql: "UPDATE peers SET nat_type = ? WHERE id = ?", arguments: [natType.rawValue, peerID])
+            }
             for (position, endpoint) in candidates.enumerated() {
                 try db.execute(sql: "INSERT INTO candidates (peer_id, position, endpoint) VALUES (?, ?, ?)",
                                arguments: [peerID, position, endpoint.description])

@@ -43,6 +43,9 @@ enum StoreMigrations {
                 );
                 """)
         }
+        migrator.registerMigration("v2-peer-nat-type") { db in
+            try db.execute(sql: "ALTER TABLE peers ADD COLUMN nat_type TEXT")
+        }
         return migrator
     }
 }
