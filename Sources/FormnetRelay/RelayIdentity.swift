@@ -17,13 +17,10 @@ public enum RelayIdentity {
     /// The key and whether it was made now.
     public static func loadOrCreate(dataDirectory: String) throws -> (key: PrivateKey, created: Bool) {
         let path = path(dataDirectory: dataDirectory)
-        var info = stat()
-        if stat(path, &info) == 0 {
-            guard info.st_mode & 0o077 == 0 else {
-                throw IdentityError(description: "\(path) is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it")
-            }
-            guard let data = FileManager.default.contents(atPath: path),
-                  let key = PrivateKey(base64: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        if FileManager.default.fileExists(atPath: path) {
+            // SecretFile.read refuses a key that group or others can read, with a chmod hint.
+            let text = try SecretFile.read(path)
+            guard let key = PrivateKey(base64: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
                 throw IdentityError(description: "\(path) does not hold a base64 private key")
             }
             return (key, false)
@@ -32,7 +29,7 @@ public enum RelayIdentity {
             try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         let key = PrivateKey.generate()
-        try AtomicPrivateFile.write(Array((key.base64 + "\n").utf8), to: path)
+        try SecretFile.write(key.base64 + "\n", to: path)
         return (key, true)
     }
 }

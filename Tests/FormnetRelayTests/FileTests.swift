@@ -41,7 +41,7 @@ import WireGuard
         #expect(!createdAgain)
         #expect(again == key)
         chmod(RelayIdentity.path(dataDirectory: directory), 0o644)
-        #expect(throws: RelayIdentity.IdentityError.self) { try RelayIdentity.loadOrCreate(dataDirectory: directory) }
+        #expect(throws: SecretFile.InsecurePermissions.self) { try RelayIdentity.loadOrCreate(dataDirectory: directory) }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory)
         #expect(leftovers == [RelayIdentity.fileName])
     }
