@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "FormnetAgent",
             dependencies: [
-                "FormnetKit", "WireGuard",
+                "FormnetKit", "FormnetTraversal", "WireGuard",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -20,18 +20,23 @@ public final class APIClient {
     private let timeout: TimeAmount
     private let http: HTTPClient
 
-    public init(endpoint: Endpoint, serverKey: PublicKey, timeout: TimeAmount = APIClient.defaultTimeout) {
+    /// - Parameter readTimeout: how long an answer may take once connected (default: `timeout`);
+    ///   long enough for the server to hold a long-polled state request.
+    public init(endpoint: Endpoint, serverKey: PublicKey, timeout: TimeAmount = APIClient.defaultTimeout,
+                readTimeout: TimeAmount? = nil) {
         self.endpoint = endpoint
         self.serverKey = serverKey
         self.timeout = timeout
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: timeout, read: timeout)
+        configuration.timeout = .init(connect: timeout, read: readTimeout ?? timeout)
         configuration.redirectConfiguration = .disallow
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    public convenience init(config: InterfaceConfig, timeout: TimeAmount = APIClient.defaultTimeout) {
-        self.init(endpoint: config.server.internalEndpoint, serverKey: config.server.publicKey, timeout: timeout)
+    public convenience init(config: InterfaceConfig, timeout: TimeAmount = APIClient.defaultTimeout,
+                            readTimeout: TimeAmount? = nil) {
+        self.init(endpoint: config.server.internalEndpoint, serverKey: config.server.publicKey, timeout: timeout,
+                  readTimeout: readTimeout)
     }
 
     deinit {
@@ -43,8 +48,21 @@ public final class APIClient {
     public func overrideEndpoint(_ endpoint: Endpoint?) throws {
         _ = try send(.PUT, API.Path.endpoint, API.EndpointOverride(endpoint: endpoint))
     }
-    public func reportCandidates(_ candidates: [Endpoint]) throws {
-        _ = try send(.PUT, API.Path.candidates, API.Candidates(candidates: candidates))
+    public func reportCandidates(_ candidates: [Endpoint], natType: NatType? = nil) throws {
+        _ = try send(.PUT, API.Path.candidates, API.Candidates(candidates: candidates, natType: natType))
+    }
+    public func capabilities() throws -> API.Capabilities { try decode(send(.GET, API.Path.capabilities)) }
+
+    /// The state once it differs from the one tagged `etag`, held by the server for up to `wait`
+    /// seconds; nil when it did not change in that time. Needs a read timeout above `wait`.
+    public func waitForState(changedFrom etag: String?, wait: Int) throws -> (state: API.State, etag: String?)? {
+        var headers: [(String, String)] = []
+        if let etag { headers.append(("If-None-Match", etag)) }
+        let (status, answerHeaders, data) = try exchange(.GET, "\(API.Path.state)?\(API.stateWaitQuery)=\(wait)", body: nil,
+                                                         headers: headers, allowNotModified: true,
+                                                         deadline: .seconds(Int64(wait)) + timeout * 2)
+        guard status != 304 else { return nil }
+        return (try decode(data), answerHeaders.first(name: "ETag"))
     }
 
     public func peers() throws -> [NetworkPeer] { try decode(send(.GET, API.Path.adminPeers)) }
@@ -62,36 +80,40 @@ public final class APIClient {
     public func deleteAssociation(_ id: Int64) throws { _ = try send(.DELETE, API.Path.adminAssociation(id)) }
 
     private func send(_ method: HTTPMethod, _ path: String) throws -> Data {
-        try exchange(method, path, body: nil)
+        try exchange(method, path, body: nil).data
     }
 
     private func send<Body: Encodable>(_ method: HTTPMethod, _ path: String, _ body: Body) throws -> Data {
-        try exchange(method, path, body: try API.encoder().encode(body))
+        try exchange(method, path, body: try API.encoder().encode(body)).data
     }
 
-    private func exchange(_ method: HTTPMethod, _ path: String, body: Data?) throws -> Data {
+    private func exchange(_ method: HTTPMethod, _ path: String, body: Data?, headers: [(String, String)] = [],
+                          allowNotModified: Bool = false, deadline: TimeAmount? = nil)
+        throws -> (status: UInt, headers: HTTPHeaders, data: Data) {
         let host = endpoint.address.isIPv4 ? "\(endpoint.address)" : "[\(endpoint.address)]"
         var request = try HTTPClient.Request(url: "http://\(host):\(endpoint.port)\(path)", method: method)
         request.headers.add(name: API.serverKeyHeader, value: serverKey.base64)
         request.headers.add(name: "Accept", value: "application/json")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(body)
         }
         let response: HTTPClient.Response
         do {
-            response = try http.execute(request: request, deadline: .now() + .nanoseconds(timeout.nanoseconds * 2)).wait()
+            response = try http.execute(request: request, deadline: .now() + (deadline ?? timeout * 2)).wait()
         } catch {
             throw AgentError.serverUnreachable(endpoint: endpoint, detail: Self.describe(error, timeout: timeout),
                                                connected: !Self.isConnectFailure(error))
         }
         let data = response.body.map { Data($0.readableBytesView) } ?? Data()
+        if allowNotModified && response.status == .notModified { return (response.status.code, response.headers, data) }
         guard (200..<300).contains(response.status.code) else {
             let message = (try? API.decoder().decode(API.ErrorBody.self, from: data).error)
                 ?? (data.isEmpty ? response.status.reasonPhrase : String(decoding: data.prefix(500), as: UTF8.self))
             throw AgentError.server(status: Int(response.status.code), message: message)
         }
-        return data
+        return (response.status.code, response.headers, data)
     }
 
     private func decode<T: Decodable>(_ data: Data) throws -> T {

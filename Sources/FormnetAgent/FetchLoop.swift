@@ -4,15 +4,26 @@ import Logging
 import Synchronization
 import WireGuard
 
-/// `formnet up --daemon`: fetch every interval and report host candidates, until SIGTERM or
-/// SIGINT; the interface stays up afterwards, as innernet leaves it.
+/// `formnet up --daemon`: keeps the peers current from a long-polled state, reports host
+/// candidates and the NAT type, and drives NAT traversal, until SIGTERM or SIGINT; the
+/// interface stays up afterwards, as innernet leaves it.
+///
+/// Worker threads do what blocks (the long poll, STUN probes, reports); this thread owns the
+/// WireGuard device: it applies states and traversal attempts, ticking fast while any peer is
+/// being attempted.
 public struct FetchLoop {
     public let member: Member
     public let interval: Duration
+    public let traversal: TraversalOptions
 
-    public init(member: Member, interval: Duration) {
+    /// Tick while candidates are being tried: well inside one attempt's second.
+    static let attemptTick: Duration = .milliseconds(100)
+    static let idleTick: Duration = .seconds(1)
+
+    public init(member: Member, interval: Duration, traversal: TraversalOptions = TraversalOptions()) {
         self.member = member
         self.interval = interval
+        self.traversal = traversal
     }
 
     /// From now on SIGTERM and SIGINT end the loop between fetches instead of the process. A
@@ -25,39 +36,69 @@ public struct FetchLoop {
 
     public func run() throws {
         let config = try member.config()
-        let client = APIClient(config: config)
+        guard let ownKey = config.privateKey?.publicKey else {
+            throw AgentError.invalidInput("the config for '\(member.network)' has no valid private key")
+        }
         let sync = member.sync(config)
-        let port = config.interface.listenPort
+        let backend = member.setup.backend
+        let network = member.network
+        let mailbox = DaemonMailbox()
+        let seconds = Int(interval.components.seconds)
+        StatePoller(network: network, config: config, ownKey: ownKey, wait: max(1, min(seconds, API.maxStateWait)),
+                    mailbox: mailbox, logger: member.logger).start()
+        let configuredPort = config.interface.listenPort
+        NatReporter(network: network, config: config,
+                    wireGuardPort: { configuredPort ?? (try? backend.device(named: network).listenPort) ?? 0 },
+                    options: traversal, reportInterval: interval, mailbox: mailbox, logger: member.logger).start()
+        var driver = traversal.enabled
+            ? TraversalDriver(network: network, options: traversal, paths: member.options.paths, logger: member.logger)
+            : nil
+        var latest: API.State?
+        var natVersion = -1
         while true {
+            let news = mailbox.next(timeout: driver?.isAttempting == true ? Self.attemptTick : Self.idleTick)
             do {
-                try sync.fetch(client: client)
-                let device = try member.setup.backend.device(named: member.network)
-                let candidates = HostCandidates.select(HostCandidates.interfaceAddresses(), excluding: member.network,
-                                                       port: port ?? device.listenPort, limit: API.maxCandidates)
-                try client.reportCandidates(candidates)
+                if let state = news.state {
+                    latest = try sync.apply(state, traversalOwnsEndpoints: driver != nil).state
+                }
+                if var current = driver {
+                    let before = current.snapshot
+                    let now = Date().timeIntervalSince1970
+                    if let latest, news.state != nil || news.natVersion != natVersion {
+                        natVersion = news.natVersion
+                        let desired = DesiredPeer.from(state: latest, config: config, ownKey: ownKey)
+                            .filter { $0.publicKey != config.server.publicKey }
+                        try apply(current.plan(state: latest, desired: desired, ownKey: ownKey, ownNat: news.natType,
+                                               now: now), backend: backend)
+                    }
+                    try apply(current.tick(device: try backend.device(named: network), now: now), backend: backend)
+                    current.persist(previousCache: before.0, previousStatus: before.1)
+                    driver = current
+                }
             } catch let error as AgentError {
                 if case .interfaceNotUp = error { throw error }
-                member.logger.warning("\(member.network): \(error)")
+                member.logger.warning("\(network): \(error)")
+            } catch WireGuardError.interfaceNotFound {
+                throw AgentError.interfaceNotUp(network)
             } catch {
-                member.logger.warning("\(member.network): \(error)")
+                member.logger.warning("\(network): \(error)")
             }
-            if let signal = Self.waitForStop(interval) {
-                member.logger.info("\(member.network): stopping on signal \(signal); the interface stays up")
+            if let signal = Self.caughtStopSignal {
+                member.logger.info("\(network): stopping on signal \(signal); the interface stays up")
                 return
             }
         }
     }
 
-    /// Sleeps for `interval`, or returns the stop signal that arrived before or during it.
-    static func waitForStop(_ interval: Duration) -> Int32? {
-        let deadline = ContinuousClock.now + interval
-        while true {
-            let signal = stopSignal.load(ordering: .relaxed)
-            if signal != 0 { return signal }
-            let left = deadline - ContinuousClock.now
-            guard left > .zero else { return nil }
-            Thread.sleep(forTimeInterval: min(0.1, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18))
-        }
+    private func apply(_ update: DeviceUpdate, backend: any WireGuardBackend) throws {
+        guard !update.peers.isEmpty else { return }
+        try backend.apply(update, to: member.network)
+    }
+
+    /// The stop signal that arrived, if one did.
+    static var caughtStopSignal: Int32? {
+        let signal = stopSignal.load(ordering: .relaxed)
+        return signal == 0 ? nil : signal
     }
 }
 

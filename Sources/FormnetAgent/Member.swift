@@ -82,7 +82,8 @@ public struct Member {
         if let hostsPath = options.hostsPath {
             try HostsFile.update(path: hostsPath, network: network, entries: nil)
         }
-        for path in [options.paths.peerCache(network), configPath] where unlink(path) != 0 && errno != ENOENT {
+        for path in [options.paths.peerCache(network), options.paths.connectionCache(network),
+                     options.paths.traversalStatus(network), configPath] where unlink(path) != 0 && errno != ENOENT {
             throw WireGuardError.system(operation: "delete \(path)", errno: errno)
         }
     }
@@ -109,6 +110,7 @@ public struct Member {
         let config = try config()
         let device = try? setup.backend.device(named: network)
         return ShowReport.render(network: network, config: config, device: device, cache: sync(config).loadCache(),
+                                 traversal: TraversalStatus.load(from: options.paths.traversalStatus(network)),
                                  short: short, tree: tree)
     }
 

@@ -3,10 +3,11 @@ import FormnetKit
 import WireGuard
 
 /// `formnet show`: the network as innernet shows it, joining what WireGuard reports (endpoint,
-/// handshake, transfer) with what the peer cache knows (names, IPs, CIDRs).
+/// handshake, transfer) with what the peer cache knows (names, IPs, CIDRs) and what the daemon
+/// last knew of paths and NAT types (`traversal`, nil without a daemon).
 public enum ShowReport {
     public static func render(network: String, config: InterfaceConfig, device: Device?, cache: PeerCache,
-                              short: Bool, tree: Bool, now: Date = Date()) -> String {
+                              traversal: TraversalStatus? = nil, short: Bool, tree: Bool, now: Date = Date()) -> String {
         let ownKey = config.privateKey?.publicKey
         let byKey = Dictionary(cache.state.peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { first, _ in first })
         var lines = ["network: \(network)\(device == nil ? " (down)" : "")"]
@@ -17,6 +18,7 @@ public enum ShowReport {
             if let ownKey { lines.append("    public key: \(ownKey)") }
             if let device, device.listenPort != 0 { lines.append("    listening port: \(device.listenPort)") }
         }
+        if let traversal { lines.append("    nat type: \(traversal.natType.rawValue)") }
 
         func label(_ peer: Peer) -> (name: String, ip: String, cidr: Int64?) {
             if let known = byKey[peer.publicKey] { return (known.name, known.ip.description, known.cidrId) }
@@ -30,11 +32,20 @@ public enum ShowReport {
         func describe(_ peer: Peer, indent: String) -> [String] {
             let (name, ip, _) = label(peer)
             let handshake = peer.lastHandshake.map { ago($0, now: now) } ?? "never"
+            let path = traversal?.peers[peer.publicKey.base64]
             if short {
-                return ["\(indent)\(name) \(ip) endpoint \(peer.endpoint?.description ?? "-") handshake \(handshake)"]
+                let pathText = path.map { " path \($0.path.rawValue) nat \($0.natType?.rawValue ?? NatType.unknown.rawValue)" } ?? ""
+                return ["\(indent)\(name) \(ip) endpoint \(peer.endpoint?.description ?? "-") handshake \(handshake)\(pathText)"]
             }
             var result = ["\(indent)peer: \(name) (\(ip))", "\(indent)  public key: \(peer.publicKey)"]
             if let endpoint = peer.endpoint { result.append("\(indent)  endpoint: \(endpoint)") }
+            if let path {
+                var text = path.path.rawValue
+                if let reason = path.reason { text += " (\(reason))" }
+                if let seconds = path.timeToHandshake { text += String(format: " (handshake after %.2f s)", seconds) }
+                result.append("\(indent)  path: \(text)")
+                result.append("\(indent)  nat type: \(path.natType?.rawValue ?? NatType.unknown.rawValue)")
+            }
             result.append("\(indent)  last handshake: \(handshake)")
             if peer.rxBytes != 0 || peer.txBytes != 0 {
                 result.append("\(indent)  transfer: \(bytes(peer.rxBytes)) received, \(bytes(peer.txBytes)) sent")

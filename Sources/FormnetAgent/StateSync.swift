@@ -22,6 +22,8 @@ public struct StateSync {
     public struct Result: Sendable, Equatable {
         public var changes: Int
         public var conflicts: [KeyPinning.Conflict]
+        /// The state applied, with peers whose keys conflict with pinned ones left as pinned.
+        public var state: API.State
     }
 
     var cachePath: String { options.paths.peerCache(network) }
@@ -36,8 +38,10 @@ public struct StateSync {
     }
 
     /// Applies a state (fetched, or the cached one when the server cannot be reached).
+    /// - Parameter traversalOwnsEndpoints: NAT traversal sets the member peers' endpoints, so the
+    ///   state's endpoints must not overwrite the one it chose.
     @discardableResult
-    public func apply(_ fetched: API.State) throws -> Result {
+    public func apply(_ fetched: API.State, traversalOwnsEndpoints: Bool = false) throws -> Result {
         guard let ownKey = config.privateKey?.publicKey else {
             throw AgentError.invalidInput("the config for '\(network)' has no valid private key")
         }
@@ -51,7 +55,12 @@ public struct StateSync {
         } catch WireGuardError.interfaceNotFound {
             throw AgentError.interfaceNotUp(network)
         }
-        let desired = DesiredPeer.from(state: outcome.state, config: config, ownKey: ownKey)
+        var desired = DesiredPeer.from(state: outcome.state, config: config, ownKey: ownKey)
+        if traversalOwnsEndpoints {
+            for index in desired.indices where desired[index].publicKey != config.server.publicKey {
+                desired[index].endpoint = nil
+            }
+        }
         let update = PeerDiff.update(current: device.peers, desired: desired, previousEndpoints: cache.endpoints)
         if !update.peers.isEmpty {
             try backend.apply(update, to: network)
@@ -64,6 +73,6 @@ public struct StateSync {
                 .map { HostsFile.Entry(ip: $0.ip, name: $0.name) }
             try HostsFile.update(path: hostsPath, network: network, entries: entries)
         }
-        return Result(changes: update.peers.count, conflicts: outcome.conflicts)
+        return Result(changes: update.peers.count, conflicts: outcome.conflicts, state: outcome.state)
     }
 }

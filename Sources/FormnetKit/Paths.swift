@@ -18,6 +18,10 @@ public struct Paths: Sendable {
     public func interfaceConfig(_ network: String) -> String { "\(configDir)/\(network).conf" }
     /// A member's peer cache (JSON): the last state fetched, and the keys pinned to IPs.
     public func peerCache(_ network: String) -> String { "\(dataDir)/\(network).json" }
+    /// A member's connection cache (JSON): per peer and endpoint, what worked for NAT traversal.
+    public func connectionCache(_ network: String) -> String { "\(dataDir)/\(network).connections.json" }
+    /// What a member's daemon last knew of each peer's path and of NAT types, for `formnet show`.
+    public func traversalStatus(_ network: String) -> String { "\(dataDir)/\(network).traversal.json" }
     /// The server's config (TOML, 0600).
     public func serverConfig(_ network: String) -> String { "\(configDir)/\(network).conf" }
     /// The server's SQLite database.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FormnetAgent
+import WireGuard
 
 struct Up: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -7,12 +8,21 @@ struct Up: ParsableCommand {
         discussion: "SIGTERM or SIGINT ends the daemon; the interface stays up ('formnet down' removes it).")
 
     @OptionGroup var network: NetworkArgument
-    @Flag(help: "Keep fetching every --interval seconds and report this host's addresses.") var daemon = false
-    @Option(help: "Seconds between fetches with --daemon.") var interval = 60
+    @Flag(help: "Keep the peers current (long-polling the server), report this host's addresses and NAT type, and traverse NATs.")
+    var daemon = false
+    @Option(help: "With --daemon: longest wait for a state change, and seconds between candidate reports.") var interval = 60
+    @Flag(help: "With --daemon: use the endpoints the server gives instead of trying candidates.") var noNatTraversal = false
+    @Flag(help: "With --daemon: do not report this host's addresses as candidates.") var noNatCandidates = false
+    @Option(help: ArgumentHelp("With --daemon: never report or try candidates in this network (repeatable).",
+                               valueName: "CIDR"))
+    var excludeNatCandidates: [String] = []
     @OptionGroup var options: MemberOptions
 
     func validate() throws {
         guard interval > 0 else { throw ValidationError("--interval must be positive") }
+        for cidr in excludeNatCandidates where IPNetwork(cidr) == nil {
+            throw ValidationError("--exclude-nat-candidates \(cidr) is not a CIDR")
+        }
     }
 
     func run() throws {
@@ -22,7 +32,9 @@ struct Up: ParsableCommand {
             member.logger.warning("\(network.network): up with the cached peers; \(unreachable)")
         }
         if daemon {
-            try FetchLoop(member: member, interval: .seconds(interval)).run()
+            let traversal = TraversalOptions(enabled: !noNatTraversal, reportHostCandidates: !noNatCandidates,
+                                             excluded: excludeNatCandidates.compactMap(IPNetwork.init))
+            try FetchLoop(member: member, interval: .seconds(interval), traversal: traversal).run()
         }
     }
 }

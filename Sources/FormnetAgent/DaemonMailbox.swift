@@ -1,0 +1,48 @@
+import Foundation
+import FormnetKit
+import WireGuard
+
+/// What the daemon's worker threads hand to its main loop: the newest state from the long poll
+/// and this member's NAT type from the probes. The main loop waits on it, so news wakes it at
+/// once instead of at its next tick.
+final class DaemonMailbox: @unchecked Sendable {
+    // Every stored property is read and written only with `condition` locked.
+    private let condition = NSCondition()
+    private var state: API.State?
+    private var natType: NatType = .unknown
+    private var natVersion = 0
+    private var ownObservedEndpoint: Endpoint?
+
+    func post(state: API.State, ownObservedEndpoint: Endpoint?) {
+        condition.withLock {
+            self.state = state
+            self.ownObservedEndpoint = ownObservedEndpoint
+            condition.broadcast()
+        }
+    }
+
+    func post(natType: NatType) {
+        condition.withLock {
+            guard natType != self.natType else { return }
+            self.natType = natType
+            natVersion += 1
+            condition.broadcast()
+        }
+    }
+
+    /// The server's view of this member's WireGuard port in the newest state.
+    var serverObservedEndpoint: Endpoint? { condition.withLock { ownObservedEndpoint } }
+
+    /// Waits up to `timeout` for news: a new state (taken, so each is handed over once) and the
+    /// NAT type with a version that changes when the type does.
+    func next(timeout: Duration) -> (state: API.State?, natType: NatType, natVersion: Int) {
+        condition.withLock {
+            if state == nil {
+                let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+                _ = condition.wait(until: Date().addingTimeInterval(seconds))
+            }
+            defer { state = nil }
+            return (state, natType, natVersion)
+        }
+    }
+}

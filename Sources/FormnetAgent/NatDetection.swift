@@ -1,0 +1,38 @@
+import FormnetKit
+import FormnetTraversal
+import Glibc
+import WireGuard
+
+/// This member's NAT type: STUN Binding requests from one ephemeral port to the server's two
+/// observers show whether the mapping depends on the destination; the server's own view of the
+/// WireGuard port says whether that port is kept.
+public enum NatDetection {
+    /// The server's default STUN ports, used on its external address when its capabilities cannot
+    /// be fetched (a member whose UDP is blocked cannot reach the API through the tunnel at all).
+    public static let defaultObserverPorts: [UInt16] = [3478, 3479]
+
+    /// Probes synchronously (up to about 1.5 s); call it from a thread of its own, never from
+    /// async code.
+    public static func probe(observers: [Endpoint], localAddresses: Set<IPAddress>) -> NatType {
+        guard !observers.isEmpty else { return .unknown }
+        do {
+            let socket = try DatagramSocket(family: AF_INET, port: 0)
+            let observations = try STUNProbe.observe(observers: observers, from: socket)
+            return NatTypeInference.infer(localPort: socket.localPort, localAddresses: localAddresses,
+                                          observations: observations, udpAnswered: !observations.isEmpty)
+        } catch {
+            return .unknown
+        }
+    }
+
+    /// Refines a probe's answer with the server's observation of the WireGuard port: the probe
+    /// used another port, and the WireGuard port's mapping is the one peers will use.
+    public static func confirm(_ probed: NatType, wireGuardPort: UInt16, serverObserved: Endpoint?) -> NatType {
+        guard let serverObserved, wireGuardPort != 0 else { return probed }
+        switch probed {
+        case .endpointIndependent where serverObserved.port == wireGuardPort: return .portPreserving
+        case .portPreserving where serverObserved.port != wireGuardPort: return .endpointIndependent
+        default: return probed
+        }
+    }
+}

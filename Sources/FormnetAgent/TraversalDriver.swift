@@ -1,0 +1,162 @@
+import Foundation
+import FormnetKit
+import FormnetTraversal
+import Logging
+import WireGuard
+
+/// Runs one `TraversalMachine` per peer against the WireGuard device: feeds it candidates, NAT
+/// types and handshakes, turns its actions into device updates, and records the outcomes in the
+/// connection cache and the status file `formnet show` reads.
+struct TraversalDriver {
+    /// What a machine was last started with; a change restarts it (a connected peer stays so).
+    struct Inputs: Equatable {
+        var candidates: [Candidate]
+        var samePublicAddress: Bool
+        var local: NatType
+        var peer: NatType
+    }
+
+    struct PeerTraversal {
+        var machine: TraversalMachine
+        var inputs: Inputs
+        var desired: DesiredPeer
+    }
+
+    let network: String
+    let options: TraversalOptions
+    let cachePath: String
+    let statusPath: String
+    let logger: Logger
+    private(set) var peers: [PublicKey: PeerTraversal] = [:]
+    private var cache: ConnectionCache
+    private var status = TraversalStatus()
+
+    init(network: String, options: TraversalOptions, paths: Paths, logger: Logger) {
+        self.network = network
+        self.options = options
+        cachePath = paths.connectionCache(network)
+        statusPath = paths.traversalStatus(network)
+        self.logger = logger
+        cache = ConnectionCache.load(from: cachePath) { logger.warning("\($0)") }
+    }
+
+    /// Whether any peer is trying candidates: the loop then ticks fast.
+    var isAttempting: Bool {
+        peers.values.contains { if case .attempting = $0.machine.phase { true } else { false } }
+    }
+
+    /// The candidates of a peer as the state shows them: the endpoint the server observed (or the
+    /// peer's override) and the host addresses it reported.
+    static func candidates(of peer: NetworkPeer) -> [Candidate] {
+        var list: [Candidate] = []
+        if let endpoint = peer.endpoint { list.append(Candidate(endpoint: endpoint, kind: .serverReflexive)) }
+        list += peer.candidates.map { Candidate(endpoint: $0, kind: EndpointKind.classify(hostAddress: $0.address)) }
+        return list
+    }
+
+    /// Takes a new state or NAT type: starts machines for new peers, restarts those whose
+    /// candidates or NAT types changed, forgets removed ones.
+    mutating func plan(state: API.State, desired: [DesiredPeer], ownKey: PublicKey, ownNat: NatType,
+                       now: Double) -> DeviceUpdate {
+        status.natType = ownNat
+        let byKey = Dictionary(state.peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { first, _ in first })
+        let ownPublic = byKey[ownKey]?.endpoint?.address
+        var updates: [PeerUpdate] = []
+        var kept = Set<PublicKey>()
+        for want in desired {
+            guard let peer = byKey[want.publicKey] else { continue }
+            kept.insert(want.publicKey)
+            let inputs = Inputs(candidates: Self.candidates(of: peer),
+                                samePublicAddress: ownPublic != nil && peer.endpoint?.address == ownPublic,
+                                local: ownNat, peer: peer.natType ?? .unknown)
+            var entry = peers[want.publicKey] ?? PeerTraversal(machine: TraversalMachine(), inputs: inputs, desired: want)
+            let isNew = peers[want.publicKey] == nil
+            entry.desired = want
+            if isNew || entry.inputs != inputs {
+                entry.inputs = inputs
+                let ordered = CandidateOrdering.order(inputs.candidates, cache: cache.stats(for: want.publicKey),
+                                                      samePublicAddress: inputs.samePublicAddress,
+                                                      excluded: options.excluded, now: now)
+                let actions = entry.machine.start(candidates: ordered, local: inputs.local, peer: inputs.peer, now: now)
+                updates += apply(actions, peer: want, peerNat: inputs.peer, machine: entry.machine, device: nil, now: now)
+            }
+            status.peers[want.publicKey.base64]?.natType = peer.natType
+            peers[want.publicKey] = entry
+        }
+        for key in peers.keys where !kept.contains(key) {
+            peers[key] = nil
+            status.peers[key.base64] = nil
+        }
+        return DeviceUpdate(peers: updates)
+    }
+
+    /// Advances every machine with the device's latest handshakes.
+    mutating func tick(device: Device, now: Double) -> DeviceUpdate {
+        var updates: [PeerUpdate] = []
+        for (key, entry) in peers {
+            var machine = entry.machine
+            let live = device.peer(key)
+            let actions = machine.tick(now: now, lastHandshake: live?.lastHandshake?.timeIntervalSince1970)
+            peers[key]?.machine = machine
+            updates += apply(actions, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
+        }
+        return DeviceUpdate(peers: updates)
+    }
+
+    /// Writes the cache and the status when they changed; failures only warn, since both only
+    /// speed things up or inform.
+    mutating func persist(previousCache: ConnectionCache, previousStatus: TraversalStatus) {
+        if cache != previousCache {
+            do { try cache.save(to: cachePath) } catch { logger.warning("\(network): saving \(cachePath): \(error)") }
+        }
+        if status != previousStatus {
+            do { try status.save(to: statusPath) } catch { logger.warning("\(network): saving \(statusPath): \(error)") }
+        }
+    }
+
+    var snapshot: (ConnectionCache, TraversalStatus) { (cache, status) }
+
+    private mutating func apply(_ actions: [TraversalMachine.Action], peer: DesiredPeer, peerNat: NatType,
+                                machine: TraversalMachine, device: Peer?, now: Double) -> [PeerUpdate] {
+        let key = peer.publicKey
+        var updates: [PeerUpdate] = []
+        for action in actions {
+            switch action {
+            case .attempt(let candidate):
+                // Removing and re-adding clears WireGuard's handshake rate limit, so the
+                // initiation toward this candidate leaves at once.
+                updates.append(.remove(key))
+                updates.append(PeerUpdate(publicKey: key, endpoint: candidate.endpoint,
+                                          persistentKeepalive: peer.persistentKeepalive,
+                                          replaceAllowedIPs: true, allowedIPs: peer.allowedIPs))
+                status.peers[key.base64] = .init(path: .connecting, endpoint: candidate.endpoint, natType: peerNat)
+            case .connected(let candidate, let after):
+                // A handshake the peer started may have roamed the endpoint to where it came from.
+                let endpoint = device?.endpoint ?? candidate.endpoint
+                let kind = machine.candidates.first { $0.endpoint == endpoint }?.kind ?? candidate.kind
+                cache.update(peer: key, endpoint: endpoint, kind: kind, now: now) {
+                    $0.recordSuccess(at: now, timeToHandshake: after)
+                }
+                status.peers[key.base64] = .init(path: .direct, endpoint: endpoint, natType: peerNat, timeToHandshake: after)
+                logger.info("\(network): direct path to \(key) at \(endpoint) (\(candidate.kind.rawValue)) after \(String(format: "%.2f", after)) s")
+            case .failed(let candidate):
+                cache.update(peer: key, endpoint: candidate.endpoint, kind: candidate.kind, now: now) {
+                    $0.recordFailure(at: now)
+                }
+            case .unreachable(let reason):
+                status.peers[key.base64] = .init(path: .unreachableDirect, endpoint: device?.endpoint, natType: peerNat,
+                                                 reason: Self.describe(reason))
+                logger.info("\(network): no direct path to \(key): \(Self.describe(reason))")
+            }
+        }
+        return updates
+    }
+
+    static func describe(_ reason: TraversalMachine.Reason) -> String {
+        switch reason {
+        case .natTypes(let local, let peer): "NAT types \(local.rawValue) and \(peer.rawValue)"
+        case .exhausted: "no candidate answered"
+        case .noCandidates: "no candidates"
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import FormnetKit
+import FormnetTraversal
+import Logging
+import Testing
+import WireGuard
+@testable import FormnetAgent
+
+@Suite struct TraversalDriverTests {
+    let fixture = Fixture()
+    let peerKey = PrivateKey.generate().publicKey
+
+    func state(peerEndpoint: String, peerCandidates: [String] = [], peerNat: NatType? = nil,
+               ownEndpoint: String = "203.0.113.1:51820") -> API.State {
+        var peer = fixture.peer(3, "bob", "10.66.1.3", key: peerKey, endpoint: peerEndpoint)
+        peer.candidates = peerCandidates.compactMap(Endpoint.init)
+        peer.natType = peerNat
+        return API.State(peers: [fixture.peer(2, "me", "10.66.1.2", key: fixture.ownKey.publicKey, endpoint: ownEndpoint), peer],
+                         cidrs: fixture.cidrs)
+    }
+
+    func driver(_ directory: String) -> TraversalDriver {
+        TraversalDriver(network: "evilcorp", options: TraversalOptions(),
+                        paths: Paths(configDir: directory, dataDir: directory), logger: Logger(label: "test"))
+    }
+
+    func desired(_ state: API.State) -> [DesiredPeer] {
+        DesiredPeer.from(state: state, config: fixture.config, ownKey: fixture.ownKey.publicKey)
+            .filter { $0.publicKey != fixture.serverKey }
+    }
+
+    @Test func attemptReAddsThePeerAtTheFirstCandidate() throws {
+        let directory = try fixture.temporaryDirectory()
+        var driver = driver(directory)
+        let s = state(peerEndpoint: "198.51.100.3:40000", peerCandidates: ["192.168.1.3:40000"])
+        let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
+        #expect(update.peers.map(\.action) == [.remove, .addOrUpdate])
+        #expect(update.peers[1].endpoint == Endpoint("198.51.100.3:40000"))
+        #expect(update.peers[1].allowedIPs == [IPNetwork("10.66.1.3/32")!])
+        #expect(update.peers[1].persistentKeepalive == 25)
+        #expect(driver.isAttempting)
+    }
+
+    @Test func sameStateDoesNotRestartAttempts() throws {
+        var driver = driver(try fixture.temporaryDirectory())
+        let s = state(peerEndpoint: "198.51.100.3:40000")
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
+        let again = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100.2)
+        #expect(again.peers.isEmpty)
+    }
+
+    @Test func sameLanPairTriesThePrivateAddressFirst() throws {
+        var driver = driver(try fixture.temporaryDirectory())
+        let s = state(peerEndpoint: "203.0.113.1:40000", peerCandidates: ["192.168.1.3:40000"])
+        let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
+        #expect(update.peers[1].endpoint == Endpoint("192.168.1.3:40000"))
+    }
+
+    @Test func handshakeMakesThePathDirectAndIsPersisted() throws {
+        let directory = try fixture.temporaryDirectory()
+        var driver = driver(directory)
+        let s = state(peerEndpoint: "198.51.100.3:40000")
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
+        let before = driver.snapshot
+        let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"),
+                                                           lastHandshake: Date(timeIntervalSince1970: 100.3))])
+        #expect(driver.tick(device: device, now: 100.4).peers.isEmpty)
+        #expect(!driver.isAttempting)
+        driver.persist(previousCache: before.0, previousStatus: before.1)
+        let status = try #require(TraversalStatus.load(from: "\(directory)/evilcorp.traversal.json"))
+        #expect(status.natType == .portPreserving)
+        #expect(status.peers[peerKey.base64]?.path == .direct)
+        let cache = ConnectionCache.load(from: "\(directory)/evilcorp.connections.json") { Issue.record("\($0)") }
+        #expect(cache.stats(for: peerKey)[Endpoint("198.51.100.3:40000")!]?.successes == 1)
+    }
+
+    @Test func symmetricPeerIsUnreachableDirectWithoutAttempts() throws {
+        var driver = driver(try fixture.temporaryDirectory())
+        let s = state(peerEndpoint: "198.51.100.3:40000", peerNat: .symmetric)
+        let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
+        #expect(update.peers.isEmpty)
+        #expect(driver.snapshot.1.peers[peerKey.base64]?.path == .unreachableDirect)
+    }
+
+    @Test func removedPeerIsForgotten() throws {
+        var driver = driver(try fixture.temporaryDirectory())
+        let s = state(peerEndpoint: "198.51.100.3:40000")
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
+        _ = driver.plan(state: s, desired: [], ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 101)
+        #expect(driver.peers.isEmpty)
+        #expect(driver.snapshot.1.peers.isEmpty)
+    }
+}
+
+@Suite struct NatDetectionTests {
+    @Test func serverViewOfTheWireGuardPortConfirmsPortPreservation() {
+        #expect(NatDetection.confirm(.endpointIndependent, wireGuardPort: 51820,
+                                     serverObserved: Endpoint("198.51.100.3:51820")) == .portPreserving)
+        #expect(NatDetection.confirm(.portPreserving, wireGuardPort: 51820,
+                                     serverObserved: Endpoint("198.51.100.3:1024")) == .endpointIndependent)
+        #expect(NatDetection.confirm(.symmetric, wireGuardPort: 51820,
+                                     serverObserved: Endpoint("198.51.100.3:51820")) == .symmetric)
+        #expect(NatDetection.confirm(.portPreserving, wireGuardPort: 51820, serverObserved: nil) == .portPreserving)
+    }
+
+    @Test func noObserversMeansUnknown() {
+        #expect(NatDetection.probe(observers: [], localAddresses: []) == .unknown)
+    }
+}
