@@ -10,14 +10,8 @@ import WireGuard
     @Test func sourceAddressIdentifiesTheCaller() async throws {
         let net = try TestNetwork(root: "127.0.0.0/8", serverIP: "127.0.0.1")
         try net.peer("alice", "127.0.0.2", in: net.root)
-        let ports = AsyncStream.makeStream(of: Int.self)
-        let app = APIServer.application(service: net.service(), address: Endpoint("127.0.0.1:0")!, logger: ServerLog.logger()) { port in
-            ports.continuation.yield(port)
-        }
-        let server = Task { try await app.run() }
+        let (port, server) = try await serveOnLoopback(net)
         defer { server.cancel() }
-        var iterator = ports.stream.makeAsyncIterator()
-        let port = try #require(await iterator.next())
         let key = net.serverKey.base64
 
         let fromAlice = try await offPool { try RawHTTP.send("GET \(API.Path.capabilities)", headers: ["X-Formnet-Server-Key: \(key)"], from: "127.0.0.2", port: port) }
@@ -44,14 +38,8 @@ import WireGuard
     @Test func heldStateAnswersWhenTheViewChanges() async throws {
         let net = try TestNetwork(root: "127.0.0.0/8", serverIP: "127.0.0.1")
         try net.peer("alice", "127.0.0.2", in: net.root, admin: true)
-        let ports = AsyncStream.makeStream(of: Int.self)
-        let app = APIServer.application(service: net.service(), address: Endpoint("127.0.0.1:0")!, logger: ServerLog.logger()) { port in
-            ports.continuation.yield(port)
-        }
-        let server = Task { try await app.run() }
+        let (port, server) = try await serveOnLoopback(net)
         defer { server.cancel() }
-        var iterator = ports.stream.makeAsyncIterator()
-        let port = try #require(await iterator.next())
         let key = "X-Formnet-Server-Key: \(net.serverKey.base64)"
 
         let first = try await offPool { try RawHTTP.send("GET \(API.Path.state)", headers: [key], from: "127.0.0.2", port: port) }
@@ -105,6 +93,21 @@ import WireGuard
         await changes.wait(after: changes.generation, timeout: .milliseconds(10))
         #expect(changes.generation == seen + 1)
     }
+}
+
+/// The API of `net` on 127.0.0.1 at a free port; cancel the task to stop it.
+func serveOnLoopback(_ net: TestNetwork) async throws -> (port: Int, server: Task<Void, any Error>) {
+    let ports = AsyncStream.makeStream(of: Int.self)
+    let app = APIServer.application(service: net.service(), address: Endpoint("127.0.0.1:0")!, logger: ServerLog.logger()) { port in
+        ports.continuation.yield(port)
+    }
+    let server = Task { try await app.run() }
+    var iterator = ports.stream.makeAsyncIterator()
+    guard let port = await iterator.next() else {
+        server.cancel()
+        throw RawHTTP.Failure(step: "start the API server")
+    }
+    return (port, server)
 }
 
 /// Runs a blocking call on a thread of its own: blocking the few threads of Swift's
