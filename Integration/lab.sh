@@ -15,12 +15,16 @@
 # Source after lib.sh.
 
 LAB="${LAB:-fnl}"
-LAB_RUN="/run/formnet-lab/$LAB"
 LAB_HOSTS=()
 LAB_PREFIX_LEN=24
 
+# Where the hosts' mount namespaces are pinned; derived when used, since a test sets LAB after
+# sourcing this file, and two labs must never share it.
+lab_run() { printf '/run/formnet-lab/%s' "$LAB"; }
+
 lab_host() {
     local name="$1" ns="$LAB-$1"
+    local LAB_RUN; LAB_RUN="$(lab_run)"
     mkdir -p "$LAB_RUN"
     # A mount namespace can only be pinned on a file in a private mount.
     if ! mountpoint -q "$LAB_RUN"; then
@@ -28,20 +32,23 @@ lab_host() {
         mount --make-private "$LAB_RUN"
     fi
     ip netns add "$ns"
+    # Registered at once, so a failure in the steps below still gets it torn down.
+    LAB_HOSTS+=("$name")
     touch "$LAB_RUN/$name.mnt"
     unshare --mount="$LAB_RUN/$name.mnt" --propagation private true
     nsenter --mount="$LAB_RUN/$name.mnt" sh -c 'mkdir -p /run/wireguard && mount -t tmpfs -o mode=0700 formnet-lab /run/wireguard'
-    LAB_HOSTS+=("$name")
     lab_exec "$name" ip link set lo up
 }
 
 lab_exec() {
     local name="$1"; shift
+    local LAB_RUN; LAB_RUN="$(lab_run)"
     nsenter --net="/run/netns/$LAB-$name" --mount="$LAB_RUN/$name.mnt" "$@"
 }
 
 lab_spawn() {
     local name="$1"; shift
+    local LAB_RUN; LAB_RUN="$(lab_run)"
     # A simple command, not a function, so that $! is the process itself (nsenter execs it).
     nsenter --net="/run/netns/$LAB-$name" --mount="$LAB_RUN/$name.mnt" "$@" &
     LAB_PID=$!
@@ -64,7 +71,8 @@ lab_attach_public() {
 }
 
 lab_teardown() {
-    local name
+    local name LAB_RUN
+    LAB_RUN="$(lab_run)"
     for name in "${LAB_HOSTS[@]}"; do
         ip netns pids "$LAB-$name" 2>/dev/null | xargs -r kill 2>/dev/null || true
     done
@@ -76,6 +84,8 @@ lab_teardown() {
         ip netns del "$LAB-$name" 2>/dev/null || true
     done
     LAB_HOSTS=()
+    umount "$LAB_RUN" 2>/dev/null || true
+    rmdir "$LAB_RUN" 2>/dev/null || true
 }
 
 # NAT routers. A router has its outside on the internet (eth0) and a LAN bridge inside (lan0);
