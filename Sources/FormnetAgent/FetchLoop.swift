@@ -53,7 +53,9 @@ public struct FetchLoop {
         var driver = traversal.enabled
             ? TraversalDriver(network: network, options: traversal, paths: member.options.paths, logger: member.logger)
             : nil
-        var latest: API.State?
+        // The cached state until the server answers: a member that cannot reach it (UDP blocked)
+        // still tries its known peers and shows its NAT type.
+        var latest: API.State? = sync.loadCache().state
         var natVersion = -1
         while true {
             let news = mailbox.next(timeout: driver?.isAttempting == true ? Self.attemptTick : Self.idleTick)
@@ -63,6 +65,12 @@ public struct FetchLoop {
                 }
                 if var current = driver {
                     let before = current.snapshot
+                    // Kept and persisted even when applying an update throws: the machines'
+                    // phases and the recorded outcomes are the truth.
+                    defer {
+                        current.persist(previousCache: before.0, previousStatus: before.1)
+                        driver = current
+                    }
                     let now = Date().timeIntervalSince1970
                     if let latest, news.state != nil || news.natVersion != natVersion {
                         natVersion = news.natVersion
@@ -72,8 +80,6 @@ public struct FetchLoop {
                                                now: now), backend: backend)
                     }
                     try apply(current.tick(device: try backend.device(named: network), now: now), backend: backend)
-                    current.persist(previousCache: before.0, previousStatus: before.1)
-                    driver = current
                 }
             } catch let error as AgentError {
                 if case .interfaceNotUp = error { throw error }

@@ -1,6 +1,7 @@
 import Foundation
 import FormnetKit
 import Logging
+import NIOCore
 import WireGuard
 
 /// On a thread of its own (probes and HTTP block): infers this member's NAT type now and every
@@ -20,34 +21,57 @@ struct NatReporter: Sendable {
         thread.start()
     }
 
+    /// Capabilities are asked for with a short timeout: a member whose UDP is blocked never gets
+    /// an answer through the tunnel, and must not wait long to find that out.
+    static let capabilitiesTimeout: TimeAmount = .seconds(2)
+
     private func run() {
         let client = APIClient(config: config)
+        let capabilitiesClient = APIClient(config: config, timeout: Self.capabilitiesTimeout)
         var observers: [Endpoint]?
         var probed = NatType.unknown
+        var reported: NatType?
+        var observed: Endpoint?
         var nextProbe = ContinuousClock.now
+        var nextReport = ContinuousClock.now
         while true {
             let port = wireGuardPort()
             let addresses = HostCandidates.interfaceAddresses()
             if ContinuousClock.now >= nextProbe {
-                if observers == nil { observers = try? client.capabilities().stun }
+                if observers == nil { observers = try? capabilitiesClient.capabilities().stun }
                 let targets = observers ?? NatDetection.defaultObserverPorts.map {
                     Endpoint(address: config.server.externalEndpoint.address, port: $0)
                 }
                 probed = NatDetection.probe(observers: targets, localAddresses: Set(addresses.map(\.address)))
                 nextProbe = ContinuousClock.now + options.natProbeInterval
             }
-            let natType = NatDetection.confirm(probed, wireGuardPort: port, serverObserved: mailbox.serverObservedEndpoint)
+            observed = mailbox.serverObservedEndpoint
+            let natType = NatDetection.confirm(probed, wireGuardPort: port, serverObserved: observed)
             mailbox.post(natType: natType)
-            let candidates = options.reportHostCandidates
-                ? HostCandidates.select(addresses, excluding: network, port: port, limit: API.maxCandidates)
-                    .filter { candidate in !options.excluded.contains { $0.contains(candidate.address) } }
-                : []
-            do {
-                try client.reportCandidates(candidates, natType: natType == .unknown ? nil : natType)
-            } catch {
-                logger.warning("\(network): reporting candidates: \(error)")
+            if natType != reported {
+                logger.info("\(network): NAT type \(natType.rawValue)")
+                // A new type is worth telling peers at once: it decides whether they attempt.
+                nextReport = ContinuousClock.now
             }
-            Thread.sleep(forTimeInterval: Double(reportInterval.components.seconds))
+            if ContinuousClock.now >= nextReport {
+                let candidates = options.reportHostCandidates
+                    ? HostCandidates.select(addresses, excluding: network, port: port, limit: API.maxCandidates)
+                        .filter { candidate in !options.excluded.contains { $0.contains(candidate.address) } }
+                    : []
+                do {
+                    try client.reportCandidates(candidates, natType: natType == .unknown ? nil : natType)
+                } catch {
+                    logger.warning("\(network): reporting candidates: \(error)")
+                }
+                reported = natType
+                nextReport = ContinuousClock.now + reportInterval
+            }
+            // The server's view of the WireGuard port can confirm or refute port preservation as
+            // soon as it changes, so it is checked every second.
+            while ContinuousClock.now < nextReport && ContinuousClock.now < nextProbe
+                    && mailbox.serverObservedEndpoint == observed {
+                Thread.sleep(forTimeInterval: 1)
+            }
         }
     }
 }

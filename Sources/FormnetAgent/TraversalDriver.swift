@@ -105,7 +105,7 @@ struct TraversalDriver {
 
     /// Writes the cache and the status when they changed; failures only warn, since both only
     /// speed things up or inform.
-    mutating func persist(previousCache: ConnectionCache, previousStatus: TraversalStatus) {
+    func persist(previousCache: ConnectionCache, previousStatus: TraversalStatus) {
         if cache != previousCache {
             do { try cache.save(to: cachePath) } catch { logger.warning("\(network): saving \(cachePath): \(error)") }
         }
