@@ -20,7 +20,14 @@ struct TraversalDriver {
         var machine: TraversalMachine
         var inputs: Inputs
         var desired: DesiredPeer
+        /// When the peer was last re-added for the current attempt.
+        var lastKick: Double = 0
     }
+
+    /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
+    /// send at the same instant, both initiations meet closed NATs. Re-adding again within the
+    /// attempt sends a second one, which the other side's first has let through.
+    static let rekickAfter = 0.4
 
     let network: String
     let options: TraversalOptions
@@ -78,6 +85,7 @@ struct TraversalDriver {
                                                       samePublicAddress: inputs.samePublicAddress,
                                                       excluded: options.excluded, now: now)
                 let actions = entry.machine.start(candidates: ordered, local: inputs.local, peer: inputs.peer, now: now)
+                if actions.contains(where: { if case .attempt = $0 { true } else { false } }) { entry.lastKick = now }
                 updates += apply(actions, peer: want, peerNat: inputs.peer, machine: entry.machine, device: nil, now: now)
             }
             status.peers[want.publicKey.base64]?.natType = peer.natType
@@ -99,6 +107,10 @@ struct TraversalDriver {
             let actions = machine.tick(now: now, lastHandshake: live?.lastHandshake?.timeIntervalSince1970)
             peers[key]?.machine = machine
             updates += apply(actions, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
+            if actions.isEmpty, case .attempting(let index, _) = machine.phase, now - entry.lastKick >= Self.rekickAfter {
+                updates += apply([.attempt(machine.candidates[index])], peer: entry.desired, peerNat: entry.inputs.peer,
+                                 machine: machine, device: live, now: now)
+            }
         }
         return DeviceUpdate(peers: updates)
     }
@@ -130,6 +142,7 @@ struct TraversalDriver {
                                           persistentKeepalive: peer.persistentKeepalive,
                                           replaceAllowedIPs: true, allowedIPs: peer.allowedIPs))
                 status.peers[key.base64] = .init(path: .connecting, endpoint: candidate.endpoint, natType: peerNat)
+                peers[key]?.lastKick = now
             case .connected(let candidate, let after):
                 // A handshake the peer started may have roamed the endpoint to where it came from.
                 let endpoint = device?.endpoint ?? candidate.endpoint
@@ -144,7 +157,14 @@ struct TraversalDriver {
                     $0.recordFailure(at: now)
                 }
             case .unreachable(let reason):
-                status.peers[key.base64] = .init(path: .unreachableDirect, endpoint: device?.endpoint, natType: peerNat,
+                var endpoint = device?.endpoint
+                if case .exhausted = reason, let best = machine.candidates.first {
+                    // Back to the likeliest candidate until the next round: if the peer's own
+                    // attempts open the way, keepalives sent there complete a handshake.
+                    updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: best.endpoint))
+                    endpoint = best.endpoint
+                }
+                status.peers[key.base64] = .init(path: .unreachableDirect, endpoint: endpoint, natType: peerNat,
                                                  reason: Self.describe(reason))
                 logger.info("\(network): no direct path to \(key): \(Self.describe(reason))")
             }

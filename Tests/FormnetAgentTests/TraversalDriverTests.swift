@@ -41,6 +41,29 @@ import WireGuard
         #expect(driver.isAttempting)
     }
 
+    @Test func attemptWithoutHandshakeIsResentOnceWithinItsSecond() throws {
+        var driver = driver(try fixture.temporaryDirectory())
+        let s = state(peerEndpoint: "198.51.100.3:40000")
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
+        let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"))])
+        #expect(driver.tick(device: device, now: 100.2).peers.isEmpty)
+        let again = driver.tick(device: device, now: 100.5)
+        #expect(again.peers.map(\.action) == [.remove, .addOrUpdate])
+        #expect(again.peers[1].endpoint == Endpoint("198.51.100.3:40000"))
+        #expect(driver.tick(device: device, now: 100.6).peers.isEmpty)
+    }
+
+    @Test func exhaustedPeerIsPointedBackAtItsBestCandidate() throws {
+        var driver = driver(try fixture.temporaryDirectory())
+        let s = state(peerEndpoint: "198.51.100.3:40000", peerCandidates: ["192.168.1.3:40000"])
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
+        let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("192.168.1.3:40000"))])
+        _ = driver.tick(device: device, now: 101.1)
+        let last = driver.tick(device: device, now: 102.2)
+        #expect(last.peers.last == PeerUpdate(publicKey: peerKey, action: .updateOnly, endpoint: Endpoint("198.51.100.3:40000")))
+        #expect(driver.snapshot.1.peers[peerKey.base64]?.path == .unreachableDirect)
+    }
+
     @Test func sameStateDoesNotRestartAttempts() throws {
         var driver = driver(try fixture.temporaryDirectory())
         let s = state(peerEndpoint: "198.51.100.3:40000")
