@@ -30,6 +30,25 @@ import WireGuard
         #expect(short.contains("  bob 10.66.1.3 endpoint 198.51.100.3:51820 handshake 5 seconds ago"))
     }
 
+    @Test func showsPathsAndNatTypesFromTheDaemonsStatus() {
+        let bob = bob
+        let device = Device(name: "evilcorp", peers: [
+            Peer(publicKey: bob.publicKey, endpoint: bob.endpoint, allowedIPs: [IPNetwork("10.66.1.3/32")!]),
+        ])
+        let cache = PeerCache(state: API.State(peers: [bob], cidrs: fixture.cidrs))
+        let status = TraversalStatus(natType: .portPreserving, peers: [
+            bob.publicKey.base64: .init(path: .unreachableDirect, natType: .symmetric,
+                                        reason: "NAT types port-preserving and symmetric"),
+        ])
+        let text = ShowReport.render(network: "evilcorp", config: fixture.config, device: device, cache: cache,
+                                     traversal: status, short: false, tree: false, now: now)
+        #expect(text.contains("    nat type: port-preserving\n"))
+        #expect(text.contains("    path: unreachable-direct (NAT types port-preserving and symmetric)\n    nat type: symmetric"))
+        let short = ShowReport.render(network: "evilcorp", config: fixture.config, device: device, cache: cache,
+                                      traversal: status, short: true, tree: false, now: now)
+        #expect(short.contains("handshake never path unreachable-direct nat symmetric"))
+    }
+
     @Test func treeGroupsPeersUnderTheirCidr() {
         let bob = bob
         let device = Device(name: "evilcorp", peers: [
