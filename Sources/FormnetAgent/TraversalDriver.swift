@@ -164,9 +164,12 @@ struct TraversalDriver {
                     updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: best.endpoint))
                     endpoint = best.endpoint
                 }
+                // Said once per change: unreachable pairs are re-checked every minute or so.
+                if status.peers[key.base64]?.reason != Self.describe(reason) {
+                    logger.info("\(network): no direct path to \(key): \(Self.describe(reason))")
+                }
                 status.peers[key.base64] = .init(path: .unreachableDirect, endpoint: endpoint, natType: peerNat,
                                                  reason: Self.describe(reason))
-                logger.info("\(network): no direct path to \(key): \(Self.describe(reason))")
             }
         }
         return updates
