@@ -77,7 +77,7 @@ public struct FetchLoop {
                         let desired = DesiredPeer.from(state: latest, config: config, ownKey: ownKey)
                             .filter { $0.publicKey != config.server.publicKey }
                         try apply(current.plan(state: latest, desired: desired, ownKey: ownKey, ownNat: news.natType,
-                                               now: now), backend: backend)
+                                               device: try backend.device(named: network), now: now), backend: backend)
                     }
                     try apply(current.tick(device: try backend.device(named: network), now: now), backend: backend)
                 }

@@ -63,8 +63,11 @@ struct TraversalDriver {
 
     /// Takes a new state or NAT type: starts machines for new peers, restarts those whose
     /// candidates or NAT types changed, forgets removed ones.
+    ///
+    /// A new peer with a live session on the device (a recent handshake: the daemon restarted
+    /// while the interface stayed up) is adopted as connected rather than re-added.
     mutating func plan(state: API.State, desired: [DesiredPeer], ownKey: PublicKey, ownNat: NatType,
-                       now: Double) -> DeviceUpdate {
+                       device: Device?, now: Double) -> DeviceUpdate {
         status.natType = ownNat
         let byKey = Dictionary(state.peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { first, _ in first })
         let ownPublic = byKey[ownKey]?.endpoint?.address
@@ -79,11 +82,17 @@ struct TraversalDriver {
             var entry = peers[want.publicKey] ?? PeerTraversal(machine: TraversalMachine(), inputs: inputs, desired: want)
             let isNew = peers[want.publicKey] == nil
             entry.desired = want
-            if isNew || entry.inputs != inputs {
+            let ordered = CandidateOrdering.order(inputs.candidates, cache: cache.stats(for: want.publicKey),
+                                                  samePublicAddress: inputs.samePublicAddress,
+                                                  excluded: options.excluded, now: now)
+            if isNew, let live = device?.peer(want.publicKey), let endpoint = live.endpoint,
+               let handshake = live.lastHandshake?.timeIntervalSince1970,
+               now - handshake < entry.machine.timing.staleAfter {
+                let current = ordered.first { $0.endpoint == endpoint } ?? Candidate(endpoint: endpoint, kind: .serverReflexive)
+                entry.machine.adopt(current, candidates: ordered, local: inputs.local, peer: inputs.peer, lastHandshake: handshake)
+                status.peers[want.publicKey.base64] = .init(path: .direct, endpoint: endpoint, natType: peer.natType)
+            } else if isNew || entry.inputs != inputs {
                 entry.inputs = inputs
-                let ordered = CandidateOrdering.order(inputs.candidates, cache: cache.stats(for: want.publicKey),
-                                                      samePublicAddress: inputs.samePublicAddress,
-                                                      excluded: options.excluded, now: now)
                 let actions = entry.machine.start(candidates: ordered, local: inputs.local, peer: inputs.peer, now: now)
                 if actions.contains(where: { if case .attempt = $0 { true } else { false } }) { entry.lastKick = now }
                 updates += apply(actions, peer: want, peerNat: inputs.peer, machine: entry.machine, device: nil, now: now)

@@ -73,6 +73,15 @@ public struct TraversalMachine: Sendable, Equatable {
         return [.attempt(first)]
     }
 
+    /// Takes over a peer that already has a live session (the agent restarted while the
+    /// interface stayed up): connected at `current`, so no attempt interrupts it.
+    public mutating func adopt(_ current: Candidate, candidates ordered: [Candidate], local: NatType, peer: NatType,
+                               lastHandshake: Double) {
+        candidates = ordered.contains(current) ? ordered : [current] + ordered
+        natTypes = (local, peer)
+        phase = .connected(current, since: lastHandshake)
+    }
+
     /// Advances with the clock and the peer's latest handshake (nil: none yet).
     public mutating func tick(now: Double, lastHandshake: Double?) -> [Action] {
         switch phase {

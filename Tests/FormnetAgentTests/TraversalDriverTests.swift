@@ -33,7 +33,7 @@ import WireGuard
         let directory = try fixture.temporaryDirectory()
         var driver = driver(directory)
         let s = state(peerEndpoint: "198.51.100.3:40000", peerCandidates: ["192.168.1.3:40000"])
-        let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
+        let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         #expect(update.peers.map(\.action) == [.remove, .addOrUpdate])
         #expect(update.peers[1].endpoint == Endpoint("198.51.100.3:40000"))
         #expect(update.peers[1].allowedIPs == [IPNetwork("10.66.1.3/32")!])
@@ -44,7 +44,7 @@ import WireGuard
     @Test func attemptWithoutHandshakeIsResentOnceWithinItsSecond() throws {
         var driver = driver(try fixture.temporaryDirectory())
         let s = state(peerEndpoint: "198.51.100.3:40000")
-        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"))])
         #expect(driver.tick(device: device, now: 100.2).peers.isEmpty)
         let again = driver.tick(device: device, now: 100.5)
@@ -56,7 +56,7 @@ import WireGuard
     @Test func exhaustedPeerIsPointedBackAtItsBestCandidate() throws {
         var driver = driver(try fixture.temporaryDirectory())
         let s = state(peerEndpoint: "198.51.100.3:40000", peerCandidates: ["192.168.1.3:40000"])
-        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("192.168.1.3:40000"))])
         _ = driver.tick(device: device, now: 101.1)
         let last = driver.tick(device: device, now: 102.2)
@@ -64,18 +64,30 @@ import WireGuard
         #expect(driver.snapshot.1.peers[peerKey.base64]?.path == .unreachableDirect)
     }
 
+    @Test func liveSessionFromBeforeARestartIsAdoptedNotReAdded() throws {
+        var driver = driver(try fixture.temporaryDirectory())
+        let s = state(peerEndpoint: "198.51.100.3:40000")
+        let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"),
+                                                           lastHandshake: Date(timeIntervalSince1970: 60))])
+        let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving,
+                                 device: device, now: 100)
+        #expect(update.peers.isEmpty)
+        #expect(!driver.isAttempting)
+        #expect(driver.snapshot.1.peers[peerKey.base64]?.path == .direct)
+    }
+
     @Test func sameStateDoesNotRestartAttempts() throws {
         var driver = driver(try fixture.temporaryDirectory())
         let s = state(peerEndpoint: "198.51.100.3:40000")
-        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
-        let again = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100.2)
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
+        let again = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100.2)
         #expect(again.peers.isEmpty)
     }
 
     @Test func sameLanPairTriesThePrivateAddressFirst() throws {
         var driver = driver(try fixture.temporaryDirectory())
         let s = state(peerEndpoint: "203.0.113.1:40000", peerCandidates: ["192.168.1.3:40000"])
-        let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
+        let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         #expect(update.peers[1].endpoint == Endpoint("192.168.1.3:40000"))
     }
 
@@ -83,7 +95,7 @@ import WireGuard
         let directory = try fixture.temporaryDirectory()
         var driver = driver(directory)
         let s = state(peerEndpoint: "198.51.100.3:40000")
-        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         let before = driver.snapshot
         let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"),
                                                            lastHandshake: Date(timeIntervalSince1970: 100.3))])
@@ -100,7 +112,7 @@ import WireGuard
     @Test func symmetricPeerIsUnreachableDirectWithoutAttempts() throws {
         var driver = driver(try fixture.temporaryDirectory())
         let s = state(peerEndpoint: "198.51.100.3:40000", peerNat: .symmetric)
-        let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
+        let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         #expect(update.peers.isEmpty)
         #expect(driver.snapshot.1.peers[peerKey.base64]?.path == .unreachableDirect)
     }
@@ -108,8 +120,8 @@ import WireGuard
     @Test func removedPeerIsForgotten() throws {
         var driver = driver(try fixture.temporaryDirectory())
         let s = state(peerEndpoint: "198.51.100.3:40000")
-        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 100)
-        _ = driver.plan(state: s, desired: [], ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, now: 101)
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
+        _ = driver.plan(state: s, desired: [], ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 101)
         #expect(driver.peers.isEmpty)
         #expect(driver.snapshot.1.peers.isEmpty)
     }

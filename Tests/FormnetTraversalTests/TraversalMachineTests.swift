@@ -17,6 +17,15 @@ import WireGuard
         #expect(m.phase == .connected(reflexive, since: 100.25))
     }
 
+    @Test func adoptedLiveSessionIsKeptAndGoesStaleLikeAnyOther() {
+        var m = TraversalMachine()
+        m.adopt(reflexive, candidates: [lan, reflexive], local: .portPreserving, peer: .portPreserving, lastHandshake: 90)
+        #expect(m.phase == .connected(reflexive, since: 90))
+        #expect(m.start(candidates: [lan, reflexive], local: .portPreserving, peer: .portPreserving, now: 100) == [])
+        #expect(m.tick(now: 200, lastHandshake: 90) == [])
+        #expect(m.tick(now: 271, lastHandshake: 90) == [.attempt(lan)])
+    }
+
     @Test func movesToTheNextCandidateAfterTheAttemptTimeout() {
         var m = TraversalMachine()
         _ = m.start(candidates: [lan, reflexive], local: .portPreserving, peer: .portPreserving, now: 0)
