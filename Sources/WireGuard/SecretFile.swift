@@ -5,39 +5,7 @@ import Foundation
 /// torn or world-readable one.
 public enum SecretFile {
     public static func write(_ contents: String, to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent.isEmpty
-            ? "." : (path as NSString).deletingLastPathComponent
-        let temp = "\(directory)/.\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw WireGuardError.system(operation: "create \(temp)", errno: errno) }
-        var committed = false
-        defer {
-            if !committed { unlink(temp) }
-        }
-        do {
-            defer { close(fd) }
-            // open()'s mode is filtered by the umask; fchmod makes 0600 exact.
-            guard fchmod(fd, 0o600) == 0 else { throw WireGuardError.system(operation: "chmod \(temp)", errno: errno) }
-            var bytes = Array(contents.utf8)
-            defer { Sodium.zero(&bytes) }
-            var written = 0
-            while written < bytes.count {
-                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw WireGuardError.system(operation: "write \(temp)", errno: errno)
-                }
-                written += n
-            }
-            guard fsync(fd) == 0 else { throw WireGuardError.system(operation: "fsync \(temp)", errno: errno) }
-        }
-        guard rename(temp, path) == 0 else { throw WireGuardError.system(operation: "rename to \(path)", errno: errno) }
-        committed = true
-        let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dirfd >= 0 {
-            fsync(dirfd)
-            close(dirfd)
-        }
+        try AtomicFile.write(contents, to: path, mode: 0o600)
     }
 
     /// Reads a secret file, refusing one that group or others can read or write: a key that
