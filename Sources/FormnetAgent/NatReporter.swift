@@ -36,7 +36,7 @@ struct NatReporter: Sendable {
         var nextReport = ContinuousClock.now
         while true {
             let port = wireGuardPort()
-            let addresses = HostCandidates.interfaceAddresses()
+            let addresses = InterfaceAddress.all()
             if ContinuousClock.now >= nextProbe {
                 if observers == nil { observers = try? capabilitiesClient.capabilities().stun }
                 let targets = observers ?? NatDetection.defaultObserverPorts.map {

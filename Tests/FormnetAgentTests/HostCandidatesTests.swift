@@ -27,7 +27,7 @@ import WireGuard
     }
 
     @Test func readsThisHostsAddresses() {
-        let all = HostCandidates.interfaceAddresses()
+        let all = InterfaceAddress.all()
         #expect(all.allSatisfy { !$0.interface.isEmpty })
     }
 }
