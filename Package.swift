@@ -36,7 +36,7 @@ let package = Package(
         ),
         .target(
             name: "FormnetKit",
-            dependencies: ["WireGuard", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["WireGuard", "GeoIP", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         // NAT traversal's pure parts (step machine, candidates, cache, NAT type) and STUN.
         .target(name: "FormnetTraversal", dependencies: ["FormnetKit", "WireGuard"]),

@@ -1,4 +1,5 @@
 import Foundation
+import GeoIP
 import WireGuard
 
 /// The coordination server's HTTP API: JSON over HTTP, served only on the server's tunnel
@@ -25,6 +26,8 @@ public enum API {
         public static let redeem = "/v1/user/redeem"
         public static let endpoint = "/v1/user/endpoint"
         public static let candidates = "/v1/user/candidates"
+        /// POST: the caller announces the relay it runs; DELETE: it stopped running it.
+        public static let relay = "/v1/user/relay"
         public static let capabilities = "/v1/capabilities"
         public static let adminPeers = "/v1/admin/peers"
         public static let adminCidrs = "/v1/admin/cidrs"
@@ -34,13 +37,51 @@ public enum API {
         public static func adminAssociation(_ id: Int64) -> String { "\(adminAssociations)/\(id)" }
     }
 
+    /// A relay announcement is dropped from the state when it was not renewed for this long;
+    /// relays renew every `relayAnnounceInterval`.
+    public static let relayExpiry: Duration = .seconds(180)
+    public static let relayAnnounceInterval: Duration = .seconds(60)
+    /// The most relays a member reports as its own (home first).
+    public static let maxReportedRelays = 4
+
     /// GET state: what the caller may see.
     public struct State: Codable, Sendable, Equatable {
         public var peers: [NetworkPeer]
         public var cidrs: [Cidr]
-        public init(peers: [NetworkPeer], cidrs: [Cidr]) {
+        /// Relays that members of the network run (announced, not expired).
+        public var relays: [NetworkRelay]
+        public init(peers: [NetworkPeer], cidrs: [Cidr], relays: [NetworkRelay] = []) {
             self.peers = peers
             self.cidrs = cidrs
+            self.relays = relays
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            peers = try container.decode([NetworkPeer].self, forKey: .peers)
+            cidrs = try container.decode([Cidr].self, forKey: .cidrs)
+            // Peer caches written before relays existed have none.
+            relays = try container.decodeIfPresent([NetworkRelay].self, forKey: .relays) ?? []
+        }
+    }
+
+    /// POST relay: the relay the caller runs (`formnet start-relay --network NET`). Without an
+    /// endpoint the server uses the caller's observed public address with `port`.
+    public struct RelayAnnouncement: Codable, Sendable, Equatable {
+        public var publicKey: PublicKey
+        public var port: UInt16
+        public var endpoint: Endpoint?
+        public var location: GeoLocation?
+        public var capacity: Int
+        public var load: Int
+        public init(publicKey: PublicKey, port: UInt16, endpoint: Endpoint? = nil, location: GeoLocation? = nil,
+                    capacity: Int, load: Int) {
+            self.publicKey = publicKey
+            self.port = port
+            self.endpoint = endpoint
+            self.location = location
+            self.capacity = capacity
+            self.load = load
         }
     }
 
@@ -56,14 +97,17 @@ public enum API {
         public init(endpoint: Endpoint?) { self.endpoint = endpoint }
     }
 
-    /// PUT candidates: the caller's host candidates, at most `maxCandidates`, and how its NAT
-    /// maps (nil: not measured; the stored type is then left as it was).
+    /// PUT candidates: the caller's host candidates, at most `maxCandidates`, how its NAT
+    /// maps (nil: not measured; the stored type is then left as it was), and the relays it is
+    /// registered with, home first, at most `maxReportedRelays` (nil: left as they were).
     public struct Candidates: Codable, Sendable, Equatable {
         public var candidates: [Endpoint]
         public var natType: NatType?
-        public init(candidates: [Endpoint], natType: NatType? = nil) {
+        public var relays: [PublicKey]?
+        public init(candidates: [Endpoint], natType: NatType? = nil, relays: [PublicKey]? = nil) {
             self.candidates = candidates
             self.natType = natType
+            self.relays = relays
         }
     }
 

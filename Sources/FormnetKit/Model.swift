@@ -1,4 +1,5 @@
 import Foundation
+import GeoIP
 import WireGuard
 
 /// A member of a formnet network as the coordination server records it (innernet's Peer).
@@ -21,11 +22,13 @@ public struct NetworkPeer: Codable, Sendable, Equatable, Identifiable {
     public var candidates: [Endpoint]
     /// How the peer's NAT maps its WireGuard port, as the peer last reported it.
     public var natType: NatType?
+    /// The relays the peer is registered with, home first: where others reach it when relayed.
+    public var relays: [PublicKey]
 
     public init(id: Int64, name: String, ip: IPAddress, cidrId: Int64, publicKey: PublicKey,
                 endpoint: Endpoint? = nil, persistentKeepalive: UInt16? = nil, isAdmin: Bool = false,
                 isDisabled: Bool = false, isRedeemed: Bool = true, inviteExpires: Date? = nil,
-                candidates: [Endpoint] = [], natType: NatType? = nil) {
+                candidates: [Endpoint] = [], natType: NatType? = nil, relays: [PublicKey] = []) {
         self.id = id
         self.name = name
         self.ip = ip
@@ -39,6 +42,49 @@ public struct NetworkPeer: Codable, Sendable, Equatable, Identifiable {
         self.inviteExpires = inviteExpires
         self.candidates = candidates
         self.natType = natType
+        self.relays = relays
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(Int64.self, forKey: .id)
+        name = try c.decode(String.self, forKey: .name)
+        ip = try c.decode(IPAddress.self, forKey: .ip)
+        cidrId = try c.decode(Int64.self, forKey: .cidrId)
+        publicKey = try c.decode(PublicKey.self, forKey: .publicKey)
+        endpoint = try c.decodeIfPresent(Endpoint.self, forKey: .endpoint)
+        persistentKeepalive = try c.decodeIfPresent(UInt16.self, forKey: .persistentKeepalive)
+        isAdmin = try c.decode(Bool.self, forKey: .isAdmin)
+        isDisabled = try c.decode(Bool.self, forKey: .isDisabled)
+        isRedeemed = try c.decode(Bool.self, forKey: .isRedeemed)
+        inviteExpires = try c.decodeIfPresent(Date.self, forKey: .inviteExpires)
+        candidates = try c.decode([Endpoint].self, forKey: .candidates)
+        natType = try c.decodeIfPresent(NatType.self, forKey: .natType)
+        // Peer caches written before relays existed have none.
+        relays = try c.decodeIfPresent([PublicKey].self, forKey: .relays) ?? []
+    }
+}
+
+/// A relay run by a member of the network, as the state lists it.
+public struct NetworkRelay: Codable, Sendable, Equatable {
+    public var publicKey: PublicKey
+    public var endpoint: Endpoint
+    public var location: GeoLocation?
+    public var capacity: Int
+    public var load: Int
+    /// The member that runs it.
+    public var peerId: Int64
+    public var lastSeen: Date
+
+    public init(publicKey: PublicKey, endpoint: Endpoint, location: GeoLocation? = nil, capacity: Int, load: Int,
+                peerId: Int64, lastSeen: Date) {
+        self.publicKey = publicKey
+        self.endpoint = endpoint
+        self.location = location
+        self.capacity = capacity
+        self.load = load
+        self.peerId = peerId
+        self.lastSeen = lastSeen
     }
 }
 
