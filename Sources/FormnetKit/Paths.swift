@@ -22,6 +22,10 @@ public struct Paths: Sendable {
     public func connectionCache(_ network: String) -> String { "\(dataDir)/\(network).connections.json" }
     /// What a member's daemon last knew of each peer's path and of NAT types, for `formnet show`.
     public func traversalStatus(_ network: String) -> String { "\(dataDir)/\(network).traversal.json" }
+    /// The public keys of a network's members, one base64 key a line, for `start-relay --network`.
+    public func members(_ network: String) -> String { "\(dataDir)/\(network).members" }
+    /// Every relay this host knows, from every network's server, bootstrap and discovery (JSON).
+    public var relayRegistry: String { "\(dataDir)/relays.json" }
     /// The server's config (TOML, 0600).
     public func serverConfig(_ network: String) -> String { "\(configDir)/\(network).conf" }
     /// The server's SQLite database.
