@@ -44,7 +44,7 @@ let package = Package(
         .target(
             name: "FormnetRelay",
             dependencies: [
-                "WireGuard", "CSodium",
+                "WireGuard", "CSodium", "FormnetKit", "GeoIP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "FormnetKitTests", dependencies: ["FormnetKit"]),
         .testTarget(name: "FormnetTraversalTests", dependencies: ["FormnetTraversal"]),
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP"]),
-        .testTarget(name: "FormnetRelayTests", dependencies: ["FormnetRelay"]),
+        .testTarget(name: "FormnetRelayTests", dependencies: ["FormnetRelay", "FormnetTraversal"]),
         .testTarget(name: "FormnetServerTests", dependencies: ["FormnetServer"]),
         .testTarget(name: "FormnetAgentTests", dependencies: ["FormnetAgent"]),
     ]

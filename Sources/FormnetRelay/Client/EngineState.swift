@@ -1,0 +1,444 @@
+import Foundation
+import Logging
+import WireGuard
+
+/// Everything `RelayClientEngine` owns, touched only under its lock: the relay links, the
+/// proxy routes, and the packet handling between them.
+struct EngineState {
+    enum Readiness {
+        case wake
+        case linkUDP(PublicKey)
+        case linkTCP(PublicKey)
+        case route(PublicKey)
+    }
+
+    final class Link {
+        var target: RelayTarget
+        var machine: RelayLinkMachine
+        var proto: RelayClientProtocol
+        var udp: Int32 = -1
+        var tcp: Int32 = -1
+        var tcpConnected = false
+        var reader = StreamFrameReader()
+        var tcpOut: [UInt8] = []
+        var info: InfoResponseFrame?
+
+        init(target: RelayTarget, machine: RelayLinkMachine, proto: RelayClientProtocol) {
+            self.target = target
+            self.machine = machine
+            self.proto = proto
+        }
+    }
+
+    final class Route {
+        let peer: PublicKey
+        let socket: LoopbackProxySocket
+        var preferences: [PublicKey]
+        var automatic: Bool
+        var lastInboundVia: PublicKey?
+        var lastSentVia: PublicKey?
+        var unknownVia: [PublicKey: Double] = [:]
+        var packetsIn: UInt64 = 0
+        var packetsOut: UInt64 = 0
+        var packetsDropped: UInt64 = 0
+        var lastInbound: Double?
+        let created: Double
+
+        init(peer: PublicKey, socket: LoopbackProxySocket, preferences: [PublicKey], automatic: Bool, created: Double) {
+            self.peer = peer
+            self.socket = socket
+            self.preferences = preferences
+            self.automatic = automatic
+            self.created = created
+        }
+    }
+
+    /// A relay that said peer-unknown for a peer is skipped for it this long (unless the peer's
+    /// packets arrive through it meanwhile): the peer is registering elsewhere or not at all.
+    static let peerUnknownHold = 3.0
+    /// Automatic routes (made by arriving packets) without traffic this long are closed.
+    static let automaticIdle = 180.0
+    static let maxAutomaticRoutes = 256
+    /// A TCP link buffers at most this much unsent; beyond it packets are dropped, as a full
+    /// UDP socket buffer would drop them.
+    static let maxTCPBacklog = 4 << 20
+
+    let clientKey: PrivateKey
+    var wireGuardPort: UInt16
+    let logger: Logger
+    var links: [PublicKey: Link] = [:]
+    var routes: [PublicKey: Route] = [:]
+    var discovered: [KnownRelay] = []
+    /// Descriptors closed only at the next poll-set build, so a descriptor number the loop is
+    /// about to handle is never reused for another socket in between.
+    var closing: [Int32] = []
+
+    init(clientKey: PrivateKey, wireGuardPort: UInt16, logger: Logger) {
+        self.clientKey = clientKey
+        self.wireGuardPort = wireGuardPort
+        self.logger = logger
+    }
+
+    // MARK: commands
+
+    mutating func setRelays(_ targets: [RelayTarget], udpBlocked: Bool, now: Double) {
+        let wanted = Dictionary(targets.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        for (key, link) in links where wanted[key] == nil || wanted[key]?.endpoint != link.target.endpoint {
+            closeLink(link)
+            links[key] = nil
+        }
+        for (key, target) in wanted where links[key] == nil {
+            let machine = RelayLinkMachine(now: now, udpBlocked: udpBlocked)
+            let link = Link(target: target, machine: machine, proto: RelayClientProtocol(clientKey: clientKey, relayKey: key))
+            links[key] = link
+            perform(machine.initialActions, on: link, now: now)
+        }
+    }
+
+    mutating func route(_ peer: PublicKey, preferences: [PublicKey]) throws -> Endpoint {
+        if let route = routes[peer] {
+            route.preferences = preferences
+            route.automatic = false
+            return route.socket.endpoint
+        }
+        let socket = try LoopbackProxySocket(wireGuardPort: wireGuardPort)
+        routes[peer] = Route(peer: peer, socket: socket, preferences: preferences, automatic: false,
+                             created: RelayClientEngine.monotonic())
+        return socket.endpoint
+    }
+
+    mutating func unroute(_ peer: PublicKey) {
+        guard let route = routes.removeValue(forKey: peer) else { return }
+        closing.append(route.socket.descriptor)
+    }
+
+    mutating func setWireGuardPort(_ port: UInt16) {
+        guard port != wireGuardPort else { return }
+        wireGuardPort = port
+        for route in routes.values {
+            do { try route.socket.connect(toWireGuardPort: port) } catch { logger.warning("\(error)") }
+        }
+    }
+
+    func status(now: Double) -> RelayEngineStatus {
+        RelayEngineStatus(
+            links: links.mapValues { link in
+                .init(target: link.target, transport: link.machine.transport, phase: link.machine.phase,
+                      usable: link.machine.isUsable(now: now), rttSamples: link.machine.rttSamples,
+                      observedAddress: link.proto.observedAddress?.endpoint, info: link.info)
+            },
+            routes: routes.mapValues { route in
+                .init(peer: route.peer, proxy: route.socket.endpoint, preferences: route.preferences, automatic: route.automatic,
+                      lastInboundVia: route.lastInboundVia, lastSentVia: route.lastSentVia, packetsIn: route.packetsIn,
+                      packetsOut: route.packetsOut, packetsDropped: route.packetsDropped, lastInbound: route.lastInbound)
+            },
+            discovered: discovered, now: now)
+    }
+
+    mutating func closeAll() {
+        for link in links.values { closeLink(link) }
+        for route in routes.values { close(route.socket.descriptor) }
+        for fd in closing { close(fd) }
+        links = [:]
+        routes = [:]
+        closing = []
+    }
+
+    // MARK: the loop
+
+    mutating func pollSet(into polled: inout [pollfd], kinds: inout [Readiness]) {
+        for fd in closing { close(fd) }
+        closing.removeAll()
+        for (key, link) in links {
+            if link.udp >= 0 {
+                polled.append(pollfd(fd: link.udp, events: Int16(POLLIN), revents: 0))
+                kinds.append(.linkUDP(key))
+            }
+            if link.tcp >= 0 {
+                let wantsWrite = !link.tcpConnected || !link.tcpOut.isEmpty
+                polled.append(pollfd(fd: link.tcp, events: Int16(POLLIN) | (wantsWrite ? Int16(POLLOUT) : 0), revents: 0))
+                kinds.append(.linkTCP(key))
+            }
+        }
+        for (key, route) in routes {
+            polled.append(pollfd(fd: route.socket.descriptor, events: Int16(POLLIN), revents: 0))
+            kinds.append(.route(key))
+        }
+    }
+
+    mutating func handle(_ kind: Readiness, fd: Int32, events: Int16, io: BatchIO, now: Double) {
+        switch kind {
+        case .wake:
+            return
+        case .route(let key):
+            guard let route = routes[key], route.socket.descriptor == fd else { return }
+            forwardFromWireGuard(route, io: io, now: now)
+        case .linkUDP(let key):
+            guard let link = links[key], link.udp == fd else { return }
+            receiveUDP(link, io: io, now: now)
+        case .linkTCP(let key):
+            guard let link = links[key], link.tcp == fd else { return }
+            serviceTCP(link, events: events, io: io, now: now)
+        }
+    }
+
+    mutating func tick(now: Double) {
+        for link in links.values {
+            perform(link.machine.tick(now: now), on: link, now: now)
+        }
+        for (key, route) in routes where route.automatic && now - (route.lastInbound ?? route.created) > Self.automaticIdle {
+            unroute(key)
+        }
+    }
+
+    // MARK: WireGuard → relay
+
+    private func chooseLink(for route: Route, now: Double) -> Link? {
+        func candidate(_ key: PublicKey) -> Link? {
+            guard let link = links[key], link.machine.isUsable(now: now) else { return nil }
+            if let since = route.unknownVia[key], now - since < Self.peerUnknownHold { return nil }
+            return link
+        }
+        for key in route.preferences { if let link = candidate(key) { return link } }
+        if let via = route.lastInboundVia, let link = candidate(via) { return link }
+        return nil
+    }
+
+    private mutating func forwardFromWireGuard(_ route: Route, io: BatchIO, now: Double) {
+        let header = DataFrameHeader.length
+        let count = io.receiveBatch(route.socket.descriptor, offset: header)
+        guard count > 0 else { return }
+        guard let link = chooseLink(for: route, now: now) else {
+            route.packetsDropped &+= UInt64(count)
+            return
+        }
+        let wallMillis = RelayClock.wallMillis()
+        for i in 0..<count {
+            let frame = UnsafeMutableRawBufferPointer(start: io.slot(i), count: header + Int(io.headers[i].length))
+            link.proto.writeHeader(into: frame, to: route.peer, nowMillis: wallMillis)
+            io.sendVectors[i] = iovec(iov_base: frame.baseAddress, iov_len: frame.count)
+        }
+        route.packetsOut &+= UInt64(count)
+        route.lastSentVia = link.target.key
+        if link.machine.transport == .udp {
+            io.sendBatch(link.udp, count: count)
+        } else {
+            for i in 0..<count {
+                queueTCP(UnsafeRawBufferPointer(start: io.sendVectors[i].iov_base, count: io.sendVectors[i].iov_len), on: link)
+            }
+            flushTCP(link)
+        }
+    }
+
+    // MARK: relay → WireGuard
+
+    private mutating func receiveUDP(_ link: Link, io: BatchIO, now: Double) {
+        let count = io.receiveBatch(link.udp, offset: 0)
+        var pending = 0
+        var pendingFD: Int32 = -1
+        for i in 0..<count {
+            let frame = UnsafeRawBufferPointer(start: io.slot(i), count: Int(io.headers[i].length))
+            guard let (route, payload) = accept(frame, from: link, now: now) else { continue }
+            if route.socket.descriptor != pendingFD, pending > 0 {
+                io.sendBatch(pendingFD, count: pending)
+                pending = 0
+            }
+            pendingFD = route.socket.descriptor
+            io.sendVectors[pending] = iovec(iov_base: UnsafeMutableRawPointer(mutating: frame.baseAddress! + payload.lowerBound),
+                                            iov_len: payload.count)
+            pending += 1
+        }
+        if pending > 0 { io.sendBatch(pendingFD, count: pending) }
+    }
+
+    /// Handles one frame from a relay: a data frame yields the route and the payload's range for
+    /// the caller to send; control frames are handled here.
+    private mutating func accept(_ frame: UnsafeRawBufferPointer, from link: Link, now: Double) -> (Route, Range<Int>)? {
+        switch link.proto.receive(frame, nowMillis: RelayClock.wallMillis()) {
+        case .data(let source, _, let payload):
+            guard let route = routes[source] ?? automaticRoute(for: source, via: link, now: now) else { return nil }
+            route.lastInboundVia = link.target.key
+            route.unknownVia[link.target.key] = nil
+            route.lastInbound = now
+            route.packetsIn &+= 1
+            return (route, payload)
+        case .registered(let payload):
+            let actions = link.machine.registered(now: now)
+            logger.info("registered with relay \(link.target.key) at \(link.target.endpoint) over \(link.machine.transport.rawValue); it sees us at \(payload.observedAddress)")
+            perform(actions, on: link, now: now)
+        case .pong(let echo, let still):
+            perform(link.machine.pong(echo: echo, stillRegistered: still, now: now), on: link, now: now)
+        case .peerUnknown(let peer):
+            routes[peer]?.unknownVia[link.target.key] = now
+        case .error(let error):
+            if error.code != .tooManyTunnels {
+                logger.warning("relay \(link.target.key) at \(link.target.endpoint): \(error.code)")
+            }
+            perform(link.machine.error(error.code, now: now), on: link, now: now)
+        case .info(let info):
+            link.info = info
+        case .discovery(let answer):
+            let known = Set(discovered.map(\.key))
+            discovered += answer.relays.filter { !known.contains($0.key) }
+            if discovered.count > 64 { discovered.removeFirst(discovered.count - 64) }
+        case .ignored:
+            break
+        }
+        return nil
+    }
+
+    private mutating func automaticRoute(for peer: PublicKey, via link: Link, now: Double) -> Route? {
+        guard routes.values.filter(\.automatic).count < Self.maxAutomaticRoutes else { return nil }
+        do {
+            let socket = try LoopbackProxySocket(wireGuardPort: wireGuardPort)
+            let route = Route(peer: peer, socket: socket, preferences: [], automatic: true, created: now)
+            routes[peer] = route
+            logger.info("relayed packets from \(peer) through \(link.target.key): proxy at \(socket.endpoint)")
+            return route
+        } catch {
+            logger.warning("\(error)")
+            return nil
+        }
+    }
+
+    // MARK: TCP
+
+    private mutating func serviceTCP(_ link: Link, events: Int16, io: BatchIO, now: Double) {
+        if !link.tcpConnected, events & Int16(POLLOUT | POLLERR | POLLHUP) != 0 {
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(link.tcp, SOL_SOCKET, SO_ERROR, &error, &length)
+            guard error == 0 else { return tcpFailed(link, now: now) }
+            link.tcpConnected = true
+        }
+        if events & Int16(POLLIN) != 0 {
+            let room = BatchIO.batch * BatchIO.slot
+            let n = read(link.tcp, io.buffers, room)
+            if n <= 0 {
+                if n == 0 || (errno != EAGAIN && errno != EINTR) { return tcpFailed(link, now: now) }
+            } else {
+                link.reader.append(UnsafeRawBufferPointer(start: io.buffers, count: n))
+                do {
+                    var deliveries: [(Int32, [UInt8])] = []
+                    try link.reader.drain { frame in
+                        if let (route, payload) = accept(frame, from: link, now: now) {
+                            deliveries.append((route.socket.descriptor, Array(UnsafeRawBufferPointer(rebasing: frame[payload]))))
+                        }
+                    }
+                    for (fd, packet) in deliveries {
+                        packet.withUnsafeBytes { _ = Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                    }
+                } catch {
+                    logger.warning("relay \(link.target.key) over TCP: \(error)")
+                    return tcpFailed(link, now: now)
+                }
+            }
+        } else if events & Int16(POLLERR | POLLHUP) != 0 {
+            return tcpFailed(link, now: now)
+        }
+        if link.tcpConnected { flushTCP(link) }
+    }
+
+    private mutating func tcpFailed(_ link: Link, now: Double) {
+        closeTCP(link)
+        perform(link.machine.transportFailed(now: now), on: link, now: now)
+    }
+
+    private func queueTCP(_ frame: UnsafeRawBufferPointer, on link: Link) {
+        guard link.tcpOut.count + frame.count + 2 <= Self.maxTCPBacklog else { return }
+        link.tcpOut.append(UInt8(frame.count >> 8))
+        link.tcpOut.append(UInt8(frame.count & 0xFF))
+        link.tcpOut.append(contentsOf: frame)
+    }
+
+    private func flushTCP(_ link: Link) {
+        guard link.tcpConnected, link.tcp >= 0, !link.tcpOut.isEmpty else { return }
+        let written = link.tcpOut.withUnsafeBytes { Glibc.send(link.tcp, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+        if written > 0 { link.tcpOut.removeFirst(written) }
+    }
+
+    private func closeTCP(_ link: Link) {
+        if link.tcp >= 0 { close(link.tcp) }
+        link.tcp = -1
+        link.tcpConnected = false
+        link.tcpOut.removeAll(keepingCapacity: true)
+        link.reader = StreamFrameReader()
+    }
+
+    // MARK: link actions
+
+    private mutating func perform(_ actions: [RelayLinkMachine.Action], on link: Link, now: Double) {
+        for action in actions {
+            switch action {
+            case .connectTCP:
+                closeTCP(link)
+                openTCP(link)
+            case .closeTCP:
+                closeTCP(link)
+            case .register(let transport):
+                let frame = link.proto.makeRegister(nowMillis: RelayClock.wallMillis())
+                sendControl(frame, on: link, transport: transport)
+            case .ping(let echo):
+                sendControl(link.proto.makePing(echo: echo), on: link, transport: link.machine.transport)
+            case .infoRequest:
+                sendControl(PaddedRequestFrame.infoRequest(echo: UInt64(now * 1000)).encode(), on: link, transport: link.machine.transport)
+            case .discoveryQuery:
+                sendControl(PaddedRequestFrame.discoveryQuery(echo: UInt64(now * 1000)).encode(), on: link, transport: link.machine.transport)
+            }
+        }
+    }
+
+    private func sendControl(_ frame: [UInt8], on link: Link, transport: RelayLinkMachine.Transport) {
+        switch transport {
+        case .udp:
+            if link.udp < 0 { openUDP(link) }
+            guard link.udp >= 0 else { return }
+            _ = frame.withUnsafeBytes { Glibc.send(link.udp, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        case .tcp:
+            if link.tcp < 0 { openTCP(link) }
+            frame.withUnsafeBytes { queueTCP($0, on: link) }
+            flushTCP(link)
+        }
+    }
+
+    private func openUDP(_ link: Link) {
+        let address = SocketAddress.bytes(of: link.target.endpoint)
+        let family = link.target.endpoint.address.isIPv4 ? AF_INET : AF_INET6
+        let fd = socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return logger.warning("relay UDP socket: \(String(cString: strerror(errno)))") }
+        var size = LoopbackProxySocket.bufferBytes
+        let length = socklen_t(MemoryLayout<Int32>.size)
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, length) != 0 { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, length) }
+        if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, length) != 0 { setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, length) }
+        let rc = address.withUnsafeBytes { Glibc.connect(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t($0.count)) }
+        guard rc == 0 else {
+            logger.warning("relay \(link.target.endpoint): \(String(cString: strerror(errno)))")
+            close(fd)
+            return
+        }
+        link.udp = fd
+    }
+
+    private func openTCP(_ link: Link) {
+        let address = SocketAddress.bytes(of: link.target.endpoint)
+        let family = link.target.endpoint.address.isIPv4 ? AF_INET : AF_INET6
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return logger.warning("relay TCP socket: \(String(cString: strerror(errno)))") }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        let rc = address.withUnsafeBytes { Glibc.connect(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t($0.count)) }
+        guard rc == 0 || errno == EINPROGRESS else {
+            logger.debug("relay \(link.target.endpoint) over TCP: \(String(cString: strerror(errno)))")
+            close(fd)
+            return
+        }
+        link.tcp = fd
+        link.tcpConnected = rc == 0
+    }
+
+    private func closeLink(_ link: Link) {
+        if link.udp >= 0 { close(link.udp) }
+        link.udp = -1
+        closeTCP(link)
+    }
+}

@@ -1,0 +1,241 @@
+import Foundation
+import Logging
+import Synchronization
+import WireGuard
+
+/// A relay the engine keeps a registration with.
+public struct RelayTarget: Sendable, Equatable, Hashable {
+    public var key: PublicKey
+    public var endpoint: Endpoint
+    public init(key: PublicKey, endpoint: Endpoint) {
+        self.key = key
+        self.endpoint = endpoint
+    }
+}
+
+/// What the engine knows, copied out for the agent's policy and for `formnet show`.
+public struct RelayEngineStatus: Sendable {
+    public struct Link: Sendable {
+        public var target: RelayTarget
+        public var transport: RelayLinkMachine.Transport
+        public var phase: RelayLinkMachine.Phase
+        public var usable: Bool
+        /// Seconds, most recent last.
+        public var rttSamples: [Double]
+        /// This host's address as the relay sees it (a server-reflexive candidate).
+        public var observedAddress: Endpoint?
+        public var info: InfoResponseFrame?
+    }
+
+    public struct Route: Sendable {
+        public var peer: PublicKey
+        /// The loopback endpoint WireGuard must use for the peer.
+        public var proxy: Endpoint
+        public var preferences: [PublicKey]
+        /// Made for a peer whose packets arrived through a relay without the agent asking.
+        public var automatic: Bool
+        public var lastInboundVia: PublicKey?
+        public var lastSentVia: PublicKey?
+        public var packetsIn: UInt64
+        public var packetsOut: UInt64
+        /// Packets WireGuard sent while no relay could take them.
+        public var packetsDropped: UInt64
+        /// Monotonic seconds of the last packet from the peer, if any.
+        public var lastInbound: Double?
+    }
+
+    public var links: [PublicKey: Link]
+    public var routes: [PublicKey: Route]
+    /// Relays listed by relays' discovery answers.
+    public var discovered: [KnownRelay]
+    /// The engine's clock (monotonic seconds) when this was taken.
+    public var now: Double
+}
+
+/// The agent's side of relaying: keeps registrations with a set of relays (UDP, TCP when UDP
+/// gets no answer) and one loopback proxy socket per relayed peer, and moves WireGuard packets
+/// between them on one thread with recvmmsg/sendmmsg and preallocated buffers.
+///
+/// Which relay carries a peer's packets: the first of the route's preferences (the peer's
+/// reported relays, then this host's own) that is usable and has not just answered
+/// peer-unknown for it; failing those, the relay the peer's packets last came through. The
+/// choice is made per batch, so a relay that stops answering is left within the link machine's
+/// `deadAfter`, without waiting for the agent.
+///
+/// A packet that arrives through a relay from a peer without a route gets an automatic route
+/// (the receiving side of a relayed pair need not decide anything: WireGuard roams its endpoint
+/// to the proxy as soon as the first authenticated packet arrives from it).
+public final class RelayClientEngine: Sendable {
+    private let shared: Mutex<EngineState>
+    /// A pipe that wakes the loop's poll when a command changed the sockets to watch.
+    private let wake: (read: Int32, write: Int32)
+    private let stopping = Atomic<Bool>(false)
+    private let logger: Logger
+
+    public init(clientKey: PrivateKey, wireGuardPort: UInt16, logger: Logger) throws {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { throw WireGuardError.system(operation: "pipe", errno: errno) }
+        for end in ends {
+            _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+        }
+        wake = (ends[0], ends[1])
+        self.logger = logger
+        shared = Mutex(EngineState(clientKey: clientKey, wireGuardPort: wireGuardPort, logger: logger))
+        let thread = Thread { [self] in run() }
+        thread.name = "formnet-relay-client"
+        thread.start()
+    }
+
+    /// The relays to be registered with; links to others are closed, new ones start registering.
+    public func setRelays(_ targets: [RelayTarget], udpBlocked: Bool) {
+        shared.withLock { $0.setRelays(targets, udpBlocked: udpBlocked, now: Self.monotonic()) }
+        poke()
+    }
+
+    /// Routes `peer` through the relays in `preferences` (first usable wins) and returns the
+    /// loopback endpoint to give WireGuard for it.
+    public func route(_ peer: PublicKey, preferring preferences: [PublicKey]) throws -> Endpoint {
+        let endpoint = try shared.withLock { try $0.route(peer, preferences: preferences) }
+        poke()
+        return endpoint
+    }
+
+    public func unroute(_ peer: PublicKey) {
+        shared.withLock { $0.unroute(peer) }
+        poke()
+    }
+
+    public func setWireGuardPort(_ port: UInt16) {
+        shared.withLock { $0.setWireGuardPort(port) }
+    }
+
+    public func status() -> RelayEngineStatus {
+        shared.withLock { $0.status(now: Self.monotonic()) }
+    }
+
+    public func stop() {
+        stopping.store(true, ordering: .relaxed)
+        poke()
+    }
+
+    private func poke() {
+        var one: UInt8 = 1
+        _ = write(wake.write, &one, 1)
+    }
+
+    static func monotonic() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
+    private func run() {
+        guard let io = BatchIO() else {
+            logger.critical("recvmmsg/sendmmsg not found in the C library: relaying is off")
+            return
+        }
+        defer { io.deallocate() }
+        var polled: [pollfd] = []
+        var kinds: [EngineState.Readiness] = []
+        while !stopping.load(ordering: .relaxed) {
+            polled.removeAll(keepingCapacity: true)
+            kinds.removeAll(keepingCapacity: true)
+            polled.append(pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0))
+            kinds.append(.wake)
+            shared.withLock { $0.pollSet(into: &polled, kinds: &kinds) }
+            let ready = poll(&polled, nfds_t(polled.count), 100)
+            if ready < 0, errno != EINTR {
+                logger.error("relay client poll: \(String(cString: strerror(errno)))")
+                return
+            }
+            var drained = [UInt8](repeating: 0, count: 64)
+            if polled[0].revents != 0 { _ = read(wake.read, &drained, drained.count) }
+            shared.withLock { state in
+                let now = Self.monotonic()
+                for index in 1..<polled.count where polled[index].revents != 0 {
+                    state.handle(kinds[index], fd: polled[index].fd, events: polled[index].revents, io: io, now: now)
+                }
+                state.tick(now: now)
+            }
+        }
+        shared.withLock { $0.closeAll() }
+        close(wake.read)
+        close(wake.write)
+    }
+}
+
+/// Preallocated batch buffers for recvmmsg/sendmmsg. Only the engine's thread uses them (the
+/// unchecked Sendable lets it hand them into the locked state).
+final class BatchIO: @unchecked Sendable {
+    static let batch = 64
+    static let slot = RelayWire.maxFrame
+    let buffers: UnsafeMutableRawPointer
+    let vectors: UnsafeMutablePointer<iovec>
+    let headers: UnsafeMutablePointer<MultipleMessageHeader>
+    let sendVectors: UnsafeMutablePointer<iovec>
+    let sendHeaders: UnsafeMutablePointer<MultipleMessageHeader>
+    let receive: BatchedDatagramIO.ReceiveFunction
+    let send: BatchedDatagramIO.SendFunction
+
+    init?() {
+        guard let receive = BatchedDatagramIO.receive, let send = BatchedDatagramIO.send else { return nil }
+        self.receive = receive
+        self.send = send
+        buffers = UnsafeMutableRawPointer.allocate(byteCount: Self.batch * Self.slot, alignment: 16)
+        vectors = .allocate(capacity: Self.batch)
+        vectors.initialize(repeating: iovec(), count: Self.batch)
+        headers = .allocate(capacity: Self.batch)
+        headers.initialize(repeating: MultipleMessageHeader(), count: Self.batch)
+        sendVectors = .allocate(capacity: Self.batch)
+        sendVectors.initialize(repeating: iovec(), count: Self.batch)
+        sendHeaders = .allocate(capacity: Self.batch)
+        sendHeaders.initialize(repeating: MultipleMessageHeader(), count: Self.batch)
+    }
+
+    func deallocate() {
+        buffers.deallocate()
+        vectors.deallocate()
+        headers.deallocate()
+        sendVectors.deallocate()
+        sendHeaders.deallocate()
+    }
+
+    func slot(_ index: Int) -> UnsafeMutableRawPointer { buffers + index * Self.slot }
+
+    /// Receives up to a batch from `fd` into the slots at `offset`; returns how many and sets
+    /// `headers[i].length`.
+    func receiveBatch(_ fd: Int32, offset: Int) -> Int {
+        for i in 0..<Self.batch {
+            vectors[i] = iovec(iov_base: slot(i) + offset, iov_len: Self.slot - offset)
+            headers[i] = MultipleMessageHeader()
+            headers[i].header.msg_iov = vectors + i
+            headers[i].header.msg_iovlen = 1
+        }
+        let n = Int(receive(fd, headers, UInt32(Self.batch), Int32(MSG_DONTWAIT), nil))
+        return max(0, n)
+    }
+
+    /// Sends the prepared `sendVectors[0..<count]` on a connected socket; returns how many left.
+    @discardableResult
+    func sendBatch(_ fd: Int32, count: Int) -> Int {
+        for i in 0..<count {
+            sendHeaders[i] = MultipleMessageHeader()
+            sendHeaders[i].header.msg_iov = sendVectors + i
+            sendHeaders[i].header.msg_iovlen = 1
+        }
+        var sent = 0
+        while sent < count {
+            let n = Int(send(fd, sendHeaders + sent, UInt32(count - sent), Int32(MSG_DONTWAIT)))
+            if n > 0 {
+                sent += n
+            } else if errno == EINTR {
+                continue
+            } else {
+                // A full socket buffer or an unreachable port drops this one; WireGuard recovers lost packets.
+                sent += 1
+            }
+        }
+        return sent
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import Testing
+import FormnetTraversal
+import WireGuard
+@testable import FormnetRelay
+
+/// Two engines and a relay on loopback, with a plain UDP socket standing in for each side's
+/// WireGuard: what one "WireGuard" sends to its proxy arrives at the other, and the answer
+/// comes back the same way.
+@Suite(.serialized) struct RelayClientEngineTests {
+    final class LoopbackRelay: Sendable {
+        let socket: UDPRelaySocket
+        let key = PrivateKey.generate()
+        let done = DispatchSemaphore(value: 0)
+
+        init() throws {
+            socket = try UDPRelaySocket(port: 0, host: "127.0.0.1")
+            let state = NIOLockedValueBox(RelayState(relayKey: key, configuration: RelayConfiguration(), policy: .open, now: RelayClock.now()))
+            Thread { [socket, done] in
+                socket.runForwardingLoop(state: state, toTCP: { _, _ in false }, logger: Logger(label: "test.relay"))
+                done.signal()
+            }.start()
+        }
+
+        var target: RelayTarget { RelayTarget(key: key.publicKey, endpoint: Endpoint(address: .v4(0x7F00_0001), port: socket.boundPort)) }
+
+        func stop() {
+            socket.stop()
+            done.wait()
+        }
+    }
+
+    static func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(10_000)
+        }
+        return condition()
+    }
+
+    @Test func carriesPacketsBothWaysThroughTheRelay() throws {
+        let relay = try LoopbackRelay()
+        defer { relay.stop() }
+        let wireGuardA = try DatagramSocket(port: 0)
+        let wireGuardB = try DatagramSocket(port: 0)
+        let keyA = PrivateKey.generate(), keyB = PrivateKey.generate()
+        let engineA = try RelayClientEngine(clientKey: keyA, wireGuardPort: wireGuardA.localPort, logger: Logger(label: "a"))
+        let engineB = try RelayClientEngine(clientKey: keyB, wireGuardPort: wireGuardB.localPort, logger: Logger(label: "b"))
+        defer { engineA.stop(); engineB.stop() }
+        engineA.setRelays([relay.target], udpBlocked: false)
+        engineB.setRelays([relay.target], udpBlocked: false)
+        #expect(Self.waitFor(3) {
+            engineA.status().links[relay.target.key]?.usable == true && engineB.status().links[relay.target.key]?.usable == true
+        })
+        let link = try #require(engineA.status().links[relay.target.key])
+        #expect(link.transport == .udp)
+        #expect(link.observedAddress?.address == .v4(0x7F00_0001))
+
+        let proxyForB = try engineA.route(keyB.publicKey, preferring: [relay.target.key])
+        #expect(proxyForB.address == .v4(0x7F00_0001))
+        try wireGuardA.send(Array("handshake initiation".utf8), to: proxyForB)
+        let (atB, fromProxy) = try #require(try wireGuardB.receive(timeout: 2))
+        #expect(String(decoding: atB, as: UTF8.self) == "handshake initiation")
+        #expect(fromProxy.address == .v4(0x7F00_0001))
+        // B never asked: its engine made a route for A when A's packet arrived.
+        let routeAtB = try #require(engineB.status().routes[keyA.publicKey])
+        #expect(routeAtB.automatic)
+        #expect(routeAtB.proxy == fromProxy)
+        #expect(routeAtB.lastInboundVia == relay.target.key)
+
+        try wireGuardB.send(Array("handshake response".utf8), to: fromProxy)
+        let (atA, from) = try #require(try wireGuardA.receive(timeout: 2))
+        #expect(String(decoding: atA, as: UTF8.self) == "handshake response")
+        #expect(from == proxyForB)
+        let routeAtA = try #require(engineA.status().routes[keyB.publicKey])
+        #expect(routeAtA.packetsOut == 1)
+        #expect(routeAtA.packetsIn == 1)
+        #expect(routeAtA.lastSentVia == relay.target.key)
+        #expect(Self.waitFor(2) { engineA.status().links[relay.target.key]?.rttSamples.isEmpty == false })
+    }
+
+    @Test func dropsWhatNoRelayCanCarryAndCountsIt() throws {
+        let wireGuard = try DatagramSocket(port: 0)
+        let engine = try RelayClientEngine(clientKey: PrivateKey.generate(), wireGuardPort: wireGuard.localPort, logger: Logger(label: "a"))
+        defer { engine.stop() }
+        let peer = PrivateKey.generate().publicKey
+        let proxy = try engine.route(peer, preferring: [PrivateKey.generate().publicKey])
+        try wireGuard.send([1, 2, 3], to: proxy)
+        #expect(Self.waitFor(2) { engine.status().routes[peer]?.packetsDropped == 1 })
+        engine.unroute(peer)
+        #expect(engine.status().routes[peer] == nil)
+    }
+}

@@ -1,0 +1,94 @@
+import Testing
+@testable import FormnetRelay
+
+@Suite struct RelayLinkMachineTests {
+    @Test func registersOverUDPAndFallsBackToTCPWithoutAnAnswer() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        #expect(machine.initialActions == [.register(.udp)])
+        #expect(machine.tick(now: 0.1) == [])
+        #expect(machine.tick(now: 0.26) == [.register(.udp)])
+        #expect(machine.tick(now: 0.31) == [.connectTCP, .register(.tcp)])
+        #expect(machine.transport == .tcp)
+        #expect(machine.isUsable(now: 0.31) == false)
+    }
+
+    @Test func startsOnTCPWhenUDPIsKnownBlocked() {
+        let machine = RelayLinkMachine(now: 0, udpBlocked: true)
+        #expect(machine.transport == .tcp)
+        #expect(machine.initialActions == [.connectTCP, .register(.tcp)])
+    }
+
+    @Test func pingsEverySecondAndMeasuresRoundTrips() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        let first = machine.registered(now: 0.05)
+        #expect(first == [.ping(echo: 1), .infoRequest, .discoveryQuery])
+        #expect(machine.isUsable(now: 0.05))
+        #expect(machine.pong(echo: 1, stillRegistered: true, now: 0.07) == [])
+        #expect(abs(machine.rttSamples[0] - 0.02) < 1e-9)
+        #expect(machine.tick(now: 0.5) == [])
+        #expect(machine.tick(now: 1.06) == [.ping(echo: 2)])
+        // An answer to nothing we sent moves the clock of liveness but adds no sample.
+        #expect(machine.pong(echo: 99, stillRegistered: true, now: 1.1) == [])
+        #expect(machine.rttSamples.count == 1)
+    }
+
+    @Test func aSilentRelayIsUnusableAfterDeadAfterAndRegisteredAgainOverUDP() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        _ = machine.registered(now: 0)
+        #expect(machine.isUsable(now: 2.4))
+        #expect(!machine.isUsable(now: 2.5))
+        #expect(machine.tick(now: 2.5) == [.register(.udp)])
+        // UDP worked before, so the relay is presumed down rather than UDP blocked: no TCP.
+        #expect(machine.tick(now: 3.0).contains(.connectTCP) == false)
+        #expect(machine.transport == .udp)
+    }
+
+    @Test func relayRestartIsNoticedByAPongWithoutSession() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        _ = machine.registered(now: 0)
+        #expect(machine.pong(echo: 1, stillRegistered: false, now: 0.5) == [.register(.udp)])
+        if case .registering = machine.phase {} else { Issue.record("expected registering, got \(machine.phase)") }
+    }
+
+    @Test func errorsChangeWhatHappensNext() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        #expect(machine.error(.staleTimestamp, now: 0.1) == [.register(.udp)])
+        #expect(machine.error(.staleTimestamp, now: 0.2) == [])
+        #expect(machine.error(.notAllowed, now: 1) == [])
+        #expect(machine.phase == .refused(.notAllowed, retryAt: 301))
+        #expect(machine.tick(now: 300) == [])
+        #expect(machine.tick(now: 301) == [.register(.udp)])
+        var full = RelayLinkMachine(now: 0, udpBlocked: true)
+        #expect(full.error(.relayFull, now: 1) == [.closeTCP])
+        #expect(full.phase == .refused(.relayFull, retryAt: 61))
+    }
+
+    @Test func aClosedTCPConnectionIsReplaced() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: true)
+        _ = machine.registered(now: 0.1)
+        #expect(machine.transportFailed(now: 5) == [.connectTCP, .register(.tcp)])
+        #expect(!machine.isUsable(now: 5))
+    }
+}
+
+@Suite struct StreamFrameReaderTests {
+    @Test func reassemblesFramesSplitAcrossReads() throws {
+        var reader = StreamFrameReader()
+        let stream: [UInt8] = [0, 3, 1, 2, 3, 0, 2, 9, 8]
+        var frames: [[UInt8]] = []
+        for chunk in [Array(stream[0..<1]), Array(stream[1..<4]), Array(stream[4..<8]), Array(stream[8...])] {
+            chunk.withUnsafeBytes { reader.append($0) }
+            try reader.drain { frames.append(Array($0)) }
+        }
+        #expect(frames == [[1, 2, 3], [9, 8]])
+        #expect(reader.pending == 0)
+    }
+
+    @Test func refusesZeroAndOversizedLengths() {
+        for bad: [UInt8] in [[0, 0, 1], [0x08, 0x01]] {
+            var reader = StreamFrameReader()
+            bad.withUnsafeBytes { reader.append($0) }
+            #expect(throws: StreamFrameReader.Failure.self) { try reader.drain { _ in } }
+        }
+    }
+}
