@@ -12,6 +12,7 @@ final class DaemonMailbox: @unchecked Sendable {
     private var natType: NatType = .unknown
     private var natVersion = 0
     private var ownObservedEndpoint: Endpoint?
+    private var relays: [PublicKey] = []
 
     func post(state: API.State, ownObservedEndpoint: Endpoint?) {
         condition.withLock {
@@ -29,6 +30,13 @@ final class DaemonMailbox: @unchecked Sendable {
             condition.broadcast()
         }
     }
+
+    /// The relays this member is registered with, home first, for the reporter to send.
+    func post(relays: [PublicKey]) {
+        condition.withLock { self.relays = relays }
+    }
+
+    var reportedRelays: [PublicKey] { condition.withLock { relays } }
 
     /// The server's view of this member's WireGuard port in the newest state.
     var serverObservedEndpoint: Endpoint? { condition.withLock { ownObservedEndpoint } }

@@ -50,15 +50,19 @@ public struct FetchLoop {
         NatReporter(network: network, config: config,
                     wireGuardPort: { configuredPort ?? (try? backend.device(named: network).listenPort) ?? 0 },
                     options: traversal, reportInterval: interval, mailbox: mailbox, logger: member.logger).start()
+        let relay = traversal.enabled && config.interface.relayFallback != false
+            ? try RelayManager(clientKey: try privateKey(config), wireGuardPort: (try? backend.device(named: network).listenPort) ?? 0,
+                               logger: member.logger)
+            : nil
         var driver = traversal.enabled
-            ? TraversalDriver(network: network, options: traversal, paths: member.options.paths, logger: member.logger)
+            ? TraversalDriver(network: network, options: traversal, paths: member.options.paths, relay: relay, logger: member.logger)
             : nil
         // The cached state until the server answers: a member that cannot reach it (UDP blocked)
         // still tries its known peers and shows its NAT type.
         var latest: API.State? = sync.loadCache().state
         var natVersion = -1
         while true {
-            let news = mailbox.next(timeout: driver?.isAttempting == true ? Self.attemptTick : Self.idleTick)
+            let news = mailbox.next(timeout: driver?.needsFastTick == true ? Self.attemptTick : Self.idleTick)
             do {
                 if let state = news.state {
                     latest = try sync.apply(state, traversalOwnsEndpoints: driver != nil).state
@@ -72,6 +76,13 @@ public struct FetchLoop {
                         driver = current
                     }
                     let now = Date().timeIntervalSince1970
+                    let relays = relay?.engine.status()
+                    if let relay, let relays {
+                        relay.engine.setWireGuardPort((try? backend.device(named: network).listenPort) ?? 0)
+                        relay.refresh(relays: RelayOffers.from(state: latest), ownNat: news.natType, status: relays)
+                        mailbox.post(relays: relay.reported)
+                    }
+                    current.lastRelayStatus = relays
                     if let latest, news.state != nil || news.natVersion != natVersion {
                         natVersion = news.natVersion
                         let desired = DesiredPeer.from(state: latest, config: config, ownKey: ownKey)
@@ -79,7 +90,7 @@ public struct FetchLoop {
                         try apply(current.plan(state: latest, desired: desired, ownKey: ownKey, ownNat: news.natType,
                                                device: try backend.device(named: network), now: now), backend: backend)
                     }
-                    try apply(current.tick(device: try backend.device(named: network), now: now), backend: backend)
+                    try apply(current.tick(device: try backend.device(named: network), now: now, relays: relays), backend: backend)
                 }
             } catch let error as AgentError {
                 if case .interfaceNotUp = error { throw error }
@@ -94,6 +105,13 @@ public struct FetchLoop {
                 return
             }
         }
+    }
+
+    private func privateKey(_ config: InterfaceConfig) throws -> PrivateKey {
+        guard let key = config.privateKey else {
+            throw AgentError.invalidInput("the config for '\(member.network)' has no valid private key")
+        }
+        return key
     }
 
     private func apply(_ update: DeviceUpdate, backend: any WireGuardBackend) throws {

@@ -34,13 +34,20 @@ public enum ShowReport {
             let handshake = peer.lastHandshake.map { ago($0, now: now) } ?? "never"
             let path = traversal?.peers[peer.publicKey.base64]
             if short {
-                let pathText = path.map { " path \($0.path.rawValue) nat \($0.natType?.rawValue ?? NatType.unknown.rawValue)" } ?? ""
+                let pathText = path.map { p in
+                    let via = p.path == .relayed ? " via \(p.endpoint?.description ?? "-")" : ""
+                    return " path \(p.path.rawValue)\(via) nat \(p.natType?.rawValue ?? NatType.unknown.rawValue)"
+                } ?? ""
                 return ["\(indent)\(name) \(ip) endpoint \(peer.endpoint?.description ?? "-") handshake \(handshake)\(pathText)"]
             }
             var result = ["\(indent)peer: \(name) (\(ip))", "\(indent)  public key: \(peer.publicKey)"]
             if let endpoint = peer.endpoint { result.append("\(indent)  endpoint: \(endpoint)") }
             if let path {
                 var text = path.path.rawValue
+                if path.path == .relayed {
+                    text += " through relay \(path.endpoint?.description ?? "-")"
+                    if let relay = path.relay { text += " (\(relay))" }
+                }
                 if let reason = path.reason { text += " (\(reason))" }
                 if let seconds = path.timeToHandshake { text += String(format: " (handshake after %.2f s)", seconds) }
                 result.append("\(indent)  path: \(text)")

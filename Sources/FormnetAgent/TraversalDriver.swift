@@ -1,12 +1,15 @@
 import Foundation
 import FormnetKit
+import FormnetRelay
 import FormnetTraversal
 import Logging
 import WireGuard
 
 /// Runs one `TraversalMachine` per peer against the WireGuard device: feeds it candidates, NAT
 /// types and handshakes, turns its actions into device updates, and records the outcomes in the
-/// connection cache and the status file `formnet show` reads.
+/// connection cache and the status file `formnet show` reads. With a relay manager, a peer the
+/// machine declares unreachable is routed through a relay at once, and stays relayed until its
+/// inputs change (a NAT type or candidate) or its packets start arriving directly.
 struct TraversalDriver {
     /// What a machine was last started with; a change restarts it (a connected peer stays so).
     struct Inputs: Equatable {
@@ -22,6 +25,8 @@ struct TraversalDriver {
         var desired: DesiredPeer
         /// When the peer was last re-added for the current attempt.
         var lastKick: Double = 0
+        /// The relays the peer reported, home first.
+        var peerRelays: [PublicKey] = []
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
@@ -37,9 +42,11 @@ struct TraversalDriver {
     private(set) var peers: [PublicKey: PeerTraversal] = [:]
     private var cache: ConnectionCache
     private var status = TraversalStatus()
+    let relay: RelayManager?
 
-    init(network: String, options: TraversalOptions, paths: Paths, logger: Logger) {
+    init(network: String, options: TraversalOptions, paths: Paths, relay: RelayManager?, logger: Logger) {
         self.network = network
+        self.relay = relay
         self.options = options
         cachePath = paths.connectionCache(network)
         statusPath = paths.traversalStatus(network)
@@ -50,6 +57,14 @@ struct TraversalDriver {
     /// Whether any peer is trying candidates: the loop then ticks fast.
     var isAttempting: Bool {
         peers.values.contains { if case .attempting = $0.machine.phase { true } else { false } }
+    }
+
+    /// Attempting, or waiting for a relay to become usable for an unreachable peer: the loop
+    /// then ticks fast, so the relayed path starts as soon as a registration completes.
+    var needsFastTick: Bool {
+        isAttempting || (relay != nil && peers.contains { key, entry in
+            if case .unreachable = entry.machine.phase { relay?.proxy(for: key) == nil } else { false }
+        })
     }
 
     /// The candidates of a peer as the state shows them: the endpoint the server observed (or the
@@ -85,7 +100,8 @@ struct TraversalDriver {
             let ordered = CandidateOrdering.order(inputs.candidates, cache: cache.stats(for: want.publicKey),
                                                   samePublicAddress: inputs.samePublicAddress,
                                                   excluded: options.excluded, now: now)
-            if isNew, let live = device?.peer(want.publicKey), let endpoint = live.endpoint,
+            entry.peerRelays = peer.relays
+            if isNew, let live = device?.peer(want.publicKey), let endpoint = live.endpoint, !RelayManager.isLoopback(endpoint),
                let handshake = live.lastHandshake?.timeIntervalSince1970,
                now - handshake < entry.machine.timing.staleAfter {
                 let current = ordered.first { $0.endpoint == endpoint } ?? Candidate(endpoint: endpoint, kind: .serverReflexive)
@@ -103,16 +119,27 @@ struct TraversalDriver {
         for key in peers.keys where !kept.contains(key) {
             peers[key] = nil
             status.peers[key.base64] = nil
+            relay?.unroute(key)
         }
         return DeviceUpdate(peers: updates)
     }
 
     /// Advances every machine with the device's latest handshakes.
-    mutating func tick(device: Device, now: Double) -> DeviceUpdate {
+    mutating func tick(device: Device, now: Double, relays: RelayEngineStatus? = nil) -> DeviceUpdate {
         var updates: [PeerUpdate] = []
         for (key, entry) in peers {
             var machine = entry.machine
             let live = device.peer(key)
+            if let relay, let relays {
+                if relay.proxy(for: key) != nil {
+                    updates += tickRelayed(key, entry: entry, live: live, relays: relays, now: now)
+                    continue
+                }
+                if case .unreachable(let reason, _) = machine.phase, relay.hasUsableRelay(relays) {
+                    updates += routeThroughRelay(key, entry: entry, reason: reason, relays: relays)
+                    continue
+                }
+            }
             let actions = machine.tick(now: now, lastHandshake: live?.lastHandshake?.timeIntervalSince1970)
             peers[key]?.machine = machine
             updates += apply(actions, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
@@ -144,6 +171,9 @@ struct TraversalDriver {
         for action in actions {
             switch action {
             case .attempt(let candidate):
+                // An attempt must not complete through the relay: packets from the proxy would
+                // roam the endpoint back to it and pass for a direct handshake.
+                if relay?.proxy(for: key) != nil { relay?.unroute(key) }
                 // Removing and re-adding clears WireGuard's handshake rate limit, so the
                 // initiation toward this candidate leaves at once.
                 updates.append(.remove(key))
@@ -166,6 +196,10 @@ struct TraversalDriver {
                     $0.recordFailure(at: now)
                 }
             case .unreachable(let reason):
+                if let relay, let relays = lastRelayStatus, relay.hasUsableRelay(relays), let entry = peers[key] {
+                    updates += routeThroughRelay(key, entry: entry, reason: reason, relays: relays)
+                    continue
+                }
                 var endpoint = device?.endpoint
                 if case .exhausted = reason, let best = machine.candidates.first {
                     // Back to the likeliest candidate until the next round: if the peer's own
@@ -182,6 +216,46 @@ struct TraversalDriver {
             }
         }
         return updates
+    }
+
+    /// The engine's view at the last tick, for decisions made while applying actions.
+    var lastRelayStatus: RelayEngineStatus?
+
+    /// Points the peer at its relay proxy; re-added so the first initiation leaves at once.
+    private mutating func routeThroughRelay(_ key: PublicKey, entry: PeerTraversal, reason: TraversalMachine.Reason,
+                                            relays: RelayEngineStatus) -> [PeerUpdate] {
+        guard let relay, let proxy = relay.route(key, peerRelays: entry.peerRelays) else { return [] }
+        let via = relays.links[relay.ranked.first { id in entry.peerRelays.contains(id) && relays.links[id]?.usable == true }
+            ?? relay.ranked.first { relays.links[$0]?.usable == true } ?? key]
+        logger.info("\(network): relaying \(key) (\(Self.describe(reason))) through \(via.map { "\($0.target.endpoint)" } ?? "a relay")")
+        status.peers[key.base64] = .init(path: .relayed, endpoint: via?.target.endpoint, natType: entry.inputs.peer,
+                                         reason: Self.describe(reason), relay: via?.target.key.base64)
+        return [.remove(key), PeerUpdate(publicKey: key, endpoint: proxy, persistentKeepalive: entry.desired.persistentKeepalive,
+                                         replaceAllowedIPs: true, allowedIPs: entry.desired.allowedIPs)]
+    }
+
+    /// A relayed peer: reports which relay carries it, and takes a direct path when the peer's
+    /// packets start arriving directly (its side found one; WireGuard roamed the endpoint).
+    private mutating func tickRelayed(_ key: PublicKey, entry: PeerTraversal, live: Peer?, relays: RelayEngineStatus,
+                                      now: Double) -> [PeerUpdate] {
+        if let live, let endpoint = live.endpoint, !RelayManager.isLoopback(endpoint),
+           let handshake = live.lastHandshake?.timeIntervalSince1970, now - handshake < 30 {
+            let candidate = entry.machine.candidates.first { $0.endpoint == endpoint } ?? Candidate(endpoint: endpoint, kind: .serverReflexive)
+            peers[key]?.machine.adopt(candidate, candidates: entry.machine.candidates, local: entry.inputs.local,
+                                      peer: entry.inputs.peer, lastHandshake: handshake)
+            relay?.unroute(key)
+            cache.update(peer: key, endpoint: endpoint, kind: candidate.kind, now: now) { $0.recordSuccess(at: now, timeToHandshake: 0) }
+            status.peers[key.base64] = .init(path: .direct, endpoint: endpoint, natType: entry.inputs.peer)
+            logger.info("\(network): \(key) moved from the relay to a direct path at \(endpoint)")
+            return []
+        }
+        if let route = relays.routes[key], let via = route.lastSentVia ?? route.lastInboundVia, let link = relays.links[via],
+           status.peers[key.base64]?.relay != via.base64 {
+            status.peers[key.base64]?.relay = via.base64
+            status.peers[key.base64]?.endpoint = link.target.endpoint
+            logger.info("\(network): \(key) now relayed through \(link.target.endpoint)")
+        }
+        return []
     }
 
     static func describe(_ reason: TraversalMachine.Reason) -> String {

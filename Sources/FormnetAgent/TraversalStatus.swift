@@ -10,8 +10,10 @@ public struct TraversalStatus: Codable, Sendable, Equatable {
         case direct
         /// Candidates are being tried.
         case connecting
-        /// No direct path: the NAT types rule it out, or every candidate failed (a relay's job).
+        /// No direct path: the NAT types rule it out, or every candidate failed, and no relay is usable.
         case unreachableDirect = "unreachable-direct"
+        /// Carried through a relay (the endpoint is the relay's).
+        case relayed
     }
 
     public struct PeerPath: Codable, Sendable, Equatable {
@@ -23,9 +25,12 @@ public struct TraversalStatus: Codable, Sendable, Equatable {
         public var reason: String?
         /// Seconds from the successful attempt's start to the handshake.
         public var timeToHandshake: Double?
+        /// The relay's public key (base64) when relayed.
+        public var relay: String?
 
         public init(path: Path, endpoint: Endpoint? = nil, natType: NatType? = nil, reason: String? = nil,
-                    timeToHandshake: Double? = nil) {
+                    timeToHandshake: Double? = nil, relay: String? = nil) {
+            self.relay = relay
             self.path = path
             self.endpoint = endpoint
             self.natType = natType

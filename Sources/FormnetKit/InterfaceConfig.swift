@@ -11,6 +11,7 @@ import WireGuard
 ///     private-key = "…"
 ///     listen-port = 51820             # optional
 ///     mtu = 1420                      # optional
+///     relay-fallback = false          # optional; relays are used unless this is false
 ///
 ///     [server]
 ///     public-key = "…"
@@ -23,9 +24,12 @@ public struct InterfaceConfig: Codable, Sendable, Equatable {
         public var privateKey: String
         public var listenPort: UInt16?
         public var mtu: UInt32?
+        /// `formnet configure-relay --enable/--disable`; absent means enabled.
+        public var relayFallback: Bool?
 
         enum CodingKeys: String, CodingKey {
             case networkName = "network-name", address, privateKey = "private-key", listenPort = "listen-port", mtu
+            case relayFallback = "relay-fallback"
         }
 
         public init(networkName: String, address: IPNetwork, privateKey: String, listenPort: UInt16? = nil, mtu: UInt32? = nil) {
