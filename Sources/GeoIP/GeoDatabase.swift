@@ -6,11 +6,26 @@ import WireGuard
 /// location/longitude and country/iso_code) opened with libmaxminddb, memory-mapped and
 /// read-only, so lookups from several tasks at once are safe.
 public final class GeoDatabase: @unchecked Sendable {
-    /// Where geoipupdate and Debian's packages put the City database.
+    /// Searched in this order when no --geoip-db is given. Relay selection needs coordinates, so
+    /// only City databases are listed: Country databases (GeoLite2-Country, dbip-country-lite)
+    /// carry no location and would open fine yet answer nothing. The paid GeoIP2-City is more
+    /// precise than GeoLite2-City, so it goes first in each directory. Directories:
+    /// /var/lib/GeoIP is where Debian's and Ubuntu's geoipupdate write; /usr/share/GeoIP is
+    /// geoipupdate's built-in default and where Fedora's and Arch's database packages install;
+    /// /usr/local/share/GeoIP is a geoipupdate built from source or FreeBSD's port; the two
+    /// var/GeoIP are Homebrew's on Apple silicon and Intel Macs. DB-IP's City Lite has the same
+    /// layout and is the free fallback where MaxMind's licence is not wanted.
     public static let defaultPaths = [
+        "/var/lib/GeoIP/GeoIP2-City.mmdb",
         "/var/lib/GeoIP/GeoLite2-City.mmdb",
+        "/usr/share/GeoIP/GeoIP2-City.mmdb",
         "/usr/share/GeoIP/GeoLite2-City.mmdb",
+        "/usr/local/share/GeoIP/GeoIP2-City.mmdb",
         "/usr/local/share/GeoIP/GeoLite2-City.mmdb",
+        "/opt/homebrew/var/GeoIP/GeoLite2-City.mmdb",
+        "/usr/local/var/GeoIP/GeoLite2-City.mmdb",
+        "/var/lib/GeoIP/dbip-city-lite.mmdb",
+        "/usr/share/GeoIP/dbip-city-lite.mmdb",
     ]
 
     public struct OpenError: Error, CustomStringConvertible {
@@ -33,9 +48,21 @@ public final class GeoDatabase: @unchecked Sendable {
         self.path = path
     }
 
-    /// The first of `defaultPaths` that opens, or nil.
-    public static func openDefault() -> GeoDatabase? {
-        defaultPaths.lazy.compactMap { try? GeoDatabase(path: $0) }.first
+    /// The database at `explicitPath` (--geoip-db), which must open; without one, the first of
+    /// `candidates` that exists and opens, or nil when none does. Geolocation only refines the
+    /// choice of relay, so a broken file on a default path is reported through `warn` and
+    /// skipped rather than stopping the agent; one the operator named is an error.
+    public static func open(explicitPath: String?, searching candidates: [String] = defaultPaths,
+                            warn: (OpenError) -> Void = { _ in }) throws(OpenError) -> GeoDatabase? {
+        if let explicitPath { return try GeoDatabase(path: explicitPath) }
+        for path in candidates where FileManager.default.fileExists(atPath: path) {
+            do {
+                return try GeoDatabase(path: path)
+            } catch {
+                warn(error)
+            }
+        }
+        return nil
     }
 
     deinit {
