@@ -47,6 +47,6 @@ public enum KeyPinning {
             pins[ip] = peer.publicKey
             peers.append(peer)
         }
-        return Outcome(state: API.State(peers: peers, cidrs: state.cidrs), conflicts: conflicts, pins: pins)
+        return Outcome(state: API.State(peers: peers, cidrs: state.cidrs, relays: state.relays), conflicts: conflicts, pins: pins)
     }
 }

@@ -185,6 +185,15 @@ struct TraversalDriver {
             case .connected(let candidate, let after):
                 // A handshake the peer started may have roamed the endpoint to where it came from.
                 let endpoint = device?.endpoint ?? candidate.endpoint
+                if RelayManager.isLoopback(endpoint), let relay, let entry = peers[key] {
+                    // The peer relays to us and the handshake came through its relay, not
+                    // through the candidate: keep the relayed path (now routed as ours too).
+                    if let proxy = relay.route(key, peerRelays: entry.peerRelays), proxy != endpoint {
+                        updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: proxy))
+                    }
+                    status.peers[key.base64] = .init(path: .relayed, natType: peerNat, reason: "the peer relays to us")
+                    continue
+                }
                 let kind = machine.candidates.first { $0.endpoint == endpoint }?.kind ?? candidate.kind
                 cache.update(peer: key, endpoint: endpoint, kind: kind, now: now) {
                     $0.recordSuccess(at: now, timeToHandshake: after)
