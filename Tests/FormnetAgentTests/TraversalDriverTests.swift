@@ -21,7 +21,7 @@ import WireGuard
 
     func driver(_ directory: String) -> TraversalDriver {
         TraversalDriver(network: "evilcorp", options: TraversalOptions(),
-                        paths: Paths(configDir: directory, dataDir: directory), logger: Logger(label: "test"))
+                        paths: Paths(configDir: directory, dataDir: directory), relay: nil, logger: Logger(label: "test"))
     }
 
     func desired(_ state: API.State) -> [DesiredPeer] {
