@@ -1,5 +1,6 @@
 import Foundation
 import FormnetKit
+import GeoIP
 import Logging
 import Synchronization
 import WireGuard
@@ -52,6 +53,7 @@ public struct FetchLoop {
                     options: traversal, reportInterval: interval, mailbox: mailbox, logger: member.logger).start()
         let relay = traversal.enabled && config.interface.relayFallback != false
             ? try RelayManager(clientKey: try privateKey(config), wireGuardPort: (try? backend.device(named: network).listenPort) ?? 0,
+                               geoDatabase: try GeoDatabase.open(explicitPath: traversal.geoIPDatabase) { member.logger.warning("\($0)") },
                                logger: member.logger)
             : nil
         var driver = traversal.enabled
@@ -79,7 +81,8 @@ public struct FetchLoop {
                     let relays = relay?.engine.status()
                     if let relay, let relays {
                         relay.engine.setWireGuardPort((try? backend.device(named: network).listenPort) ?? 0)
-                        relay.refresh(relays: RelayOffers.from(state: latest), ownNat: news.natType, status: relays)
+                        relay.refresh(relays: RelayOffers.from(state: latest), ownNat: news.natType,
+                                      ownAddress: latest?.peers.first { $0.publicKey == ownKey }?.endpoint?.address, status: relays)
                         mailbox.post(relays: relay.reported)
                     }
                     current.lastRelayStatus = relays

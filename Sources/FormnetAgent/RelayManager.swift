@@ -16,25 +16,46 @@ final class RelayManager {
     let engine: RelayClientEngine
     let logger: Logger
     private(set) var targets: [RelayTarget] = []
-    /// Registered relays, best first; the first usable one is home.
+    /// Registered relays, home first.
     private(set) var ranked: [PublicKey] = []
+    private(set) var home: PublicKey?
     private var udpBlocked = false
     private var routed: [PublicKey: Endpoint] = [:]
+    let locator: GeoLocator
 
-    init(clientKey: PrivateKey, wireGuardPort: UInt16, logger: Logger) throws {
+    init(clientKey: PrivateKey, wireGuardPort: UInt16, geoDatabase: GeoDatabase?, logger: Logger) throws {
         engine = try RelayClientEngine(clientKey: clientKey, wireGuardPort: wireGuardPort, logger: logger)
+        locator = GeoLocator(database: geoDatabase)
         self.logger = logger
     }
 
     deinit { engine.stop() }
 
     /// Takes the relays this member may use (the server's list and the local registry's) and
-    /// re-ranks them with what the engine measured.
-    func refresh(relays offered: [RelayOffer], ownNat: NatType, status: RelayEngineStatus) {
+    /// re-ranks them (`RelaySelection`: distance before any RTT is known, then measured RTT, load
+    /// as the tie-break, hysteresis for the home relay).
+    func refresh(relays offered: [RelayOffer], ownNat: NatType, ownAddress: IPAddress?, status: RelayEngineStatus) {
         let blocked = ownNat == .udpBlocked
-        let chosen = RelayManager.choose(offered, status: status)
+        let candidates = offered.map { offer in
+            let link = status.links[offer.key]
+            return RelaySelection.Candidate(
+                key: offer.key, location: locator.location(announced: offer.location, address: offer.endpoint.address),
+                rttMilliseconds: link.flatMap { RelaySelection.smoothedRTT($0.rttSamples.map { $0 * 1000 }) },
+                load: link?.info.map { Int($0.load) }, capacity: link?.info.map { Int($0.capacity) },
+                // Not yet registered counts as healthy: it has not failed, and distance must
+                // decide the first choice.
+                healthy: link.map { $0.usable || Self.isRegistering($0.phase, now: status.now) } ?? true)
+        }
+        let outcome = RelaySelection.choose(candidates, ownLocation: locator.ownLocation(publicAddress: ownAddress),
+                                            currentHome: home)
+        if let chosen = outcome.home, chosen != home {
+            logger.info("home relay: \(offered.first { $0.key == chosen }.map { "\($0.endpoint)" } ?? "\(chosen)")")
+        }
+        home = outcome.home
+        let order = (outcome.home.map { [$0] } ?? []) + outcome.ranked.filter { $0 != outcome.home }
+        let chosen = order.prefix(API.maxReportedRelays).compactMap { key in offered.first { $0.key == key } }
         let wanted = chosen.map { RelayTarget(key: $0.key, endpoint: $0.endpoint) }
-        if wanted != targets || blocked != udpBlocked {
+        if Set(wanted) != Set(targets) || blocked != udpBlocked {
             targets = wanted
             udpBlocked = blocked
             engine.setRelays(wanted, udpBlocked: blocked)
@@ -42,25 +63,9 @@ final class RelayManager {
         ranked = chosen.map(\.key)
     }
 
-    /// The offers to register with, best first: usable before not, then lower measured RTT,
-    /// then the order offered (the caller's order, nearest first when locations are known).
-    static func choose(_ offers: [RelayOffer], status: RelayEngineStatus) -> [RelayOffer] {
-        let indexed = offers.enumerated().map { ($0.offset, $0.element) }
-        let sorted = indexed.sorted { a, b in
-            let la = status.links[a.1.key], lb = status.links[b.1.key]
-            let ua = la?.usable ?? false, ub = lb?.usable ?? false
-            if ua != ub { return ua }
-            let ra = la.flatMap { Self.smoothed($0.rttSamples) }, rb = lb.flatMap { Self.smoothed($0.rttSamples) }
-            if let ra, let rb, abs(ra - rb) > 0.010 { return ra < rb }
-            return a.0 < b.0
-        }
-        return Array(sorted.map(\.1).prefix(API.maxReportedRelays))
-    }
-
-    /// Median of the last three samples: one delayed pong does not reorder relays.
-    static func smoothed(_ samples: [Double]) -> Double? {
-        let recent = samples.suffix(3).sorted()
-        return recent.isEmpty ? nil : recent[recent.count / 2]
+    /// Registering for less than a few seconds: a first registration, or a brief re-registration.
+    private static func isRegistering(_ phase: RelayLinkMachine.Phase, now: Double) -> Bool {
+        if case .registering(let since, _, _) = phase { now - since < 3 } else { false }
     }
 
     /// Whether a relayed packet could leave now.

@@ -10,9 +10,12 @@ public struct TraversalOptions: Sendable {
     public var excluded: [IPNetwork]
     /// How often to probe the server's STUN observers for this member's NAT type.
     public var natProbeInterval: Duration
+    /// MaxMind DB for relay and own locations (nil: the usual system paths, if any exists).
+    public var geoIPDatabase: String?
 
     public init(enabled: Bool = true, reportHostCandidates: Bool = true, excluded: [IPNetwork] = [],
-                natProbeInterval: Duration = .seconds(300)) {
+                natProbeInterval: Duration = .seconds(300), geoIPDatabase: String? = nil) {
+        self.geoIPDatabase = geoIPDatabase
         self.enabled = enabled
         self.reportHostCandidates = reportHostCandidates
         self.excluded = excluded

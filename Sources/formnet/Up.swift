@@ -16,6 +16,9 @@ struct Up: ParsableCommand {
     @Option(help: ArgumentHelp("With --daemon: never report or try candidates in this network (repeatable).",
                                valueName: "CIDR"))
     var excludeNatCandidates: [String] = []
+    @Option(help: ArgumentHelp("With --daemon: MaxMind DB for relay locations (default: the usual system paths).",
+                               valueName: "PATH"))
+    var geoipDb: String?
     @OptionGroup var options: MemberOptions
 
     func validate() throws {
@@ -33,7 +36,7 @@ struct Up: ParsableCommand {
         }
         if daemon {
             let traversal = TraversalOptions(enabled: !noNatTraversal, reportHostCandidates: !noNatCandidates,
-                                             excluded: excludeNatCandidates.compactMap(IPNetwork.init))
+                                             excluded: excludeNatCandidates.compactMap(IPNetwork.init), geoIPDatabase: geoipDb)
             try FetchLoop(member: member, interval: .seconds(interval), traversal: traversal).run()
         }
     }
