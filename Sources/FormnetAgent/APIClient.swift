@@ -48,9 +48,13 @@ public final class APIClient {
     public func overrideEndpoint(_ endpoint: Endpoint?) throws {
         _ = try send(.PUT, API.Path.endpoint, API.EndpointOverride(endpoint: endpoint))
     }
-    public func reportCandidates(_ candidates: [Endpoint], natType: NatType? = nil) throws {
-        _ = try send(.PUT, API.Path.candidates, API.Candidates(candidates: candidates, natType: natType))
+    /// - Parameter relays: the relays this member is registered with, home first; nil leaves
+    ///   the ones the server has as they are.
+    public func reportCandidates(_ candidates: [Endpoint], natType: NatType? = nil, relays: [PublicKey]? = nil) throws {
+        _ = try send(.PUT, API.Path.candidates, API.Candidates(candidates: candidates, natType: natType, relays: relays))
     }
+    public func announceRelay(_ announcement: API.RelayAnnouncement) throws { _ = try send(.POST, API.Path.relay, announcement) }
+    public func withdrawRelay() throws { _ = try send(.DELETE, API.Path.relay) }
     public func capabilities() throws -> API.Capabilities { try decode(send(.GET, API.Path.capabilities)) }
 
     /// The state once it differs from the one tagged `etag`, held by the server for up to `wait`

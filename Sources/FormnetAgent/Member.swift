@@ -83,7 +83,8 @@ public struct Member {
             try HostsFile.update(path: hostsPath, network: network, entries: nil)
         }
         for path in [options.paths.peerCache(network), options.paths.connectionCache(network),
-                     options.paths.traversalStatus(network), configPath] where unlink(path) != 0 && errno != ENOENT {
+                     options.paths.traversalStatus(network), options.paths.members(network), configPath]
+            where unlink(path) != 0 && errno != ENOENT {
             throw WireGuardError.system(operation: "delete \(path)", errno: errno)
         }
     }
@@ -96,6 +97,17 @@ public struct Member {
             try setup.backend.apply(DeviceUpdate(listenPort: port ?? 0), to: network)
         }
         try config.save(to: configPath)
+    }
+
+    /// Turns relay fallback on or off in the config; returns whether it changed.
+    @discardableResult
+    public func setRelayFallback(_ enabled: Bool) throws -> Bool {
+        var config = try config()
+        let before = config.interface.relayFallback ?? true
+        config.interface.relayFallback = enabled ? nil : false
+        guard before != enabled else { return false }
+        try config.save(to: configPath)
+        return true
     }
 
     /// Asks the server to give peers this endpoint for us (nil: back to what it observes).

@@ -32,6 +32,7 @@ struct NatReporter: Sendable {
         var probed = NatType.unknown
         var reported: NatType?
         var observed: Endpoint?
+        var reportedRelays: [PublicKey] = []
         var nextProbe = ContinuousClock.now
         var nextReport = ContinuousClock.now
         while true {
@@ -53,23 +54,29 @@ struct NatReporter: Sendable {
                 // A new type is worth telling peers at once: it decides whether they attempt.
                 nextReport = ContinuousClock.now
             }
+            let relays = mailbox.reportedRelays
+            // Senders reach this member through these: a change is worth telling at once.
+            if relays != reportedRelays { nextReport = ContinuousClock.now }
             if ContinuousClock.now >= nextReport {
                 let candidates = options.reportHostCandidates
                     ? HostCandidates.select(addresses, excluding: network, port: port, limit: API.maxCandidates)
                         .filter { candidate in !options.excluded.contains { $0.contains(candidate.address) } }
                     : []
                 do {
-                    try client.reportCandidates(candidates, natType: natType == .unknown ? nil : natType)
+                    try client.reportCandidates(candidates, natType: natType == .unknown ? nil : natType,
+                                                relays: relays.isEmpty ? nil : relays)
                 } catch {
                     logger.warning("\(network): reporting candidates: \(error)")
                 }
                 reported = natType
+                // Also after a failure: the next try is at the next interval, not in a loop.
+                reportedRelays = relays
                 nextReport = ContinuousClock.now + reportInterval
             }
             // The server's view of the WireGuard port can confirm or refute port preservation as
             // soon as it changes, so it is checked every second.
             while ContinuousClock.now < nextReport && ContinuousClock.now < nextProbe
-                    && mailbox.serverObservedEndpoint == observed {
+                    && mailbox.serverObservedEndpoint == observed && mailbox.reportedRelays == reportedRelays {
                 Thread.sleep(forTimeInterval: 1)
             }
         }

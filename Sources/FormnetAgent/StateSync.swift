@@ -1,9 +1,10 @@
 import FormnetKit
+import Foundation
 import Logging
 import WireGuard
 
 /// One fetch: ask the server for the state, check pinned keys, bring the device's peers in line
-/// with the state, and record the state in the peer cache and the hosts file.
+/// with the state, and record the state in the peer cache, the members file and the hosts file.
 public struct StateSync {
     public let network: String
     public let config: InterfaceConfig
@@ -68,11 +69,27 @@ public struct StateSync {
         }
         try AtomicFile.makeDirectory(options.paths.dataDir)
         try PeerCache(state: outcome.state, pinnedKeys: outcome.pins).save(to: cachePath)
+        try Self.writeMembers(of: outcome.state, to: options.paths.members(network))
         if let hostsPath = options.hostsPath {
             let entries = outcome.state.peers.filter { !$0.isDisabled && $0.isRedeemed }
                 .map { HostsFile.Entry(ip: $0.ip, name: $0.name) }
             try HostsFile.update(path: hostsPath, network: network, entries: entries)
         }
         return Result(changes: update.peers.count, conflicts: outcome.conflicts, state: outcome.state)
+    }
+
+    /// The keys a relay run with `--network` serves (`Paths.members`): every enabled, redeemed
+    /// peer of the state, one base64 key a line, sorted.
+    static func members(of state: API.State) -> String {
+        state.peers.filter { !$0.isDisabled && $0.isRedeemed }.map { "\($0.publicKey.base64)\n" }.sorted().joined()
+    }
+
+    /// Rewrites the members file only when its contents change: the relay reloads the file
+    /// whenever it changes, and the state is applied at every fetch. Readable by all (0644): it
+    /// holds public keys only, and the relay need not run as the agent's user.
+    static func writeMembers(of state: API.State, to path: String) throws {
+        let contents = members(of: state)
+        guard (try? String(contentsOfFile: path, encoding: .utf8)) != contents else { return }
+        try AtomicFile.write(contents, to: path, mode: 0o644)
     }
 }

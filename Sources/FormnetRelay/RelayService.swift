@@ -39,6 +39,14 @@ public final class RelayService: Sendable {
     public let createdKey: Bool
     private let key: PrivateKey
     private let logger: Logger
+    /// The state `run` serves from, while it does; read from other threads.
+    private let serving = NIOLockedValueBox<NIOLockedValueBox<RelayState>?>(nil)
+
+    /// Registrations held now; nil while the relay is not serving, before `run` has bound its
+    /// sockets or after it stopped.
+    public var registrationCount: Int? {
+        serving.withLockedValue { $0 }?.withLockedValue { $0.sessions.count }
+    }
 
     public init(options: RelayServiceOptions, logger: Logger) throws {
         self.options = options
@@ -80,6 +88,7 @@ public final class RelayService: Sendable {
         let tcp = try TCPRelayServer(host: tcpHost, port: Int(udp.boundPort), maxConnections: 2 * options.configuration.maxConnections,
                                      state: state, udp: udp, logger: logger)
         let status = try options.statusPort.map { try RelayStatusServer(host: options.statusHost, port: $0, state: state, startedAt: startedAt) }
+        serving.withLockedValue { $0 = state }
 
         let logger = self.logger
         let forwardingDone = DispatchSemaphore(value: 0)
@@ -123,6 +132,7 @@ public final class RelayService: Sendable {
             "rate_limit": "\(options.configuration.rateLimit)",
         ])
         stop.wait()
+        serving.withLockedValue { $0 = nil }
         logger.info("shutting down")
         signalSources.forEach { $0.cancel() }
         timer.cancel()

@@ -1,4 +1,6 @@
 import FormnetKit
+import Foundation
+import WireGuard
 
 /// Which peers a member may see, as innernet decides it (its `get_all_allowed_peers` query):
 /// the CIDRs a peer may see are its own CIDR, the server's infrastructure CIDR, every CIDR
@@ -41,10 +43,12 @@ public enum Visibility {
         return result
     }
 
-    /// The state a member gets: the peers it may see (itself included), and the CIDRs they are
+    /// The state a member gets: the peers it may see (itself included), the CIDRs they are
     /// in together with those CIDRs' ancestors, so the member can draw them as one tree
-    /// rooted at the network without learning the ranges of CIDRs it cannot see.
-    public static func state(for caller: NetworkPeer, in snapshot: NetworkSnapshot, infrastructure: Int64?) -> API.State {
+    /// rooted at the network without learning the ranges of CIDRs it cannot see, and the
+    /// network's relays.
+    public static func state(for caller: NetworkPeer, in snapshot: NetworkSnapshot, infrastructure: Int64?,
+                             now: Date) -> API.State {
         let visible = visibleCidrIDs(from: caller.cidrId, infrastructure: infrastructure,
                                      cidrs: snapshot.cidrs, associations: snapshot.associations)
         let peers = snapshot.peers.filter { visible.contains($0.cidrId) && !$0.isDisabled && $0.isRedeemed }
@@ -56,6 +60,25 @@ public enum Visibility {
                 cursor = byID[current]?.parent
             }
         }
-        return API.State(peers: peers, cidrs: snapshot.cidrs.filter { shown.contains($0.id) })
+        return API.State(peers: peers, cidrs: snapshot.cidrs.filter { shown.contains($0.id) },
+                         relays: relays(in: snapshot, now: now))
+    }
+
+    /// The relays every member is given, whatever CIDRs it may see: a relay serves the whole
+    /// network, and a member that runs one chooses to be reachable by all of it. Listed are
+    /// live announcements of enabled members, at the explicit endpoint, else at the member's
+    /// endpoint address with the announced port; a relay with neither is left out.
+    public static func relays(in snapshot: NetworkSnapshot, now: Date) -> [NetworkRelay] {
+        let hosts = Dictionary(snapshot.peers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        return snapshot.relays.compactMap { stored in
+            guard let host = hosts[stored.peerId], !host.isDisabled, host.isRedeemed, stored.isLive(at: now) else { return nil }
+            let announced = stored.announcement
+            guard let endpoint = announced.endpoint ?? host.endpoint.map({ Endpoint(address: $0.address, port: announced.port) }) else {
+                return nil
+            }
+            return NetworkRelay(publicKey: announced.publicKey, endpoint: endpoint, location: announced.location,
+                                capacity: announced.capacity, load: announced.load, peerId: stored.peerId,
+                                lastSeen: stored.lastSeen)
+        }
     }
 }

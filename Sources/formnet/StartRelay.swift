@@ -1,6 +1,9 @@
 import ArgumentParser
+import FormnetAgent
+import FormnetKit
 import FormnetRelay
 import Foundation
+import GeoIP
 import WireGuard
 import Logging
 
@@ -10,6 +13,8 @@ struct StartRelay: ParsableCommand {
         abstract: "Serve as a relay for peers that cannot reach each other directly.",
         discussion: """
             Exactly one of --allow-keys, --network or --open chooses whom the relay serves. \
+            With --network the relay is also announced to the network's server (CONFIG_DIR/NET.conf), \
+            so its members learn of it, and withdrawn when it stops. \
             The relay's key pair is kept in DATA_DIR/relay.key; its public key is printed at start. \
             The protocol is specified in docs/relay-protocol.md.
             """)
@@ -26,9 +31,13 @@ struct StartRelay: ParsableCommand {
     @Option(help: "Another relay to list in discovery and announce to: HOST:PORT:PUBKEY.") var peerRelay: [String] = []
     @Option(help: "Serve status and metrics over HTTP on 127.0.0.1 at this port.") var statusPort: Int?
     @Option(help: "Address for the status server.") var statusBind = "127.0.0.1"
-    @Option(help: "Directory for the relay key and network member files.") var dataDir = "/var/lib/formnet"
+    @Option(help: "Directory for the relay key and network member files.") var dataDir = Paths.defaultDataDir
+    @Option(help: "Directory of interface configs, for the server that --network announces to.") var configDir = Paths.defaultConfigDir
     @Option(help: "This relay's location, LAT,LON in degrees.") var location: String?
-    @Option(help: "Public endpoint to advertise in relay info (repeatable): IP:PORT.") var endpoint: [String] = []
+    @Option(help: """
+        Public endpoint to advertise in relay info (repeatable): IP:PORT. The first is announced to \
+        the --network server, which otherwise gives members this host's observed address with --port.
+        """) var endpoint: [String] = []
     @Flag(help: "Log at debug level.") var verbose = false
 
     func validate() throws {
@@ -47,6 +56,9 @@ struct StartRelay: ParsableCommand {
             throw ValidationError("--peer-relay \(text): expected HOST:PORT:BASE64KEY")
         }
         for text in endpoint where Endpoint(text) == nil { throw ValidationError("--endpoint \(text): expected IP:PORT") }
+        if network != nil, port == 0 {
+            throw ValidationError("--network announces the relay's port to the server: give a fixed --port, not 0")
+        }
     }
 
     func run() throws {
@@ -69,9 +81,24 @@ struct StartRelay: ParsableCommand {
         options.configuration.peerRelays = peerRelay.compactMap(PeerRelayArgument.parse)
         options.configuration.endpoints = endpoint.compactMap(Endpoint.init).map(RelayAddress.init)
 
-        let service = try RelayService(options: options, logger: Logger(label: "formnet.relay"))
+        let logger = Logger(label: "formnet.relay")
+        let service = try RelayService(options: options, logger: logger)
         // Written unbuffered: scripts read the key from a pipe while the relay keeps running.
         FileHandle.standardOutput.write(Data("relay public key: \(service.publicKey.base64)\n".utf8))
+        let announcer = try network.map { network in
+            try makeAnnouncer(network: network, relayKey: service.publicKey, logger: logger) { service.registrationCount }
+        }
+        announcer?.start()
+        // Also after a failed start: the server may still list this relay from an earlier run.
+        defer { announcer?.stop() }
         try service.run()
+    }
+
+    func makeAnnouncer(network: String, relayKey: PublicKey, logger: Logger,
+                       load: @escaping @Sendable () -> Int?) throws -> RelayAnnouncer {
+        let config = try InterfaceConfig.load(from: Paths(configDir: configDir, dataDir: dataDir).interfaceConfig(network))
+        let relay = API.RelayAnnouncement(publicKey: relayKey, port: port, endpoint: endpoint.first.flatMap(Endpoint.init),
+                                          location: location.flatMap(GeoLocation.init), capacity: maxConnections, load: 0)
+        return RelayAnnouncer(network: network, config: config, relay: relay, logger: logger, load: load)
     }
 }

@@ -70,7 +70,7 @@ import WireGuard
     @Test func everyRouteIsInTheTableOnce() {
         let keys = APIService.routes.map { "\($0.method) \($0.path)" }
         #expect(Set(keys).count == keys.count)
-        #expect(keys.count == 15)
+        #expect(keys.count == 17)
     }
 }
 

@@ -45,7 +45,7 @@ import WireGuard
     func seen(by name: String) throws -> [String] {
         let caller = try #require(try net.store.peer(named: name))
         let snapshot = try net.store.snapshot()
-        return Visibility.state(for: caller, in: snapshot, infrastructure: net.infrastructure.id).peers.map(\.name).sorted()
+        return Visibility.state(for: caller, in: snapshot, infrastructure: net.infrastructure.id, now: Date()).peers.map(\.name).sorted()
     }
 
     @Test func ownCidrItsDescendantsAndAssociatedTrees() throws {
@@ -80,7 +80,7 @@ import WireGuard
 
     @Test func cidrsAreTheVisibleOnesWithTheirAncestors() throws {
         let caller = try #require(try net.store.peer(named: "ivan"))
-        let state = Visibility.state(for: caller, in: try net.store.snapshot(), infrastructure: net.infrastructure.id)
+        let state = Visibility.state(for: caller, in: try net.store.snapshot(), infrastructure: net.infrastructure.id, now: Date())
         #expect(Set(state.cidrs.map(\.name)) == ["testnet", "formnet-server", "office", "eng", "infra", "lab", "rack", "guests"])
     }
 

@@ -25,10 +25,13 @@ public struct APIRequest: Sendable {
 public struct APIResponse: Sendable, Equatable {
     public let status: Int
     public let body: Data
+    /// The state's entity tag (`StateTag`), which held state requests compare.
+    public let etag: String?
 
-    public init(status: Int, body: Data) {
+    public init(status: Int, body: Data, etag: String? = nil) {
         self.status = status
         self.body = body
+        self.etag = etag
     }
 
     public static let noContent = APIResponse(status: 204, body: Data())

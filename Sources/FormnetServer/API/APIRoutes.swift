@@ -20,6 +20,8 @@ extension APIService {
         APIRoute("POST", API.Path.redeem, { $0.redeem }),
         APIRoute("PUT", API.Path.endpoint, { $0.setEndpoint }),
         APIRoute("PUT", API.Path.candidates, { $0.setCandidates }),
+        APIRoute("POST", API.Path.relay, { $0.announceRelay }),
+        APIRoute("DELETE", API.Path.relay, { $0.withdrawRelay }),
         APIRoute("GET", API.Path.capabilities, { $0.capabilities }),
         APIRoute("GET", API.Path.adminPeers, { $0.listPeers }),
         APIRoute("POST", API.Path.adminPeers, { $0.addPeer }),

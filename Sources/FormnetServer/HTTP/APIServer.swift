@@ -54,27 +54,17 @@ public enum APIServer {
         while true {
             let generation = changes.generation
             let answer = handler(request)
-            guard answer.status == 200 else { return response(answer) }
-            let tag = etag(of: answer.body)
-            if tag != ifNoneMatch { return response(answer, etag: tag) }
+            guard answer.status == 200, let tag = answer.etag else { return response(answer) }
+            if tag != ifNoneMatch { return response(answer) }
             let left = deadline - ContinuousClock.now
             guard left > .zero else { return Response(status: .notModified, headers: [.eTag: tag]) }
             await changes.wait(after: generation, timeout: left)
         }
     }
 
-    /// FNV-1a over the body: the ETag only has to change when the state does.
-    static func etag(of body: Data) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in body {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-        }
-        return "\"\(String(hash, radix: 16))\""
-    }
-
-    static func response(_ answer: APIResponse, etag: String? = nil) -> Response {
+    static func response(_ answer: APIResponse) -> Response {
         var headers = HTTPFields()
-        if let etag { headers[.eTag] = etag }
+        if let etag = answer.etag { headers[.eTag] = etag }
         if !answer.body.isEmpty { headers[.contentType] = "application/json" }
         return Response(
             status: HTTPResponse.Status(code: answer.status),

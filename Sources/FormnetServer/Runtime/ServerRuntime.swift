@@ -7,9 +7,9 @@ import WireGuard
 
 /// `formnet-server serve`: brings the network's WireGuard interface up, serves the API on the
 /// tunnel address, and every `refreshInterval` records observed endpoints, sweeps expired
-/// invitations and reconciles the device's peers with the store (so changes the admin
-/// subcommands make on the same host take effect). SIGTERM or SIGINT shuts the API down and
-/// takes the interface away.
+/// invitations and relays, and reconciles the device's peers with the store (so changes the
+/// admin subcommands make on the same host take effect). SIGTERM or SIGINT shuts the API down
+/// and takes the interface away.
 public struct ServerRuntime: Sendable {
     public let network: String
     public let config: ServerConfig
@@ -129,6 +129,12 @@ public struct ServerRuntime: Sendable {
             let now = Date()
             for peer in try store.deleteExpiredInvitations(now: now) {
                 logger.info("expired invitation removed", metadata: ["peer": "\(peer.name)", "ip": "\(peer.ip)"])
+            }
+            for relay in try store.deleteExpiredRelays(now: now) {
+                logger.info("expired relay removed", metadata: [
+                    "peer-id": "\(relay.peerId)", "relay-key": "\(relay.announcement.publicKey)",
+                    "last-seen": "\(relay.lastSeen.ISO8601Format())",
+                ])
             }
             let device = try backend.device(named: network)
             try store.recordObservedEndpoints(DevicePeers.observedEndpoints(device))

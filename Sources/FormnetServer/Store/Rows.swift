@@ -1,5 +1,6 @@
 import FormnetKit
 import Foundation
+import GeoIP
 import GRDB
 import WireGuard
 
@@ -27,7 +28,7 @@ extension FormnetKit.Association {
 }
 
 extension NetworkPeer {
-    init(row: Row, candidates: [Endpoint]) throws {
+    init(row: Row, candidates: [Endpoint], relays: [PublicKey]) throws {
         let endpointText: String? = row["endpoint"]
         let expires: Double? = row["invite_expires"]
         let keepalive: Int64? = row["persistent_keepalive"]
@@ -43,7 +44,8 @@ extension NetworkPeer {
             isAdmin: row["is_admin"], isDisabled: row["is_disabled"], isRedeemed: row["is_redeemed"],
             inviteExpires: expires.map(Date.init(timeIntervalSince1970:)),
             candidates: candidates,
-            natType: natType.flatMap(NatType.init(rawValue:)))
+            natType: natType.flatMap(NatType.init(rawValue:)),
+            relays: relays)
     }
 
     /// What an admin would send to recreate or change this peer.
@@ -51,5 +53,27 @@ extension NetworkPeer {
         API.PeerContents(name: name, ip: ip, cidrId: cidrId, publicKey: publicKey, endpoint: endpoint,
                          persistentKeepalive: persistentKeepalive, isAdmin: isAdmin, isDisabled: isDisabled,
                          isRedeemed: isRedeemed, inviteExpires: inviteExpires)
+    }
+}
+
+extension StoredRelay {
+    init(row: Row) throws {
+        let endpointText: String? = row["endpoint"]
+        let latitude: Double? = row["latitude"]
+        let longitude: Double? = row["longitude"]
+        let port: Int64 = row["port"]
+        guard let port = UInt16(exactly: port) else { throw StoreError(.invalid, "corrupt database: relay port \(port)") }
+        let announcement = API.RelayAnnouncement(
+            publicKey: try text(row, "public_key", as: PublicKey.init(base64:)), port: port,
+            endpoint: try endpointText.map { text in
+                guard let endpoint = Endpoint(text) else { throw StoreError(.invalid, "corrupt database: relay endpoint '\(text)'") }
+                return endpoint
+            },
+            location: latitude.flatMap { latitude in
+                longitude.map { GeoLocation(latitude: latitude, longitude: $0, country: row["country"]) }
+            },
+            capacity: row["capacity"], load: row["load"])
+        self.init(peerId: row["peer_id"], announcement: announcement,
+                  lastSeen: Date(timeIntervalSince1970: row["last_seen"]))
     }
 }

@@ -135,11 +135,13 @@ extension Store {
     }
 
     /// Replaces a peer's host candidates (more than `API.maxCandidates` are refused) and, when
-    /// given, the NAT type it measured.
-    public func setCandidates(peerID: Int64, _ candidates: [Endpoint], natType: NatType? = nil) throws {
+    /// given, the NAT type it measured and the relays it is registered with, home first.
+    public func setCandidates(peerID: Int64, _ candidates: [Endpoint], natType: NatType? = nil,
+                              relays: [PublicKey]? = nil) throws {
         guard candidates.count <= API.maxCandidates else {
             throw StoreError(.invalid, "\(candidates.count) candidates is more than the limit of \(API.maxCandidates)")
         }
+        if let relays { try Self.checkReportedRelays(relays) }
         try queue.write { db in
             guard try Self.peers(db, where: "id = ?", [peerID]).first != nil else {
                 throw StoreError(.notFound, "no peer with id \(peerID)")
@@ -151,6 +153,13 @@ extension Store {
             for (position, endpoint) in candidates.enumerated() {
                 try db.execute(sql: "INSERT INTO candidates (peer_id, position, endpoint) VALUES (?, ?, ?)",
                                arguments: [peerID, position, endpoint.description])
+            }
+            if let relays {
+                try db.execute(sql: "DELETE FROM reported_relays WHERE peer_id = ?", arguments: [peerID])
+                for (position, key) in relays.enumerated() {
+                    try db.execute(sql: "INSERT INTO reported_relays (peer_id, position, public_key) VALUES (?, ?, ?)",
+                                   arguments: [peerID, position, key.base64])
+                }
             }
         }
     }

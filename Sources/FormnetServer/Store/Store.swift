@@ -3,10 +3,10 @@ import Foundation
 import GRDB
 import WireGuard
 
-/// The server's registry of one network in SQLite: peers, the CIDR tree, associations and
-/// candidates. Every method is one transaction, so a refused change leaves nothing behind.
-/// `formnet-server serve` and the admin subcommands open the same file at once; SQLite's locks
-/// serialize them and a busy database is waited on rather than failed.
+/// The server's registry of one network in SQLite: peers, the CIDR tree, associations,
+/// candidates and relays. Every method is one transaction, so a refused change leaves nothing
+/// behind. `formnet-server serve` and the admin subcommands open the same file at once; SQLite's
+/// locks serialize them and a busy database is waited on rather than failed.
 public final class Store: Sendable {
     let queue: DatabaseQueue
 
@@ -69,12 +69,13 @@ public final class Store: Sendable {
         try queue.read { db in try Row.fetchAll(db, sql: "SELECT * FROM associations ORDER BY id").map(FormnetKit.Association.init(row:)) }
     }
 
-    /// Peers, CIDRs and associations read together, so visibility is computed on one state.
+    /// Peers, CIDRs, associations and relays read together, so visibility is computed on one state.
     public func snapshot() throws -> NetworkSnapshot {
         try queue.read { db in
             NetworkSnapshot(
                 peers: try Self.peers(db), cidrs: try Self.cidrs(db),
-                associations: try Row.fetchAll(db, sql: "SELECT * FROM associations ORDER BY id").map(FormnetKit.Association.init(row:)))
+                associations: try Row.fetchAll(db, sql: "SELECT * FROM associations ORDER BY id").map(FormnetKit.Association.init(row:)),
+                relays: try Self.relays(db))
         }
     }
 
@@ -87,7 +88,13 @@ public final class Store: Sendable {
                     guard let endpoint = Endpoint(text) else { throw StoreError(.invalid, "corrupt database: candidate '\(text)'") }
                     return endpoint
                 }
-            return try NetworkPeer(row: row, candidates: candidates)
+            let relays = try String.fetchAll(db, sql: "SELECT public_key FROM reported_relays WHERE peer_id = ? ORDER BY position",
+                                             arguments: [id])
+                .map { text in
+                    guard let key = PublicKey(base64: text) else { throw StoreError(.invalid, "corrupt database: reported relay '\(text)'") }
+                    return key
+                }
+            return try NetworkPeer(row: row, candidates: candidates, relays: relays)
         }
     }
 
@@ -105,10 +112,13 @@ public struct NetworkSnapshot: Sendable, Equatable {
     public var peers: [NetworkPeer]
     public var cidrs: [Cidr]
     public var associations: [FormnetKit.Association]
+    /// Every stored announcement, expired or not, of enabled and disabled members alike.
+    public var relays: [StoredRelay]
 
-    public init(peers: [NetworkPeer], cidrs: [Cidr], associations: [FormnetKit.Association]) {
+    public init(peers: [NetworkPeer], cidrs: [Cidr], associations: [FormnetKit.Association], relays: [StoredRelay]) {
         self.peers = peers
         self.cidrs = cidrs
         self.associations = associations
+        self.relays = relays
     }
 }

@@ -46,6 +46,31 @@ enum StoreMigrations {
         migrator.registerMigration("v2-peer-nat-type") { db in
             try db.execute(sql: "ALTER TABLE peers ADD COLUMN nat_type TEXT")
         }
+        // One relay per member, keyed by the member: a host runs one relay, and a member that
+        // leaves takes its announcement with it. The endpoint column holds only an explicit
+        // endpoint; without one, members are given the member's observed address at read time.
+        migrator.registerMigration("v3-relays") { db in
+            try db.execute(sql: """
+                CREATE TABLE relays (
+                    peer_id INTEGER PRIMARY KEY REFERENCES peers(id) ON DELETE CASCADE,
+                    public_key TEXT NOT NULL UNIQUE,
+                    port INTEGER NOT NULL,
+                    endpoint TEXT,
+                    latitude REAL,
+                    longitude REAL,
+                    country TEXT,
+                    capacity INTEGER NOT NULL,
+                    load INTEGER NOT NULL,
+                    last_seen REAL NOT NULL
+                );
+                CREATE TABLE reported_relays (
+                    peer_id INTEGER NOT NULL REFERENCES peers(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    public_key TEXT NOT NULL,
+                    PRIMARY KEY (peer_id, position)
+                );
+                """)
+        }
         return migrator
     }
 }
