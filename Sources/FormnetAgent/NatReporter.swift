@@ -64,7 +64,7 @@ struct NatReporter: Sendable {
                     : []
                 do {
                     try client.reportCandidates(candidates, natType: natType == .unknown ? nil : natType,
-                                                relays: relays.isEmpty ? nil : relays)
+                                                relays: relays.isEmpty && reportedRelays.isEmpty ? nil : relays)
                 } catch {
                     logger.warning("\(network): reporting candidates: \(error)")
                 }
