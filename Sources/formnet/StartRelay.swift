@@ -85,8 +85,15 @@ struct StartRelay: ParsableCommand {
         let service = try RelayService(options: options, logger: logger)
         // Written unbuffered: scripts read the key from a pipe while the relay keeps running.
         FileHandle.standardOutput.write(Data("relay public key: \(service.publicKey.base64)\n".utf8))
-        let announcer = try network.map { network in
-            try makeAnnouncer(network: network, relayKey: service.publicKey, logger: logger) { service.registrationCount }
+        // A relay host that is not a member (its member list written by hand) serves without
+        // announcing; a member config that exists but cannot be read is still an error.
+        let announcer = try network.flatMap { network -> RelayAnnouncer? in
+            let path = Paths(configDir: configDir, dataDir: dataDir).interfaceConfig(network)
+            guard FileManager.default.fileExists(atPath: path) else {
+                logger.warning("\(path) does not exist: serving \(network)'s members without announcing to its server")
+                return nil
+            }
+            return try makeAnnouncer(network: network, relayKey: service.publicKey, logger: logger) { service.registrationCount }
         }
         announcer?.start()
         // Also after a failed start: the server may still list this relay from an earlier run.
