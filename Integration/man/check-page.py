@@ -126,7 +126,7 @@ def main(dump_path, page_path, ahead_path):
     for entry in sorted(ahead):
         parts = entry.rsplit(" ", 1)
         if entry in known or len(parts) == 2 and parts[1].startswith("--") and parts[1] in known.get(parts[0], {}):
-            notes.append(f"now in the binary, remove from {ahead_path}: {entry}")
+            notes.append(f"now in the binary, remove from Integration/man/ahead-of-code: {entry}")
 
     for note in notes:
         print(f"NOTE: {note}")
