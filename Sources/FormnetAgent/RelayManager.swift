@@ -95,8 +95,8 @@ final class RelayManager {
 
     func proxy(for peer: PublicKey) -> Endpoint? { routed[peer] }
 
-    /// Proxies listen on 127.0.0.1; no peer's real endpoint is there.
-    static func isLoopback(_ endpoint: Endpoint) -> Bool { endpoint.address == .v4(0x7F00_0001) }
+    /// Whether WireGuard's endpoint for a peer is one of the relay proxies.
+    static func isLoopback(_ endpoint: Endpoint) -> Bool { endpoint.address == RelayClientEngine.proxyAddress }
 }
 
 /// A relay the member may use, as the server or the registry offers it.

@@ -60,8 +60,8 @@ public final class UDPRelaySocket: Sendable {
 
     /// Explicit, large socket buffers: the default (about 200 KiB) overflows within a millisecond
     /// at the rates a relay forwards. SO_*BUFFORCE passes the sysctl cap when running as root.
-    private static func sizeBuffers(_ fd: Int32) {
-        var size = socketBufferBytes
+    static func sizeBuffers(_ fd: Int32, bytes: Int32 = socketBufferBytes) {
+        var size = bytes
         let length = socklen_t(MemoryLayout<Int32>.size)
         if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, length) != 0 { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, length) }
         if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, length) != 0 { setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, length) }

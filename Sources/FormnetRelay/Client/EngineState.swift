@@ -406,10 +406,7 @@ struct EngineState {
         let family = link.target.endpoint.address.isIPv4 ? AF_INET : AF_INET6
         let fd = socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return logger.warning("relay UDP socket: \(String(cString: strerror(errno)))") }
-        var size = LoopbackProxySocket.bufferBytes
-        let length = socklen_t(MemoryLayout<Int32>.size)
-        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, length) != 0 { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, length) }
-        if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, length) != 0 { setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, length) }
+        UDPRelaySocket.sizeBuffers(fd, bytes: LoopbackProxySocket.bufferBytes)
         let rc = address.withUnsafeBytes { Glibc.connect(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t($0.count)) }
         guard rc == 0 else {
             logger.warning("relay \(link.target.endpoint): \(String(cString: strerror(errno)))")

@@ -14,11 +14,8 @@ struct LoopbackProxySocket {
     init(wireGuardPort: UInt16) throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw WireGuardError.system(operation: "proxy socket", errno: errno) }
-        var size = Self.bufferBytes
-        let length = socklen_t(MemoryLayout<Int32>.size)
-        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, length) != 0 { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, length) }
-        if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, length) != 0 { setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, length) }
-        let loopback = Endpoint(address: .v4(0x7F00_0001), port: 0)
+        UDPRelaySocket.sizeBuffers(fd, bytes: Self.bufferBytes)
+        let loopback = Endpoint(address: RelayClientEngine.proxyAddress, port: 0)
         let bound = SocketAddress.bytes(of: loopback).withUnsafeBytes {
             bind(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t($0.count))
         }
@@ -36,12 +33,12 @@ struct LoopbackProxySocket {
     }
 
     func connect(toWireGuardPort port: UInt16) throws {
-        let target = Endpoint(address: .v4(0x7F00_0001), port: port)
+        let target = Endpoint(address: RelayClientEngine.proxyAddress, port: port)
         let rc = SocketAddress.bytes(of: target).withUnsafeBytes {
             Glibc.connect(descriptor, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t($0.count))
         }
         guard rc == 0 else { throw WireGuardError.system(operation: "connect proxy to WireGuard port \(port)", errno: errno) }
     }
 
-    var endpoint: Endpoint { Endpoint(address: .v4(0x7F00_0001), port: port) }
+    var endpoint: Endpoint { Endpoint(address: RelayClientEngine.proxyAddress, port: port) }
 }

@@ -66,6 +66,9 @@ public struct RelayEngineStatus: Sendable {
 /// (the receiving side of a relayed pair need not decide anything: WireGuard roams its endpoint
 /// to the proxy as soon as the first authenticated packet arrives from it).
 public final class RelayClientEngine: Sendable {
+    /// Where every proxy listens: no peer's real endpoint is on the host's loopback.
+    public static let proxyAddress = IPAddress.v4(0x7F00_0001)
+
     private let shared: Mutex<EngineState>
     /// A pipe that wakes the loop's poll when a command changed the sockets to watch.
     private let wake: (read: Int32, write: Int32)
