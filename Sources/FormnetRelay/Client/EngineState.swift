@@ -234,11 +234,12 @@ struct EngineState {
 
     private mutating func receiveUDP(_ link: Link, io: BatchIO, now: Double) {
         let count = io.receiveBatch(link.udp, offset: 0)
+        let wallMillis = RelayClock.wallMillis()
         var pending = 0
         var pendingFD: Int32 = -1
         for i in 0..<count {
             let frame = UnsafeRawBufferPointer(start: io.slot(i), count: Int(io.headers[i].length))
-            guard let (route, payload) = accept(frame, from: link, now: now) else { continue }
+            guard let (route, payload) = accept(frame, from: link, now: now, wallMillis: wallMillis) else { continue }
             if route.socket.descriptor != pendingFD, pending > 0 {
                 io.sendBatch(pendingFD, count: pending)
                 pending = 0
@@ -253,8 +254,9 @@ struct EngineState {
 
     /// Handles one frame from a relay: a data frame yields the route and the payload's range for
     /// the caller to send; control frames are handled here.
-    private mutating func accept(_ frame: UnsafeRawBufferPointer, from link: Link, now: Double) -> (Route, Range<Int>)? {
-        switch link.proto.receive(frame, nowMillis: RelayClock.wallMillis()) {
+    private mutating func accept(_ frame: UnsafeRawBufferPointer, from link: Link, now: Double,
+                                 wallMillis: UInt64) -> (Route, Range<Int>)? {
+        switch link.proto.receive(frame, nowMillis: wallMillis) {
         case .data(let source, _, let payload):
             guard let route = routes[source] ?? automaticRoute(for: source, via: link, now: now) else { return nil }
             route.lastInboundVia = link.target.key
@@ -318,10 +320,11 @@ struct EngineState {
                 if n == 0 || (errno != EAGAIN && errno != EINTR) { return tcpFailed(link, now: now) }
             } else {
                 link.reader.append(UnsafeRawBufferPointer(start: io.buffers, count: n))
+                let wallMillis = RelayClock.wallMillis()
                 do {
                     var deliveries: [(Int32, [UInt8])] = []
                     try link.reader.drain { frame in
-                        if let (route, payload) = accept(frame, from: link, now: now) {
+                        if let (route, payload) = accept(frame, from: link, now: now, wallMillis: wallMillis) {
                             deliveries.append((route.socket.descriptor, Array(UnsafeRawBufferPointer(rebasing: frame[payload]))))
                         }
                     }
