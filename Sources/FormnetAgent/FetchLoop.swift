@@ -52,7 +52,8 @@ public struct FetchLoop {
                     wireGuardPort: { configuredPort ?? (try? backend.device(named: network).listenPort) ?? 0 },
                     options: traversal, reportInterval: interval, mailbox: mailbox, logger: member.logger).start()
         let relay = traversal.enabled && config.interface.relayFallback != false
-            ? try RelayManager(clientKey: try privateKey(config), wireGuardPort: (try? backend.device(named: network).listenPort) ?? 0,
+            ? try RelayManager(network: network, paths: member.options.paths, clientKey: try privateKey(config),
+                               wireGuardPort: (try? backend.device(named: network).listenPort) ?? 0,
                                geoDatabase: try GeoDatabase.open(explicitPath: traversal.geoIPDatabase) { member.logger.warning("\($0)") },
                                logger: member.logger)
             : nil
@@ -81,7 +82,7 @@ public struct FetchLoop {
                     let relays = relay?.engine.status()
                     if let relay, let relays {
                         relay.engine.setWireGuardPort((try? backend.device(named: network).listenPort) ?? 0)
-                        relay.refresh(relays: RelayOffers.from(state: latest), ownNat: news.natType,
+                        relay.refresh(serverRelays: latest?.relays ?? [], ownNat: news.natType,
                                       ownAddress: latest?.peers.first { $0.publicKey == ownKey }?.endpoint?.address, status: relays)
                         mailbox.post(relays: relay.reported)
                     }

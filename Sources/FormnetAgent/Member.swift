@@ -83,7 +83,8 @@ public struct Member {
             try HostsFile.update(path: hostsPath, network: network, entries: nil)
         }
         for path in [options.paths.peerCache(network), options.paths.connectionCache(network),
-                     options.paths.traversalStatus(network), options.paths.members(network), configPath]
+                     options.paths.traversalStatus(network), options.paths.relayStatus(network), options.paths.members(network),
+                     configPath]
             where unlink(path) != 0 && errno != ENOENT {
             throw WireGuardError.system(operation: "delete \(path)", errno: errno)
         }
@@ -120,10 +121,20 @@ public struct Member {
     /// The report `formnet show` prints: live WireGuard data if the interface is up, else the cache only.
     public func show(short: Bool, tree: Bool) throws -> String {
         let config = try config()
-        let device = try? setup.backend.device(named: network)
-        return ShowReport.render(network: network, config: config, device: device, cache: sync(config).loadCache(),
-                                 traversal: TraversalStatus.load(from: options.paths.traversalStatus(network)),
-                                 short: short, tree: tree)
+        let cache = sync(config).loadCache()
+        return ShowReport.render(try showSnapshot(config: config, cache: cache), cidrs: cache.state.cidrs,
+                                 short: short, tree: tree, now: Date())
+    }
+
+    /// What `formnet show --json` prints for this network.
+    public func showSnapshot() throws -> ShowReport.Network {
+        let config = try config()
+        return try showSnapshot(config: config, cache: sync(config).loadCache())
+    }
+
+    private func showSnapshot(config: InterfaceConfig, cache: PeerCache) throws -> ShowReport.Network {
+        ShowReport.snapshot(network: network, config: config, device: try? setup.backend.device(named: network), cache: cache,
+                            traversal: TraversalStatus.load(from: options.paths.traversalStatus(network)))
     }
 
     /// Networks with a config in the config dir.

@@ -15,6 +15,8 @@ import WireGuard
 final class RelayManager {
     let engine: RelayClientEngine
     let logger: Logger
+    let network: String
+    let paths: Paths
     private(set) var targets: [RelayTarget] = []
     /// Registered relays, home first.
     private(set) var ranked: [PublicKey] = []
@@ -22,45 +24,130 @@ final class RelayManager {
     private var udpBlocked = false
     private var routed: [PublicKey: Endpoint] = [:]
     let locator: GeoLocator
+    /// The registry as last synchronised with `Paths.relayRegistry`.
+    private(set) var registry = RelayRegistry()
+    private var syncedServerList: [NetworkRelay]?
+    private var lastRegistrySync: Double?
+    private var writtenStatus: (relays: [RelayStatus.Relay], at: Double)?
 
-    init(clientKey: PrivateKey, wireGuardPort: UInt16, geoDatabase: GeoDatabase?, logger: Logger) throws {
+    /// How often measurements go to the registry, and bootstrap relays added meanwhile come in.
+    static let registrySyncInterval = 10.0
+
+    init(network: String, paths: Paths, clientKey: PrivateKey, wireGuardPort: UInt16, geoDatabase: GeoDatabase?,
+         logger: Logger) throws {
         engine = try RelayClientEngine(clientKey: clientKey, wireGuardPort: wireGuardPort, logger: logger)
         locator = GeoLocator(database: geoDatabase)
+        self.network = network
+        self.paths = paths
         self.logger = logger
     }
 
     deinit { engine.stop() }
 
-    /// Takes the relays this member may use (the server's list and the local registry's) and
-    /// re-ranks them (`RelaySelection`: distance before any RTT is known, then measured RTT, load
-    /// as the tie-break, hysteresis for the home relay).
-    func refresh(relays offered: [RelayOffer], ownNat: NatType, ownAddress: IPAddress?, status: RelayEngineStatus) {
-        let blocked = ownNat == .udpBlocked
-        let candidates = offered.map { offer in
-            let link = status.links[offer.key]
-            return RelaySelection.Candidate(
-                key: offer.key, location: locator.location(announced: offer.location, address: offer.endpoint.address),
-                rttMilliseconds: link.flatMap { RelaySelection.smoothedRTT($0.rttSamples.map { $0 * 1000 }) },
-                load: link?.info.map { Int($0.load) }, capacity: link?.info.map { Int($0.capacity) },
-                // Not yet registered counts as healthy: it has not failed, and distance must
-                // decide the first choice.
-                healthy: link.map { $0.usable || Self.isRegistering($0.phase, now: status.now) } ?? true)
+    /// Takes the relays this member may use (its server's list, and the registry's bootstrap and
+    /// discovered relays) and re-ranks them (`RelaySelection`: distance before any RTT is known,
+    /// then measured RTT, load as the tie-break, hysteresis for the home relay).
+    func refresh(serverRelays: [NetworkRelay], ownNat: NatType, ownAddress: IPAddress?, status: RelayEngineStatus) {
+        if serverRelays != syncedServerList || lastRegistrySync.map({ status.now - $0 >= Self.registrySyncInterval }) ?? true {
+            syncRegistry(serverRelays: serverRelays, status: status)
         }
-        let outcome = RelaySelection.choose(candidates, ownLocation: locator.ownLocation(publicAddress: ownAddress),
-                                            currentHome: home)
+        let records = registry.relays(for: network)
+        let ownLocation = locator.ownLocation(publicAddress: ownAddress)
+        let candidates = records.map { record in
+            let link = status.links[record.key]
+            let live = link.flatMap { RelaySelection.smoothedRTT($0.rttSamples.map { $0 * 1000 }) }
+            return RelaySelection.Candidate(
+                key: record.key, location: locator.location(announced: record.location, address: record.endpoint.address),
+                // A live measurement, else the last one recorded (a relay measured in an earlier
+                // run, or one this member no longer registers with).
+                rttMilliseconds: live ?? (link?.usable == false ? nil : record.smoothedRTT),
+                load: link?.info.map { Int($0.load) } ?? record.load,
+                capacity: link?.info.map { Int($0.capacity) } ?? record.capacity,
+                // Not yet registered counts as healthy unless the registry recorded failures:
+                // it has not failed, and distance must decide the first choice.
+                healthy: link.map { $0.usable || Self.isRegistering($0.phase, now: status.now) } ?? record.isHealthy)
+        }
+        let outcome = RelaySelection.choose(candidates, ownLocation: ownLocation, currentHome: home)
         if let chosen = outcome.home, chosen != home {
-            logger.info("home relay: \(offered.first { $0.key == chosen }.map { "\($0.endpoint)" } ?? "\(chosen)")")
+            logger.info("\(network): home relay \(records.first { $0.key == chosen }.map { "\($0.endpoint)" } ?? "\(chosen)")")
         }
         home = outcome.home
         let order = (outcome.home.map { [$0] } ?? []) + outcome.ranked.filter { $0 != outcome.home }
-        let chosen = order.prefix(API.maxReportedRelays).compactMap { key in offered.first { $0.key == key } }
+        let chosen = order.prefix(API.maxReportedRelays).compactMap { key in records.first { $0.key == key } }
         let wanted = chosen.map { RelayTarget(key: $0.key, endpoint: $0.endpoint) }
+        let blocked = ownNat == .udpBlocked
         if Set(wanted) != Set(targets) || blocked != udpBlocked {
             targets = wanted
             udpBlocked = blocked
-            engine.setRelays(wanted, udpBlocked: blocked)
+            engine.setRelays(wanted, udpBlocked: udpBlocked)
         }
         ranked = chosen.map(\.key)
+        writeStatus(order: order, records: records, candidates: candidates, ownLocation: ownLocation, status: status)
+    }
+
+    /// Merges the server's list, discovery answers and measurements into the registry file and
+    /// takes back what others added to it (`add-bootstrap-relay`).
+    private func syncRegistry(serverRelays: [NetworkRelay], status: RelayEngineStatus) {
+        let now = Date()
+        let merge = { (registry: inout RelayRegistry) in
+            registry.mergeServerList(serverRelays, network: self.network)
+            registry.mergeDiscovery(status.discovered, now: now)
+            for (key, link) in status.links {
+                if let info = link.info {
+                    registry.recordInfo(key, capacity: Int(info.capacity), load: Int(info.load), location: info.location.geoLocation)
+                }
+                if link.usable, let rtt = RelaySelection.smoothedRTT(link.rttSamples.map { $0 * 1000 }) {
+                    registry.recordRTT(key, milliseconds: rtt, at: now)
+                } else if !link.usable, !Self.isRegistering(link.phase, now: status.now) {
+                    registry.recordFailure(key, at: now)
+                }
+            }
+        }
+        do {
+            registry = try RelayRegistryFile.update(paths.relayRegistry, warn: { logger.warning("\($0)") }, merge).1
+        } catch {
+            logger.warning("\(network): relay registry not saved: \(error)")
+            merge(&registry)
+        }
+        syncedServerList = serverRelays
+        lastRegistrySync = status.now
+    }
+
+    /// Rewrites `Paths.relayStatus` when the ranking, home or health changed, and every
+    /// `RelayStatus.rewriteInterval` (so that a reader can tell a running daemon from a stopped one).
+    private func writeStatus(order: [PublicKey], records: [RelayRecord], candidates: [RelaySelection.Candidate],
+                             ownLocation: GeoLocation?, status: RelayEngineStatus) {
+        let rows: [RelayStatus.Relay] = (order + records.map(\.key).filter { !order.contains($0) }).compactMap { key in
+            guard let record = records.first(where: { $0.key == key }),
+                  let candidate = candidates.first(where: { $0.key == key }) else { return nil }
+            let link = status.links[key]
+            return RelayStatus.Relay(
+                key: key.base64, endpoint: record.endpoint, location: candidate.location,
+                distanceKm: ownLocation.flatMap { own in candidate.location.map { own.distance(to: $0) } },
+                rttMs: candidate.rttMilliseconds, load: candidate.load, capacity: candidate.capacity,
+                sources: record.sources.map(\.description).sorted(), home: key == home,
+                health: Self.health(link: link, record: record, now: status.now),
+                transport: link.map { $0.transport == .tcp ? "tcp" : "udp" })
+        }
+        let significant = rows.map { [$0.key, "\($0.home)", $0.health.rawValue, $0.transport ?? ""] }
+        if let written = writtenStatus,
+           written.relays.map({ [$0.key, "\($0.home)", $0.health.rawValue, $0.transport ?? ""] }) == significant,
+           status.now - written.at < RelayStatus.rewriteInterval {
+            return
+        }
+        do {
+            try RelayStatus(updated: Date(), relays: rows).save(to: paths.relayStatus(network))
+            writtenStatus = (rows, status.now)
+        } catch {
+            logger.warning("\(network): relay status not saved: \(error)")
+            writtenStatus = (rows, status.now)
+        }
+    }
+
+    private static func health(link: RelayEngineStatus.Link?, record: RelayRecord, now: Double) -> RelayStatus.Health {
+        guard let link else { return record.isHealthy ? .standby : .unhealthy }
+        if link.usable { return .usable }
+        return isRegistering(link.phase, now: now) ? .registering : .unreachable
     }
 
     /// Registering for less than a few seconds: a first registration, or a brief re-registration.
@@ -97,18 +184,4 @@ final class RelayManager {
 
     /// Whether WireGuard's endpoint for a peer is one of the relay proxies.
     static func isLoopback(_ endpoint: Endpoint) -> Bool { endpoint.address == RelayClientEngine.proxyAddress }
-}
-
-/// A relay the member may use, as the server or the registry offers it.
-struct RelayOffer: Equatable {
-    var key: PublicKey
-    var endpoint: Endpoint
-    var location: GeoLocation?
-}
-
-/// The relays a member may use: those its network's server lists.
-enum RelayOffers {
-    static func from(state: API.State?) -> [RelayOffer] {
-        (state?.relays ?? []).map { RelayOffer(key: $0.publicKey, endpoint: $0.endpoint, location: $0.location) }
-    }
 }

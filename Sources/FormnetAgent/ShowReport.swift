@@ -6,52 +6,113 @@ import WireGuard
 /// handshake, transfer) with what the peer cache knows (names, IPs, CIDRs) and what the daemon
 /// last knew of paths and NAT types (`traversal`, nil without a daemon).
 public enum ShowReport {
-    public static func render(network: String, config: InterfaceConfig, device: Device?, cache: PeerCache,
-                              traversal: TraversalStatus? = nil, short: Bool, tree: Bool, now: Date = Date()) -> String {
+    /// What `show` reports of one network: what `--json` prints and the text is laid out from.
+    public struct Network: Codable, Sendable, Equatable {
+        public var network: String
+        public var up: Bool
+        public var networkCidr: String
+        public var thisPeer: ThisPeer
+        public var peers: [PeerView]
+    }
+
+    public struct ThisPeer: Codable, Sendable, Equatable {
+        public var name: String?
+        public var ip: String
+        public var publicKey: PublicKey?
+        public var listeningPort: UInt16?
+        /// As the daemon's last probe inferred it; nil without a daemon.
+        public var natType: NatType?
+    }
+
+    public struct PeerView: Codable, Sendable, Equatable {
+        public var name: String
+        public var ip: String
+        public var cidrId: Int64?
+        public var publicKey: PublicKey
+        public var endpoint: Endpoint?
+        /// The daemon's view; nil without a daemon.
+        public var path: TraversalStatus.Path?
+        /// The relay's base64 key when relayed.
+        public var relay: String?
+        public var natType: NatType?
+        /// Why the path is unreachable-direct.
+        public var reason: String?
+        public var timeToHandshake: Double?
+        public var lastHandshake: Date?
+        public var rxBytes: UInt64
+        public var txBytes: UInt64
+    }
+
+    public static func snapshot(network: String, config: InterfaceConfig, device: Device?, cache: PeerCache,
+                                traversal: TraversalStatus? = nil) -> Network {
         let ownKey = config.privateKey?.publicKey
         let byKey = Dictionary(cache.state.peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { first, _ in first })
-        var lines = ["network: \(network)\(device == nil ? " (down)" : "")"]
-        lines.append("  network cidr: \(config.interface.address.canonical)")
         let me = cache.state.peers.first { $0.publicKey == ownKey || $0.ip == config.interface.address.address }
-        lines.append("  this peer: \(me?.name ?? "(unknown)") (\(config.interface.address.address))")
-        if !short {
-            if let ownKey { lines.append("    public key: \(ownKey)") }
-            if let device, device.listenPort != 0 { lines.append("    listening port: \(device.listenPort)") }
-        }
-        if let traversal { lines.append("    nat type: \(traversal.natType.rawValue)") }
-
-        func label(_ peer: Peer) -> (name: String, ip: String, cidr: Int64?) {
-            if let known = byKey[peer.publicKey] { return (known.name, known.ip.description, known.cidrId) }
-            if peer.publicKey == config.server.publicKey {
-                return ("formnet-server", config.server.internalEndpoint.address.description, nil)
-            }
-            return ("(unknown)", peer.allowedIPs.first.map { $0.address.description } ?? "-", nil)
-        }
-
-        let peers = (device?.peers ?? []).sorted { label($0).name < label($1).name }
-        func describe(_ peer: Peer, indent: String) -> [String] {
-            let (name, ip, _) = label(peer)
-            let handshake = peer.lastHandshake.map { ago($0, now: now) } ?? "never"
+        let thisPeer = ThisPeer(name: me?.name, ip: config.interface.address.address.description, publicKey: ownKey,
+                                listeningPort: device.flatMap { $0.listenPort == 0 ? nil : $0.listenPort },
+                                natType: traversal?.natType)
+        let peers = (device?.peers ?? []).map { peer in
+            let known = byKey[peer.publicKey]
+            let isServer = known == nil && peer.publicKey == config.server.publicKey
             let path = traversal?.peers[peer.publicKey.base64]
+            return PeerView(
+                name: known?.name ?? (isServer ? "formnet-server" : "(unknown)"),
+                ip: known?.ip.description ?? (isServer ? config.server.internalEndpoint.address.description
+                                                       : peer.allowedIPs.first.map { $0.address.description } ?? "-"),
+                cidrId: known?.cidrId, publicKey: peer.publicKey, endpoint: peer.endpoint, path: path?.path,
+                relay: path?.relay, natType: path.map { $0.natType ?? .unknown }, reason: path?.reason,
+                timeToHandshake: path?.timeToHandshake, lastHandshake: peer.lastHandshake,
+                rxBytes: peer.rxBytes, txBytes: peer.txBytes)
+        }.sorted { $0.name < $1.name }
+        return Network(network: network, up: device != nil, networkCidr: "\(config.interface.address.canonical)",
+                       thisPeer: thisPeer, peers: peers)
+    }
+
+    public static func json(_ networks: [Network], single: Bool) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        let data = single && networks.count == 1 ? try encoder.encode(networks[0]) : try encoder.encode(networks)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    public static func render(network: String, config: InterfaceConfig, device: Device?, cache: PeerCache,
+                              traversal: TraversalStatus? = nil, short: Bool, tree: Bool, now: Date = Date()) -> String {
+        render(snapshot(network: network, config: config, device: device, cache: cache, traversal: traversal),
+               cidrs: cache.state.cidrs, short: short, tree: tree, now: now)
+    }
+
+    static func render(_ view: Network, cidrs: [Cidr], short: Bool, tree: Bool, now: Date) -> String {
+        var lines = ["network: \(view.network)\(view.up ? "" : " (down)")"]
+        lines.append("  network cidr: \(view.networkCidr)")
+        lines.append("  this peer: \(view.thisPeer.name ?? "(unknown)") (\(view.thisPeer.ip))")
+        if !short {
+            if let key = view.thisPeer.publicKey { lines.append("    public key: \(key)") }
+            if let port = view.thisPeer.listeningPort { lines.append("    listening port: \(port)") }
+        }
+        if let nat = view.thisPeer.natType { lines.append("    nat type: \(nat.rawValue)") }
+
+        func describe(_ peer: PeerView, indent: String) -> [String] {
+            let handshake = peer.lastHandshake.map { ago($0, now: now) } ?? "never"
             if short {
-                let pathText = path.map { p in
-                    let via = p.path == .relayed ? " via \(p.endpoint?.description ?? "-")" : ""
-                    return " path \(p.path.rawValue)\(via) nat \(p.natType?.rawValue ?? NatType.unknown.rawValue)"
+                let pathText = peer.path.map { path in
+                    let via = path == .relayed ? " via \(peer.endpoint?.description ?? "-")" : ""
+                    return " path \(path.rawValue)\(via) nat \((peer.natType ?? .unknown).rawValue)"
                 } ?? ""
-                return ["\(indent)\(name) \(ip) endpoint \(peer.endpoint?.description ?? "-") handshake \(handshake)\(pathText)"]
+                return ["\(indent)\(peer.name) \(peer.ip) endpoint \(peer.endpoint?.description ?? "-") handshake \(handshake)\(pathText)"]
             }
-            var result = ["\(indent)peer: \(name) (\(ip))", "\(indent)  public key: \(peer.publicKey)"]
+            var result = ["\(indent)peer: \(peer.name) (\(peer.ip))", "\(indent)  public key: \(peer.publicKey)"]
             if let endpoint = peer.endpoint { result.append("\(indent)  endpoint: \(endpoint)") }
-            if let path {
-                var text = path.path.rawValue
-                if path.path == .relayed {
-                    text += " through relay \(path.endpoint?.description ?? "-")"
-                    if let relay = path.relay { text += " (\(relay))" }
+            if let path = peer.path {
+                var text = path.rawValue
+                if path == .relayed {
+                    text += " through relay \(peer.endpoint?.description ?? "-")"
+                    if let relay = peer.relay { text += " (\(relay))" }
                 }
-                if let reason = path.reason { text += " (\(reason))" }
-                if let seconds = path.timeToHandshake { text += String(format: " (handshake after %.2f s)", seconds) }
+                if let reason = peer.reason { text += " (\(reason))" }
+                if let seconds = peer.timeToHandshake { text += String(format: " (handshake after %.2f s)", seconds) }
                 result.append("\(indent)  path: \(text)")
-                result.append("\(indent)  nat type: \(path.natType?.rawValue ?? NatType.unknown.rawValue)")
+                result.append("\(indent)  nat type: \((peer.natType ?? .unknown).rawValue)")
             }
             result.append("\(indent)  last handshake: \(handshake)")
             if peer.rxBytes != 0 || peer.txBytes != 0 {
@@ -63,18 +124,18 @@ public enum ShowReport {
         if tree {
             var leaves: [Int64: [String]] = [:]
             var loose: [String] = []
-            for peer in peers {
+            for peer in view.peers {
                 let lines = describe(peer, indent: "")
-                if let cidr = label(peer).cidr, cache.state.cidrs.contains(where: { $0.id == cidr }) {
+                if let cidr = peer.cidrId, cidrs.contains(where: { $0.id == cidr }) {
                     leaves[cidr, default: []] += lines
                 } else {
                     loose += lines.map { "  " + $0 }
                 }
             }
-            lines += CidrTree.render(cache.state.cidrs, leaves: leaves, indent: "  ")
+            lines += CidrTree.render(cidrs, leaves: leaves, indent: "  ")
             lines += loose
         } else {
-            for peer in peers { lines += describe(peer, indent: "  ") }
+            for peer in view.peers { lines += describe(peer, indent: "  ") }
         }
         return lines.joined(separator: "\n")
     }

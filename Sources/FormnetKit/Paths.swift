@@ -22,6 +22,8 @@ public struct Paths: Sendable {
     public func connectionCache(_ network: String) -> String { "\(dataDir)/\(network).connections.json" }
     /// What a member's daemon last knew of each peer's path and of NAT types, for `formnet show`.
     public func traversalStatus(_ network: String) -> String { "\(dataDir)/\(network).traversal.json" }
+    /// What a member's daemon last knew of its relays (ranking, home, health), for `formnet list-relays`.
+    public func relayStatus(_ network: String) -> String { "\(dataDir)/\(network).relays.json" }
     /// The public keys of a network's members, one base64 key a line, for `start-relay --network`.
     public func members(_ network: String) -> String { "\(dataDir)/\(network).members" }
     /// Every relay this host knows, from every network's server, bootstrap and discovery (JSON).

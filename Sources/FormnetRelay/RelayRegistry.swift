@@ -168,6 +168,16 @@ public struct RelayRegistry: Sendable, Equatable {
         return wasBootstrap ? .duplicate : .added
     }
 
+    /// Takes the bootstrap source away; the relay stays while another source lists it. Returns
+    /// whether it was a bootstrap relay.
+    @discardableResult
+    public mutating func removeBootstrap(key: PublicKey) -> Bool {
+        guard var record = records[key], record.sources.contains(.bootstrap) else { return false }
+        record.sources.remove(.bootstrap)
+        records[key] = record.sources.isEmpty ? nil : record
+        return true
+    }
+
     /// The server's current list for `network` replaces the previous one.
     public mutating func mergeServerList(_ relays: [NetworkRelay], network: String) {
         let source = RelaySource.server(network: network)

@@ -11,7 +11,7 @@ struct Formnet: ParsableCommand {
             Install.self, Up.self, Fetch.self, Show.self, Down.self, Uninstall.self, SetListenPort.self, OverrideEndpoint.self,
             AddPeer.self, DisablePeer.self, EnablePeer.self, RenamePeer.self, AddCidr.self, DeleteCidr.self, ListCidrs.self,
             AddAssociation.self, DeleteAssociation.self, ListAssociations.self,
-            WG.self, StartRelay.self, ConfigureRelay.self,
+            WG.self, StartRelay.self, ConfigureRelay.self, ListRelays.self, AddBootstrapRelay.self, DeleteBootstrapRelay.self,
         ]
     )
 

@@ -49,6 +49,36 @@ import WireGuard
         #expect(short.contains("handshake never path unreachable-direct nat symmetric"))
     }
 
+    @Test func jsonCarriesEveryFieldOfTheTextForScripts() throws {
+        let bob = bob
+        let device = Device(name: "evilcorp", publicKey: fixture.ownKey.publicKey, listenPort: 51820, peers: [
+            Peer(publicKey: bob.publicKey, endpoint: Endpoint("127.0.0.1:40001"), allowedIPs: [IPNetwork("10.66.1.3/32")!],
+                 lastHandshake: now.addingTimeInterval(-5), rxBytes: 2048, txBytes: 100),
+        ])
+        let cache = PeerCache(state: API.State(peers: [bob, fixture.peer(2, "me", "10.66.1.2", key: fixture.ownKey.publicKey)],
+                                               cidrs: fixture.cidrs))
+        let status = TraversalStatus(natType: .symmetric, peers: [
+            bob.publicKey.base64: .init(path: .relayed, natType: .udpBlocked, reason: "NAT types symmetric and udp-blocked",
+                                        relay: "relaykey"),
+        ])
+        let view = ShowReport.snapshot(network: "evilcorp", config: fixture.config, device: device, cache: cache, traversal: status)
+        #expect(view.up && view.networkCidr == "10.66.0.0/16")
+        #expect(view.thisPeer == .init(name: "me", ip: "10.66.1.2", publicKey: fixture.ownKey.publicKey, listeningPort: 51820,
+                                       natType: .symmetric))
+        #expect(view.peers == [.init(name: "bob", ip: "10.66.1.3", cidrId: bob.cidrId, publicKey: bob.publicKey,
+                                     endpoint: Endpoint("127.0.0.1:40001"), path: .relayed, relay: "relaykey",
+                                     natType: .udpBlocked, reason: "NAT types symmetric and udp-blocked",
+                                     timeToHandshake: nil, lastHandshake: now.addingTimeInterval(-5), rxBytes: 2048, txBytes: 100)])
+        let json = try ShowReport.json([view], single: true)
+        #expect(json.contains("\"path\" : \"relayed\""))
+        #expect(json.contains("\"natType\" : \"udp-blocked\""))
+        #expect(!json.contains(fixture.ownKey.base64))
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        #expect(try decoder.decode(ShowReport.Network.self, from: Data(json.utf8)) == view)
+        #expect(try decoder.decode([ShowReport.Network].self, from: Data(ShowReport.json([view, view], single: false).utf8)).count == 2)
+    }
+
     @Test func treeGroupsPeersUnderTheirCidr() {
         let bob = bob
         let device = Device(name: "evilcorp", peers: [

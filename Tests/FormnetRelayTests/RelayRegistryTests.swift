@@ -120,6 +120,17 @@ import WireGuard
         #expect(registry.addBootstrap(key: Self.key(2), endpoint: Self.endpoint(2)) == .duplicate)
     }
 
+    @Test func removingABootstrapRelayKeepsItWhileAServerListsIt() {
+        var registry = RelayRegistry()
+        registry.addBootstrap(key: Self.key(1), endpoint: Self.endpoint(1))
+        registry.addBootstrap(key: Self.key(2), endpoint: Self.endpoint(2))
+        registry.mergeServerList([Self.serverRelay(2)], network: "office")
+        let removed = [1, 2, 2, 3].map { registry.removeBootstrap(key: Self.key($0)) }
+        #expect(removed == [true, true, false, false])
+        #expect(registry[Self.key(1)] == nil)
+        #expect(registry[Self.key(2)]?.sources == [.server(network: "office")])
+    }
+
     @Test func serverMergeReplacesThatNetworksList() {
         var registry = RelayRegistry()
         registry.mergeServerList([Self.serverRelay(1), Self.serverRelay(2), Self.serverRelay(3)], network: "office")
