@@ -20,6 +20,8 @@ public struct FetchLoop {
     /// Tick while candidates are being tried: well inside one attempt's second.
     static let attemptTick: Duration = .milliseconds(100)
     static let idleTick: Duration = .seconds(1)
+    /// Seconds between RTT probes to each directly connected peer: a few hundred bytes a minute.
+    static let probeInterval = 10.0
 
     public init(member: Member, interval: Duration, traversal: TraversalOptions = TraversalOptions()) {
         self.member = member
@@ -58,7 +60,9 @@ public struct FetchLoop {
                                logger: member.logger)
             : nil
         var driver = traversal.enabled
-            ? TraversalDriver(network: network, options: traversal, paths: member.options.paths, relay: relay, logger: member.logger)
+            ? TraversalDriver(network: network, options: traversal, paths: member.options.paths, relay: relay,
+                              prober: TunnelProber(interface: network, interval: Self.probeInterval, logger: member.logger),
+                              logger: member.logger)
             : nil
         // The cached state until the server answers: a member that cannot reach it (UDP blocked)
         // still tries its known peers and shows its NAT type.

@@ -38,6 +38,10 @@ public enum ShowReport {
         /// Why the path is unreachable-direct.
         public var reason: String?
         public var timeToHandshake: Double?
+        /// Seconds, smoothed, through the tunnel on a direct path.
+        public var rtt: Double?
+        /// Fraction of RTT probes lost, smoothed.
+        public var loss: Double?
         public var lastHandshake: Date?
         public var rxBytes: UInt64
         public var txBytes: UInt64
@@ -61,7 +65,7 @@ public enum ShowReport {
                                                        : peer.allowedIPs.first.map { $0.address.description } ?? "-"),
                 cidrId: known?.cidrId, publicKey: peer.publicKey, endpoint: peer.endpoint, path: path?.path,
                 relay: path?.relay, natType: path.map { $0.natType ?? .unknown }, reason: path?.reason,
-                timeToHandshake: path?.timeToHandshake, lastHandshake: peer.lastHandshake,
+                timeToHandshake: path?.timeToHandshake, rtt: path?.rtt, loss: path?.loss, lastHandshake: peer.lastHandshake,
                 rxBytes: peer.rxBytes, txBytes: peer.txBytes)
         }.sorted { $0.name < $1.name }
         return Network(network: network, up: device != nil, networkCidr: "\(config.interface.address.canonical)",
@@ -113,6 +117,9 @@ public enum ShowReport {
                 if let seconds = peer.timeToHandshake { text += String(format: " (handshake after %.2f s)", seconds) }
                 result.append("\(indent)  path: \(text)")
                 result.append("\(indent)  nat type: \((peer.natType ?? .unknown).rawValue)")
+            }
+            if let rtt = peer.rtt {
+                result.append(String(format: "\(indent)  rtt: %.1f ms, %.0f%% lost", rtt * 1000, (peer.loss ?? 0) * 100))
             }
             result.append("\(indent)  last handshake: \(handshake)")
             if peer.rxBytes != 0 || peer.txBytes != 0 {

@@ -27,6 +27,8 @@ struct TraversalDriver {
         var lastKick: Double = 0
         /// The relays the peer reported, home first.
         var peerRelays: [PublicKey] = []
+        /// The peer's tunnel IP, where RTT probes go.
+        var address: IPAddress?
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
@@ -43,10 +45,13 @@ struct TraversalDriver {
     private var cache: ConnectionCache
     private var status = TraversalStatus()
     let relay: RelayManager?
+    let prober: TunnelProber?
 
-    init(network: String, options: TraversalOptions, paths: Paths, relay: RelayManager?, logger: Logger) {
+    init(network: String, options: TraversalOptions, paths: Paths, relay: RelayManager?, prober: TunnelProber? = nil,
+         logger: Logger) {
         self.network = network
         self.relay = relay
+        self.prober = prober
         self.options = options
         cachePath = paths.connectionCache(network)
         statusPath = paths.traversalStatus(network)
@@ -101,6 +106,7 @@ struct TraversalDriver {
                                                   samePublicAddress: inputs.samePublicAddress,
                                                   excluded: options.excluded, now: now)
             entry.peerRelays = peer.relays
+            entry.address = peer.ip
             if isNew, let live = device?.peer(want.publicKey), let endpoint = live.endpoint, !RelayManager.isLoopback(endpoint),
                let handshake = live.lastHandshake?.timeIntervalSince1970,
                now - handshake < entry.machine.timing.staleAfter {
@@ -148,7 +154,32 @@ struct TraversalDriver {
                                  machine: machine, device: live, now: now)
             }
         }
+        if let prober { measure(with: prober, device: device, now: now) }
         return DeviceUpdate(peers: updates)
+    }
+
+    /// Points the prober at the directly connected peers and files what it measured under the
+    /// endpoint each probe went to.
+    private mutating func measure(with prober: TunnelProber, device: Device, now: Double) {
+        prober.setTargets(peers.compactMap { key, entry in
+            guard case .connected = entry.machine.phase, relay?.proxy(for: key) == nil, let address = entry.address,
+                  let endpoint = device.peer(key)?.endpoint, !RelayManager.isLoopback(endpoint) else { return nil }
+            return TunnelProbeBook.Target(peer: key, address: address, endpoint: endpoint)
+        }.sorted { $0.peer.base64 < $1.peer.base64 })
+        for outcome in prober.drain() {
+            guard let entry = peers[outcome.peer] else { continue }
+            let kind = cache.stats(for: outcome.peer)[outcome.endpoint]?.kind
+                ?? entry.machine.candidates.first { $0.endpoint == outcome.endpoint }?.kind ?? .serverReflexive
+            var measured: EndpointStats?
+            cache.update(peer: outcome.peer, endpoint: outcome.endpoint, kind: kind, now: now) {
+                $0.recordProbe(rtt: outcome.rtt, lost: outcome.lost)
+                measured = $0
+            }
+            if status.peers[outcome.peer.base64]?.endpoint == outcome.endpoint {
+                status.peers[outcome.peer.base64]?.rtt = measured?.rtt
+                status.peers[outcome.peer.base64]?.loss = measured?.loss
+            }
+        }
     }
 
     /// Writes the cache and the status when they changed; failures only warn, since both only

@@ -27,6 +27,10 @@ public struct TraversalStatus: Codable, Sendable, Equatable {
         public var timeToHandshake: Double?
         /// The relay's public key (base64) when relayed.
         public var relay: String?
+        /// Smoothed round-trip time through the tunnel in seconds, and fraction of probes lost,
+        /// measured on a direct path.
+        public var rtt: Double?
+        public var loss: Double?
 
         public init(path: Path, endpoint: Endpoint? = nil, natType: NatType? = nil, reason: String? = nil,
                     timeToHandshake: Double? = nil, relay: String? = nil) {

@@ -68,7 +68,8 @@ import WireGuard
         #expect(view.peers == [.init(name: "bob", ip: "10.66.1.3", cidrId: bob.cidrId, publicKey: bob.publicKey,
                                      endpoint: Endpoint("127.0.0.1:40001"), path: .relayed, relay: "relaykey",
                                      natType: .udpBlocked, reason: "NAT types symmetric and udp-blocked",
-                                     timeToHandshake: nil, lastHandshake: now.addingTimeInterval(-5), rxBytes: 2048, txBytes: 100)])
+                                     timeToHandshake: nil, rtt: nil, loss: nil, lastHandshake: now.addingTimeInterval(-5),
+                                     rxBytes: 2048, txBytes: 100)])
         let json = try ShowReport.json([view], single: true)
         #expect(json.contains("\"path\" : \"relayed\""))
         #expect(json.contains("\"natType\" : \"udp-blocked\""))

@@ -1,0 +1,93 @@
+import WireGuard
+
+/// The bookkeeping of RTT and loss probes through the tunnel (ICMP echo to a peer's tunnel IP):
+/// when each peer is due, which probes are outstanding, and what each one came to. Pure, so
+/// that the timing rules are tested with a fake clock; `TunnelProber` does the sending.
+///
+/// A probe measures the path WireGuard uses at that moment, so its outcome is filed under the
+/// endpoint the peer had when it was sent. Loss counts only for a peer that has answered once:
+/// a host that drops ICMP would otherwise look like a lossy path.
+public struct TunnelProbeBook: Sendable {
+    public struct Outcome: Equatable, Sendable {
+        public var peer: PublicKey
+        public var endpoint: Endpoint
+        /// Seconds; nil when lost.
+        public var rtt: Double?
+        public var lost: Bool { rtt == nil }
+    }
+
+    public struct Target: Equatable, Sendable {
+        public var peer: PublicKey
+        public var address: IPAddress
+        public var endpoint: Endpoint
+
+        public init(peer: PublicKey, address: IPAddress, endpoint: Endpoint) {
+            self.peer = peer
+            self.address = address
+            self.endpoint = endpoint
+        }
+    }
+
+    struct Outstanding {
+        var target: Target
+        var sentAt: Double
+    }
+
+    public let interval: Double
+    public let timeout: Double
+    private var outstanding: [UInt16: Outstanding] = [:]
+    private var lastSent: [PublicKey: Double] = [:]
+    private(set) var answered: Set<PublicKey> = []
+    private var nextSequence: UInt16 = 0
+
+    public init(interval: Double = 10, timeout: Double = 2) {
+        self.interval = interval
+        self.timeout = timeout
+    }
+
+    /// The targets to probe now, each with the sequence number to send; recorded as sent.
+    public mutating func due(_ targets: [Target], now: Double) -> [(Target, UInt16)] {
+        var probes: [(Target, UInt16)] = []
+        for target in targets where lastSent[target.peer].map({ now - $0 >= interval }) ?? true {
+            // One outstanding probe per peer: a slow answer must not be mistaken for a later one's.
+            guard !outstanding.values.contains(where: { $0.target.peer == target.peer }) else { continue }
+            let sequence = nextSequence
+            nextSequence &+= 1
+            outstanding[sequence] = Outstanding(target: target, sentAt: now)
+            lastSent[target.peer] = now
+            probes.append((target, sequence))
+        }
+        let current = Set(targets.map(\.peer))
+        lastSent = lastSent.filter { current.contains($0.key) }
+        answered.formIntersection(current)
+        return probes
+    }
+
+    /// A reply: its outcome, or nil when it answers no outstanding probe (late, or someone else's)
+    /// or comes from another address than the one probed.
+    public mutating func reply(sequence: UInt16, from address: IPAddress, now: Double) -> Outcome? {
+        guard let probe = outstanding[sequence], probe.target.address == address else { return nil }
+        outstanding[sequence] = nil
+        answered.insert(probe.target.peer)
+        return Outcome(peer: probe.target.peer, endpoint: probe.target.endpoint, rtt: max(0, now - probe.sentAt))
+    }
+
+    /// Probes unanswered for `timeout`: lost, for peers that answered before; dropped otherwise.
+    public mutating func expire(now: Double) -> [Outcome] {
+        var lost: [Outcome] = []
+        for (sequence, probe) in outstanding where now - probe.sentAt >= timeout {
+            outstanding[sequence] = nil
+            if answered.contains(probe.target.peer) {
+                lost.append(Outcome(peer: probe.target.peer, endpoint: probe.target.endpoint, rtt: nil))
+            }
+        }
+        return lost.sorted { $0.peer.base64 < $1.peer.base64 }
+    }
+
+    /// When the next probe is due or the next outstanding one times out, for the prober's wait.
+    public func nextDeadline(_ targets: [Target]) -> Double? {
+        let sends = targets.map { lastSent[$0.peer].map { $0 + interval } ?? 0 }
+        let timeouts = outstanding.values.map { $0.sentAt + timeout }
+        return (sends + timeouts).min()
+    }
+}
