@@ -69,6 +69,21 @@ import Testing
         #expect(machine.transportFailed(now: 5) == [.connectTCP, .register(.tcp)])
         #expect(!machine.isUsable(now: 5))
     }
+
+    @Test func aRelayRefusingConnectionsIsRetriedOnTheScheduleNotInALoop() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: true)
+        #expect(machine.initialActions == [.connectTCP, .register(.tcp)])
+        // Refused at once: nothing until the first retry gap (0.25 s) has passed.
+        #expect(machine.transportFailed(now: 0.001) == [])
+        #expect(machine.transportFailed(now: 0.002) == [])
+        #expect(machine.tick(now: 0.1) == [])
+        #expect(machine.tick(now: 0.25) == [.register(.tcp)])
+        #expect(machine.transportFailed(now: 0.251) == [])
+        #expect(machine.tick(now: 0.5) == [])
+        #expect(machine.tick(now: 0.75) == [.register(.tcp)])
+        // From the third retry on, the engine is told to replace the connection.
+        #expect(machine.tick(now: 1.75) == [.connectTCP, .register(.tcp)])
+    }
 }
 
 @Suite struct StreamFrameReaderTests {

@@ -174,12 +174,18 @@ public struct RelayLinkMachine: Sendable, Equatable {
         }
     }
 
-    /// The TCP connection closed or failed: register again over a new one.
+    /// The TCP connection closed or failed. A registered link registers again over a new one at
+    /// once; a link still registering waits for its next retry (which opens a new connection), so
+    /// that a relay refusing connections is not reconnected to in a busy loop.
     public mutating func transportFailed(now: Double) -> [Action] {
         guard transport == .tcp else { return [] }
-        if case .refused = phase { return [] }
-        phase = .registering(since: now, attempt: 0, lastSent: now)
-        return [.connectTCP, .register(.tcp)]
+        switch phase {
+        case .refused, .registering:
+            return []
+        case .registered:
+            phase = .registering(since: now, attempt: 0, lastSent: now)
+            return [.connectTCP, .register(.tcp)]
+        }
     }
 
     private mutating func restart(now: Double) -> [Action] {
