@@ -32,8 +32,10 @@ public enum ShowReport {
         public var endpoint: Endpoint?
         /// The daemon's view; nil without a daemon.
         public var path: TraversalStatus.Path?
-        /// The relay's base64 key when relayed.
+        /// The relay's base64 key and endpoint when relayed (`endpoint` is then WireGuard's
+        /// loopback proxy).
         public var relay: String?
+        public var relayEndpoint: Endpoint?
         public var natType: NatType?
         /// Why the path is unreachable-direct.
         public var reason: String?
@@ -64,7 +66,7 @@ public enum ShowReport {
                 ip: known?.ip.description ?? (isServer ? config.server.internalEndpoint.address.description
                                                        : peer.allowedIPs.first.map { $0.address.description } ?? "-"),
                 cidrId: known?.cidrId, publicKey: peer.publicKey, endpoint: peer.endpoint, path: path?.path,
-                relay: path?.relay, natType: path.map { $0.natType ?? .unknown }, reason: path?.reason,
+                relay: path?.relay, relayEndpoint: path?.path == .relayed ? path?.endpoint : nil, natType: path.map { $0.natType ?? .unknown }, reason: path?.reason,
                 timeToHandshake: path?.timeToHandshake, rtt: path?.rtt, loss: path?.loss, lastHandshake: peer.lastHandshake,
                 rxBytes: peer.rxBytes, txBytes: peer.txBytes)
         }.sorted { $0.name < $1.name }
@@ -100,7 +102,7 @@ public enum ShowReport {
             let handshake = peer.lastHandshake.map { ago($0, now: now) } ?? "never"
             if short {
                 let pathText = peer.path.map { path in
-                    let via = path == .relayed ? " via \(peer.endpoint?.description ?? "-")" : ""
+                    let via = path == .relayed ? " via \(peer.relayEndpoint?.description ?? "-")" : ""
                     return " path \(path.rawValue)\(via) nat \((peer.natType ?? .unknown).rawValue)"
                 } ?? ""
                 return ["\(indent)\(peer.name) \(peer.ip) endpoint \(peer.endpoint?.description ?? "-") handshake \(handshake)\(pathText)"]
@@ -110,7 +112,7 @@ public enum ShowReport {
             if let path = peer.path {
                 var text = path.rawValue
                 if path == .relayed {
-                    text += " through relay \(peer.endpoint?.description ?? "-")"
+                    text += " through relay \(peer.relayEndpoint?.description ?? "-")"
                     if let relay = peer.relay { text += " (\(relay))" }
                 }
                 if let reason = peer.reason { text += " (\(reason))" }

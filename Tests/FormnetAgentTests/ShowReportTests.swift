@@ -58,8 +58,8 @@ import WireGuard
         let cache = PeerCache(state: API.State(peers: [bob, fixture.peer(2, "me", "10.66.1.2", key: fixture.ownKey.publicKey)],
                                                cidrs: fixture.cidrs))
         let status = TraversalStatus(natType: .symmetric, peers: [
-            bob.publicKey.base64: .init(path: .relayed, natType: .udpBlocked, reason: "NAT types symmetric and udp-blocked",
-                                        relay: "relaykey"),
+            bob.publicKey.base64: .init(path: .relayed, endpoint: Endpoint("198.18.0.31:51821"), natType: .udpBlocked,
+                                        reason: "NAT types symmetric and udp-blocked", relay: "relaykey"),
         ])
         let view = ShowReport.snapshot(network: "evilcorp", config: fixture.config, device: device, cache: cache, traversal: status)
         #expect(view.up && view.networkCidr == "10.66.0.0/16")
@@ -67,9 +67,15 @@ import WireGuard
                                        natType: .symmetric))
         #expect(view.peers == [.init(name: "bob", ip: "10.66.1.3", cidrId: bob.cidrId, publicKey: bob.publicKey,
                                      endpoint: Endpoint("127.0.0.1:40001"), path: .relayed, relay: "relaykey",
+                                     relayEndpoint: Endpoint("198.18.0.31:51821"),
                                      natType: .udpBlocked, reason: "NAT types symmetric and udp-blocked",
                                      timeToHandshake: nil, rtt: nil, loss: nil, lastHandshake: now.addingTimeInterval(-5),
                                      rxBytes: 2048, txBytes: 100)])
+        let text = ShowReport.render(view, cidrs: fixture.cidrs, short: false, tree: false, now: now)
+        #expect(text.contains("    endpoint: 127.0.0.1:40001\n    path: relayed through relay 198.18.0.31:51821 (relaykey)"))
+        #expect(text.contains("    rtt:") == false)
+        let short = ShowReport.render(view, cidrs: fixture.cidrs, short: true, tree: false, now: now)
+        #expect(short.contains("path relayed via 198.18.0.31:51821 nat udp-blocked"))
         let json = try ShowReport.json([view], single: true)
         #expect(json.contains("\"path\" : \"relayed\""))
         #expect(json.contains("\"natType\" : \"udp-blocked\""))
