@@ -64,6 +64,7 @@ public struct FetchLoop {
                               prober: TunnelProber(interface: network, interval: Self.probeInterval, logger: member.logger),
                               logger: member.logger)
             : nil
+        member.logger.info("\(network): daemon running: peers kept current from the server\(driver == nil ? "" : ", NAT traversal on")\(relay == nil ? "" : ", relay fallback on")")
         // The cached state until the server answers: a member that cannot reach it (UDP blocked)
         // still tries its known peers and shows its NAT type.
         var latest: API.State? = sync.loadCache().state

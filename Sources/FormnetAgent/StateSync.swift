@@ -65,7 +65,7 @@ public struct StateSync {
         let update = PeerDiff.update(current: device.peers, desired: desired, previousEndpoints: cache.endpoints)
         if !update.peers.isEmpty {
             try backend.apply(update, to: network)
-            logger.info("\(network): applied \(update.peers.count) peer change(s)")
+            logger.info("\(network): fetched \(desired.count - 1) peer(s) from the server; applied \(update.peers.count) change(s)")
         }
         try AtomicFile.makeDirectory(options.paths.dataDir)
         try PeerCache(state: outcome.state, pinnedKeys: outcome.pins).save(to: cachePath)

@@ -29,6 +29,8 @@ struct TraversalDriver {
         var peerRelays: [PublicKey] = []
         /// The peer's tunnel IP, where RTT probes go.
         var address: IPAddress?
+        /// Its name in the network, for what the daemon says.
+        var name: String?
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
@@ -107,6 +109,7 @@ struct TraversalDriver {
                                                   excluded: options.excluded, now: now)
             entry.peerRelays = peer.relays
             entry.address = peer.ip
+            entry.name = peer.name
             if isNew, let live = device?.peer(want.publicKey), let endpoint = live.endpoint, !RelayManager.isLoopback(endpoint),
                let handshake = live.lastHandshake?.timeIntervalSince1970,
                now - handshake < entry.machine.timing.staleAfter {
@@ -230,7 +233,7 @@ struct TraversalDriver {
                     $0.recordSuccess(at: now, timeToHandshake: after)
                 }
                 status.peers[key.base64] = .init(path: .direct, endpoint: endpoint, natType: peerNat, timeToHandshake: after)
-                logger.info("\(network): direct path to \(key) at \(endpoint) (\(candidate.kind.rawValue)) after \(String(format: "%.2f", after)) s")
+                logger.info("\(network): \(label(key)): direct path at \(endpoint) (\(candidate.kind.rawValue)) after \(String(format: "%.2f", after)) s")
             case .failed(let candidate):
                 cache.update(peer: key, endpoint: candidate.endpoint, kind: candidate.kind, now: now) {
                     $0.recordFailure(at: now)
@@ -249,7 +252,7 @@ struct TraversalDriver {
                 }
                 // Said once per change: unreachable pairs are re-checked every minute or so.
                 if status.peers[key.base64]?.reason != Self.describe(reason) {
-                    logger.info("\(network): no direct path to \(key): \(Self.describe(reason))")
+                    logger.info("\(network): \(label(key)): no direct path (\(Self.describe(reason)))")
                 }
                 status.peers[key.base64] = .init(path: .unreachableDirect, endpoint: endpoint, natType: peerNat,
                                                  reason: Self.describe(reason))
@@ -267,7 +270,7 @@ struct TraversalDriver {
         guard let relay, let proxy = relay.route(key, peerRelays: entry.peerRelays) else { return [] }
         let via = relays.links[relay.ranked.first { id in entry.peerRelays.contains(id) && relays.links[id]?.usable == true }
             ?? relay.ranked.first { relays.links[$0]?.usable == true } ?? key]
-        logger.info("\(network): relaying \(key) (\(Self.describe(reason))) through \(via.map { "\($0.target.endpoint)" } ?? "a relay")")
+        logger.info("\(network): \(label(key)): relayed (\(Self.describe(reason))) through \(via.map { "\($0.target.endpoint)" } ?? "a relay")")
         status.peers[key.base64] = .init(path: .relayed, endpoint: via?.target.endpoint, natType: entry.inputs.peer,
                                          reason: Self.describe(reason), relay: via?.target.key.base64)
         return [.remove(key), PeerUpdate(publicKey: key, endpoint: proxy, persistentKeepalive: entry.desired.persistentKeepalive,
@@ -286,16 +289,21 @@ struct TraversalDriver {
             relay?.unroute(key)
             cache.update(peer: key, endpoint: endpoint, kind: candidate.kind, now: now) { $0.recordSuccess(at: now, timeToHandshake: 0) }
             status.peers[key.base64] = .init(path: .direct, endpoint: endpoint, natType: entry.inputs.peer)
-            logger.info("\(network): \(key) moved from the relay to a direct path at \(endpoint)")
+            logger.info("\(network): \(label(key)): moved from the relay to a direct path at \(endpoint)")
             return []
         }
         if let route = relays.routes[key], let via = route.lastSentVia ?? route.lastInboundVia, let link = relays.links[via],
            status.peers[key.base64]?.relay != via.base64 {
             status.peers[key.base64]?.relay = via.base64
             status.peers[key.base64]?.endpoint = link.target.endpoint
-            logger.info("\(network): \(key) now relayed through \(link.target.endpoint)")
+            logger.info("\(network): \(label(key)): now relayed through \(link.target.endpoint)")
         }
         return []
+    }
+
+    /// "name (key)" for what the daemon says: names are what people know, keys are what is unique.
+    private func label(_ key: PublicKey) -> String {
+        peers[key]?.name.map { "\($0) (\(key.base64.prefix(8))…)" } ?? key.base64
     }
 
     static func describe(_ reason: TraversalMachine.Reason) -> String {
