@@ -68,7 +68,8 @@ public struct FetchLoop {
         // The cached state until the server answers: a member that cannot reach it (UDP blocked)
         // still tries its known peers and shows its NAT type.
         var latest: API.State? = sync.loadCache().state
-        var natVersion = -1
+        let remembered = TraversalStatus.load(from: member.options.paths.traversalStatus(network))?.natType ?? .unknown
+        var plannedNat: NatType?
         while true {
             let news = mailbox.next(timeout: driver?.needsFastTick == true ? Self.attemptTick : Self.idleTick)
             do {
@@ -85,18 +86,22 @@ public struct FetchLoop {
                     }
                     let now = Date().timeIntervalSince1970
                     let relays = relay?.engine.status()
+                    let usable = relays?.links.values.filter(\.usable) ?? []
+                    let ownNat = NatDetection.effective(probed: news.natType, remembered: remembered,
+                                                        relayAnswersOverUDP: usable.contains { $0.transport == .udp },
+                                                        relayAnswersOverTCP: usable.contains { $0.transport == .tcp })
                     if let relay, let relays {
                         relay.engine.setWireGuardPort((try? backend.device(named: network).listenPort) ?? 0)
-                        relay.refresh(serverRelays: latest?.relays ?? [], ownNat: news.natType,
+                        relay.refresh(serverRelays: latest?.relays ?? [], ownNat: ownNat,
                                       ownAddress: latest?.peers.first { $0.publicKey == ownKey }?.endpoint?.address, status: relays)
                         mailbox.post(relays: relay.reported)
                     }
                     current.lastRelayStatus = relays
-                    if let latest, news.state != nil || news.natVersion != natVersion {
-                        natVersion = news.natVersion
+                    if let latest, news.state != nil || ownNat != plannedNat {
+                        plannedNat = ownNat
                         let desired = DesiredPeer.from(state: latest, config: config, ownKey: ownKey)
                             .filter { $0.publicKey != config.server.publicKey }
-                        try apply(current.plan(state: latest, desired: desired, ownKey: ownKey, ownNat: news.natType,
+                        try apply(current.plan(state: latest, desired: desired, ownKey: ownKey, ownNat: ownNat,
                                                device: try backend.device(named: network), now: now), backend: backend)
                     }
                     try apply(current.tick(device: try backend.device(named: network), now: now, relays: relays), backend: backend)

@@ -35,4 +35,15 @@ public enum NatDetection {
         default: return probed
         }
     }
+
+    /// The NAT type to act on while the probe has not answered (it takes up to ~3 s when UDP is
+    /// blocked, and every pair waits on it): relays that answer over TCP but not over UDP mean
+    /// UDP is blocked; otherwise the type the last run found, since a host's NAT rarely changes
+    /// across a restart and the probe corrects a wrong guess seconds later.
+    public static func effective(probed: NatType, remembered: NatType, relayAnswersOverUDP: Bool,
+                                 relayAnswersOverTCP: Bool) -> NatType {
+        if probed != .unknown { return probed }
+        if relayAnswersOverTCP && !relayAnswersOverUDP { return .udpBlocked }
+        return remembered
+    }
 }

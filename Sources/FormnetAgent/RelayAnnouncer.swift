@@ -9,7 +9,7 @@ import WireGuard
 /// `API.relayAnnounceInterval` with its current load, on a thread of its own since the HTTP
 /// client blocks; a withdrawal when it stops. The server drops a relay that is not renewed
 /// within `API.relayExpiry`, so an announcement lost to an outage is only a late one, and a
-/// failed one is logged and tried again at the next interval.
+/// failed one is logged and tried again after 2 s, doubling up to the interval.
 public final class RelayAnnouncer: @unchecked Sendable {
     /// How often to look whether the relay serves yet, before the first announcement.
     static let servingPoll: Duration = .milliseconds(100)
@@ -69,6 +69,9 @@ public final class RelayAnnouncer: @unchecked Sendable {
         }
     }
 
+    /// The first retry after a refused announcement; doubled after each further refusal.
+    static let firstRetry: Duration = .seconds(2)
+
     /// The announcement for a relay with `load` registrations.
     func announcement(load: Int) -> API.RelayAnnouncement {
         var announcement = relay
@@ -80,6 +83,7 @@ public final class RelayAnnouncer: @unchecked Sendable {
         let client = APIClient(config: config)
         var lastFailure: String?
         var announced = false
+        var failures = 0
         while true {
             var pause = Self.servingPoll
             if let load = load() {
@@ -96,11 +100,16 @@ public final class RelayAnnouncer: @unchecked Sendable {
                     }
                     announced = true
                     lastFailure = nil
+                    failures = 0
                 case .failure(let error):
-                    // Logged when the reason changes, not at every interval of one outage.
+                    // Soon at first (the server refuses a member whose address it has not observed
+                    // yet, which a relay started with its agent usually is), then every interval.
+                    pause = min(interval, Self.firstRetry * (1 << min(failures, 5)))
+                    failures += 1
+                    // Logged when the reason changes, not at every retry of one outage.
                     let reason = "\(error)"
                     if reason != lastFailure {
-                        logger.warning("\(network): could not announce the relay, retrying every \(interval): \(reason)")
+                        logger.warning("\(network): could not announce the relay, retrying in \(pause): \(reason)")
                     }
                     lastFailure = reason
                 }

@@ -128,6 +128,20 @@ import WireGuard
 }
 
 @Suite struct NatDetectionTests {
+    @Test func beforeTheProbeAnswersRelaysAndTheLastRunDecide() {
+        // The probe's answer wins.
+        #expect(NatDetection.effective(probed: .symmetric, remembered: .portPreserving,
+                                       relayAnswersOverUDP: false, relayAnswersOverTCP: true) == .symmetric)
+        // Relays that answer over TCP only: UDP is blocked, whatever the last run found.
+        #expect(NatDetection.effective(probed: .unknown, remembered: .portPreserving,
+                                       relayAnswersOverUDP: false, relayAnswersOverTCP: true) == .udpBlocked)
+        // One relay over UDP proves UDP passes, even if another fell back to TCP.
+        #expect(NatDetection.effective(probed: .unknown, remembered: .symmetric,
+                                       relayAnswersOverUDP: true, relayAnswersOverTCP: true) == .symmetric)
+        #expect(NatDetection.effective(probed: .unknown, remembered: .unknown,
+                                       relayAnswersOverUDP: false, relayAnswersOverTCP: false) == .unknown)
+    }
+
     @Test func serverViewOfTheWireGuardPortConfirmsPortPreservation() {
         #expect(NatDetection.confirm(.endpointIndependent, wireGuardPort: 51820,
                                      serverObserved: Endpoint("198.51.100.3:51820")) == .portPreserving)
