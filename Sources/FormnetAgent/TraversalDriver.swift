@@ -31,6 +31,8 @@ struct TraversalDriver {
         var address: IPAddress?
         /// Its name in the network, for what the daemon says.
         var name: String?
+        /// While relayed: the `DirectTrialSchedule` slot of the next background direct attempt.
+        var nextTrialSlot: Int?
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
@@ -44,6 +46,7 @@ struct TraversalDriver {
     let statusPath: String
     let logger: Logger
     private(set) var peers: [PublicKey: PeerTraversal] = [:]
+    private var ownKey: PublicKey?
     private var cache: ConnectionCache
     private var status = TraversalStatus()
     let relay: RelayManager?
@@ -71,7 +74,18 @@ struct TraversalDriver {
     var needsFastTick: Bool {
         isAttempting || (relay != nil && peers.contains { key, entry in
             if case .unreachable = entry.machine.phase { relay?.proxy(for: key) == nil } else { false }
-        })
+        }) || trialWithinASecond
+    }
+
+    /// A relayed pair's direct trial starts within a second: both hosts must start it within
+    /// a tick of the slot, so they tick fast until then.
+    private var trialWithinASecond: Bool {
+        guard let ownKey, let relay else { return false }
+        let now = Date().timeIntervalSince1970
+        return peers.contains { key, entry in
+            guard relay.proxy(for: key) != nil, let slot = entry.nextTrialSlot else { return false }
+            return DirectTrialSchedule.slot(now: now + 1, ownKey, key) >= slot
+        }
     }
 
     /// The candidates of a peer as the state shows them: the endpoint the server observed (or the
@@ -91,6 +105,7 @@ struct TraversalDriver {
     mutating func plan(state: API.State, desired: [DesiredPeer], ownKey: PublicKey, ownNat: NatType,
                        device: Device?, now: Double) -> DeviceUpdate {
         status.natType = ownNat
+        self.ownKey = ownKey
         let byKey = Dictionary(state.peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { first, _ in first })
         let ownPublic = byKey[ownKey]?.endpoint?.address
         var updates: [PeerUpdate] = []
@@ -142,6 +157,11 @@ struct TraversalDriver {
             if let relay, let relays {
                 if relay.proxy(for: key) != nil {
                     updates += tickRelayed(key, entry: entry, live: live, relays: relays, now: now)
+                    if let trial = startDirectTrialIfDue(key, now: now) {
+                        peers[key]?.lastKick = now
+                        updates += apply(trial, peer: entry.desired, peerNat: entry.inputs.peer,
+                                         machine: peers[key]?.machine ?? machine, device: live, now: now)
+                    }
                     continue
                 }
                 if case .unreachable(let reason, _) = machine.phase, relay.hasUsableRelay(relays) {
@@ -149,6 +169,8 @@ struct TraversalDriver {
                     continue
                 }
             }
+            // Not relayed now: a later relaying schedules its trials afresh.
+            peers[key]?.nextTrialSlot = nil
             let actions = machine.tick(now: now, lastHandshake: live?.lastHandshake?.timeIntervalSince1970)
             peers[key]?.machine = machine
             updates += apply(actions, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
@@ -259,6 +281,22 @@ struct TraversalDriver {
             }
         }
         return updates
+    }
+
+    /// A relayed peer whose pair could go direct tries its candidates again at the pair's
+    /// trial slot (both hosts at once); failing, it is relayed again, succeeding, the relay
+    /// route closes.
+    private mutating func startDirectTrialIfDue(_ key: PublicKey, now: Double) -> [TraversalMachine.Action]? {
+        guard let ownKey, let entry = peers[key], entry.machine.directPossible else { return nil }
+        guard let slot = entry.nextTrialSlot else {
+            peers[key]?.nextTrialSlot = DirectTrialSchedule.firstTrialSlot(relayedAt: now, ownKey, key)
+            return nil
+        }
+        let current = DirectTrialSchedule.slot(now: now, ownKey, key)
+        guard current >= slot else { return nil }
+        peers[key]?.nextTrialSlot = current + 1
+        logger.info("\(network): \(label(key)): relayed; trying a direct path again (both sides at once)")
+        return peers[key]?.machine.retryDirect(now: now)
     }
 
     /// The engine's view at the last tick, for decisions made while applying actions.

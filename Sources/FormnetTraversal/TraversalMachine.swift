@@ -119,6 +119,18 @@ public struct TraversalMachine: Sendable, Equatable {
         }
     }
 
+    /// Tries the candidates again now, whatever the phase: a relayed pair's background trial
+    /// of a direct path (`DirectTrialSchedule`). Pairs whose NAT types rule direct out make no
+    /// attempt, as in `start`.
+    public mutating func retryDirect(now: Double) -> [Action] {
+        restart(now: now)
+    }
+
+    /// Whether a direct attempt could succeed: NAT types that allow it, and a candidate to try.
+    public var directPossible: Bool {
+        NatType.directPossible(natTypes.0, natTypes.1) && !candidates.isEmpty
+    }
+
     private mutating func restart(now: Double) -> [Action] {
         phase = .idle
         return start(candidates: candidates, local: natTypes.0, peer: natTypes.1, now: now)

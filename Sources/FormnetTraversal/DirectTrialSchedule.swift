@@ -1,0 +1,39 @@
+import WireGuard
+
+/// When a relayed pair tries a direct path again. Both sides must try at about the same moment
+/// (a port-preserving NAT lets the peer's handshake in only after its own went out toward the
+/// peer), and two relayed peers exchange nothing but WireGuard packets, so the moment comes from
+/// the wall clock: slots of `period` seconds, shifted per pair by a hash of both keys, so that
+/// the two hosts of a pair land on the same instant and different pairs spread over the period.
+/// Clocks need to agree to well under the one second a candidate is given, as NTP keeps them.
+public enum DirectTrialSchedule {
+    public static let period = 60.0
+    /// A pair relayed this close to a slot waits for the next one: it has just failed.
+    public static let minimumRelayedTime = 15.0
+
+    /// The same for (a, b) and (b, a): FNV-1a over the smaller key, then the larger.
+    public static func offset(_ a: PublicKey, _ b: PublicKey) -> Double {
+        let (first, second) = a.base64 < b.base64 ? (a, b) : (b, a)
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in first.bytes + second.bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return Double(hash % UInt64(period * 1000)) / 1000
+    }
+
+    /// The slot `now` falls in, for the pair.
+    public static func slot(now: Double, _ a: PublicKey, _ b: PublicKey) -> Int {
+        Int(((now - offset(a, b)) / period).rounded(.down))
+    }
+
+    /// Seconds until the pair's next slot starts.
+    public static func untilNextSlot(now: Double, _ a: PublicKey, _ b: PublicKey) -> Double {
+        Double(slot(now: now, a, b) + 1) * period + offset(a, b) - now
+    }
+
+    /// The first slot a pair relayed at `now` may try direct in.
+    public static func firstTrialSlot(relayedAt now: Double, _ a: PublicKey, _ b: PublicKey) -> Int {
+        slot(now: now, a, b) + (untilNextSlot(now: now, a, b) < minimumRelayedTime ? 2 : 1)
+    }
+}
