@@ -33,6 +33,8 @@ struct TraversalDriver {
         var name: String?
         /// While relayed: the `DirectTrialSchedule` slot of the next background direct attempt.
         var nextTrialSlot: Int?
+        /// Background trials that failed since the pair was last direct or its inputs changed.
+        var failedTrials = 0
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
@@ -133,6 +135,7 @@ struct TraversalDriver {
                 status.peers[want.publicKey.base64] = .init(path: .direct, endpoint: endpoint, natType: peer.natType)
             } else if isNew || entry.inputs != inputs {
                 entry.inputs = inputs
+                entry.failedTrials = 0
                 let actions = entry.machine.start(candidates: ordered, local: inputs.local, peer: inputs.peer, now: now)
                 if actions.contains(where: { if case .attempt = $0 { true } else { false } }) { entry.lastKick = now }
                 updates += apply(actions, peer: want, peerNat: inputs.peer, machine: entry.machine, device: nil, now: now)
@@ -255,6 +258,7 @@ struct TraversalDriver {
                     $0.recordSuccess(at: now, timeToHandshake: after)
                 }
                 status.peers[key.base64] = .init(path: .direct, endpoint: endpoint, natType: peerNat, timeToHandshake: after)
+                peers[key]?.failedTrials = 0
                 logger.info("\(network): \(label(key)): direct path at \(endpoint) (\(candidate.kind.rawValue)) after \(String(format: "%.2f", after)) s")
             case .failed(let candidate):
                 cache.update(peer: key, endpoint: candidate.endpoint, kind: candidate.kind, now: now) {
@@ -295,6 +299,10 @@ struct TraversalDriver {
         let current = DirectTrialSchedule.slot(now: now, ownKey, key)
         guard current >= slot else { return nil }
         peers[key]?.nextTrialSlot = current + 1
+        // Pairs that keep failing (a peer behind a firewall its NAT type does not show) try
+        // less often; both hosts of a pair fail the same trials, so they skip the same slots.
+        guard DirectTrialSchedule.tries(slot: current, afterFailures: entry.failedTrials) else { return nil }
+        peers[key]?.failedTrials += 1
         logger.info("\(network): \(label(key)): relayed; trying a direct path again (both sides at once)")
         return peers[key]?.machine.retryDirect(now: now)
     }

@@ -32,6 +32,16 @@ public enum DirectTrialSchedule {
         Double(slot(now: now, a, b) + 1) * period + offset(a, b) - now
     }
 
+    /// The longest gap between trials, in slots, for a pair that keeps failing.
+    public static let maxSlotsBetweenTrials = 16
+
+    /// Whether a pair that failed `failures` trials tries in `slot`: every slot at first, then
+    /// every 2nd, 4th, … up to every 16th (16 minutes).
+    public static func tries(slot: Int, afterFailures failures: Int) -> Bool {
+        let every = min(1 << min(failures, 8), maxSlotsBetweenTrials)
+        return (slot % every + every) % every == 0
+    }
+
     /// The first slot a pair relayed at `now` may try direct in.
     public static func firstTrialSlot(relayedAt now: Double, _ a: PublicKey, _ b: PublicKey) -> Int {
         slot(now: now, a, b) + (untilNextSlot(now: now, a, b) < minimumRelayedTime ? 2 : 1)

@@ -30,6 +30,15 @@ import WireGuard
         #expect(abs(DirectTrialSchedule.untilNextSlot(now: start + 10, a, b) - 50) < 1e-6)
     }
 
+    @Test func failedTrialsSpaceTheNextOnesOutUpToSixteenSlots() {
+        #expect((100..<104).filter { DirectTrialSchedule.tries(slot: $0, afterFailures: 0) } == [100, 101, 102, 103])
+        #expect((100..<104).filter { DirectTrialSchedule.tries(slot: $0, afterFailures: 1) } == [100, 102])
+        #expect((100..<108).filter { DirectTrialSchedule.tries(slot: $0, afterFailures: 2) } == [100, 104])
+        #expect((0..<64).filter { DirectTrialSchedule.tries(slot: $0, afterFailures: 30) } == [0, 16, 32, 48])
+        #expect(DirectTrialSchedule.tries(slot: -16, afterFailures: 4))
+        #expect(!DirectTrialSchedule.tries(slot: -3, afterFailures: 4))
+    }
+
     @Test func aPairRelayedJustBeforeASlotWaitsForTheOneAfter() {
         let start = 1_700_000_040.0 + DirectTrialSchedule.offset(a, b)
         let base = DirectTrialSchedule.slot(now: start, a, b)
