@@ -41,6 +41,9 @@ struct TraversalDriver {
     /// send at the same instant, both initiations meet closed NATs. Re-adding again within the
     /// attempt sends a second one, which the other side's first has let through.
     static let rekickAfter = 0.4
+    /// Candidates that all failed within this window are not tried again when the daemon
+    /// starts: the peer is relayed at once (and trials look for a direct path in the background).
+    static let recentFailureWindow = 600.0
 
     let network: String
     let options: TraversalOptions
@@ -136,7 +139,14 @@ struct TraversalDriver {
             } else if isNew || entry.inputs != inputs {
                 entry.inputs = inputs
                 entry.failedTrials = 0
-                let actions = entry.machine.start(candidates: ordered, local: inputs.local, peer: inputs.peer, now: now)
+                let stats = cache.stats(for: want.publicKey)
+                // Every candidate failed recently and a relay can carry the peer: relay at once.
+                let skipAttempts = isNew && relay != nil && !ordered.isEmpty && ordered.allSatisfy { candidate in
+                    stats[candidate.endpoint]?.failedRecently(now: now, window: Self.recentFailureWindow) == true
+                }
+                let actions = skipAttempts
+                    ? entry.machine.startWithoutAttempt(candidates: ordered, local: inputs.local, peer: inputs.peer, now: now)
+                    : entry.machine.start(candidates: ordered, local: inputs.local, peer: inputs.peer, now: now)
                 if actions.contains(where: { if case .attempt = $0 { true } else { false } }) { entry.lastKick = now }
                 updates += apply(actions, peer: want, peerNat: inputs.peer, machine: entry.machine, device: nil, now: now)
             }
@@ -357,6 +367,7 @@ struct TraversalDriver {
         case .natTypes(let local, let peer): "NAT types \(local.rawValue) and \(peer.rawValue)"
         case .exhausted: "no candidate answered"
         case .noCandidates: "no candidates"
+        case .failedRecently: "every candidate failed recently"
         }
     }
 }

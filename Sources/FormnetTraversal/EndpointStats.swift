@@ -43,6 +43,12 @@ public struct EndpointStats: Codable, Sendable, Equatable {
         loss = Self.smooth(loss, lost ? 1 : 0)
     }
 
+    /// Whether the last outcome here was a failure less than `window` seconds ago.
+    public func failedRecently(now: Double, window: Double) -> Bool {
+        guard let lastFailure, now - lastFailure < window else { return false }
+        return lastFailure > (lastSuccess ?? -.infinity)
+    }
+
     /// Positive for an endpoint worth trying first, negative for one that only failed, in
     /// roughly [-1, 1]: smoothed success rate, faded with the age of the last success, and
     /// reduced for high RTT and loss. The most recent outcome weighs most.

@@ -9,6 +9,9 @@ public struct TraversalMachine: Sendable, Equatable {
         /// Every candidate was tried and none answered.
         case exhausted
         case noCandidates
+        /// The connection cache says every candidate failed recently: relayed at once instead
+        /// of replaying the slow path; background trials still look for a direct one.
+        case failedRecently
     }
 
     public enum Phase: Sendable, Equatable {
@@ -71,6 +74,16 @@ public struct TraversalMachine: Sendable, Equatable {
         }
         phase = .attempting(index: 0, started: now)
         return [.attempt(first)]
+    }
+
+    /// Starts as unreachable without an attempt (`Reason.failedRecently`): for a peer the agent
+    /// can relay at once. The usual retry follows after the first back-off step.
+    public mutating func startWithoutAttempt(candidates ordered: [Candidate], local: NatType, peer: NatType,
+                                             now: Double) -> [Action] {
+        candidates = ordered
+        natTypes = (local, peer)
+        phase = .unreachable(.failedRecently, retryAt: now + timing.retryBackoff[0])
+        return [.unreachable(.failedRecently)]
     }
 
     /// Takes over a peer that already has a live session (the agent restarted while the

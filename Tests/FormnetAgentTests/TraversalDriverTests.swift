@@ -53,6 +53,35 @@ import WireGuard
         #expect(driver.tick(device: device, now: 100.6).peers.isEmpty)
     }
 
+    @Test func aPeerWhoseCandidatesAllFailedRecentlyIsNotAttemptedWhenARelayCanCarryIt() throws {
+        let directory = try fixture.temporaryDirectory()
+        let paths = Paths(configDir: directory, dataDir: directory)
+        var cache = ConnectionCache()
+        for endpoint in ["198.51.100.3:40000", "192.168.1.3:40000"] {
+            cache.update(peer: peerKey, endpoint: Endpoint(endpoint)!, kind: .serverReflexive, now: 50) { $0.recordFailure(at: 50) }
+        }
+        try cache.save(to: paths.connectionCache("evilcorp"))
+        let s = state(peerEndpoint: "198.51.100.3:40000", peerCandidates: ["192.168.1.3:40000"])
+        let relay = try RelayManager(network: "evilcorp", paths: paths, clientKey: PrivateKey.generate(), wireGuardPort: 9,
+                                     geoDatabase: nil, logger: Logger(label: "test"))
+        var withRelay = TraversalDriver(network: "evilcorp", options: TraversalOptions(), paths: paths, relay: relay,
+                                        logger: Logger(label: "test"))
+        let update = withRelay.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving,
+                                    device: nil, now: 100)
+        #expect(update.peers.isEmpty)
+        #expect(withRelay.peers[peerKey]?.machine.phase == .unreachable(.failedRecently, retryAt: 105))
+        #expect(withRelay.snapshot.1.peers[peerKey.base64]?.reason == "every candidate failed recently")
+
+        // Without a relay, or when the failures are old, the candidates are tried as usual.
+        var withoutRelay = driver(directory)
+        #expect(withoutRelay.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving,
+                                  device: nil, now: 100).peers.map(\.action) == [.remove, .addOrUpdate])
+        var later = TraversalDriver(network: "evilcorp", options: TraversalOptions(), paths: paths, relay: relay,
+                                    logger: Logger(label: "test"))
+        #expect(later.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving,
+                           device: nil, now: 50 + TraversalDriver.recentFailureWindow).peers.map(\.action) == [.remove, .addOrUpdate])
+    }
+
     @Test func exhaustedPeerIsPointedBackAtItsBestCandidate() throws {
         var driver = driver(try fixture.temporaryDirectory())
         let s = state(peerEndpoint: "198.51.100.3:40000", peerCandidates: ["192.168.1.3:40000"])
