@@ -70,6 +70,22 @@ import Testing
         #expect(!machine.isUsable(now: 5))
     }
 
+    @Test func aLinkCarryingDataPingsFasterAndIsGivenUpSooner() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        _ = machine.registered(now: 0)
+        machine.active = true
+        #expect(machine.tick(now: 0.4).isEmpty)
+        #expect(machine.tick(now: 0.5).contains { if case .ping = $0 { true } else { false } })
+        #expect(machine.isUsable(now: 1.49))
+        #expect(!machine.isUsable(now: 1.5))
+        // Idle, the same silence is still within the slower cadence's limit.
+        machine.active = false
+        #expect(machine.isUsable(now: 1.5))
+        #expect(!machine.isUsable(now: 2.5))
+        machine.active = true
+        #expect(machine.tick(now: 1.6) == [.register(.udp)])
+    }
+
     @Test func aRelayRefusingConnectionsIsRetriedOnTheScheduleNotInALoop() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: true)
         #expect(machine.initialActions == [.connectTCP, .register(.tcp)])

@@ -22,6 +22,8 @@ struct EngineState {
         var reader = StreamFrameReader()
         var tcpOut: [UInt8] = []
         var info: InfoResponseFrame?
+        /// Engine clock of the last data sent through the link.
+        var lastDataSent = -Double.infinity
 
         init(target: RelayTarget, machine: RelayLinkMachine, proto: RelayClientProtocol) {
             self.target = target
@@ -58,6 +60,8 @@ struct EngineState {
     static let peerUnknownHold = 3.0
     /// Automatic routes (made by arriving packets) without traffic this long are closed.
     static let automaticIdle = 180.0
+    /// A link that sent data this recently pings on the active cadence (`RelayLinkMachine.active`).
+    static let activeWindow = 2.0
     static let maxAutomaticRoutes = 256
     /// A TCP link buffers at most this much unsent; beyond it packets are dropped, as a full
     /// UDP socket buffer would drop them.
@@ -184,6 +188,7 @@ struct EngineState {
 
     mutating func tick(now: Double) {
         for link in links.values {
+            link.machine.active = now - link.lastDataSent < Self.activeWindow
             perform(link.machine.tick(now: now), on: link, now: now)
         }
         for (key, route) in routes where route.automatic && now - (route.lastInbound ?? route.created) > Self.automaticIdle {
@@ -220,6 +225,7 @@ struct EngineState {
         }
         route.packetsOut &+= UInt64(count)
         route.lastSentVia = link.target.key
+        link.lastDataSent = now
         if link.machine.transport == .udp {
             io.sendBatch(link.udp, count: count)
         } else {
