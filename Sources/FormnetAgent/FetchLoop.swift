@@ -70,8 +70,12 @@ public struct FetchLoop {
         var latest: API.State? = sync.loadCache().state
         let remembered = TraversalStatus.load(from: member.options.paths.traversalStatus(network))?.natType ?? .unknown
         var plannedNat: NatType?
+        var first = true
         while true {
-            let news = mailbox.next(timeout: driver?.needsFastTick == true ? Self.attemptTick : Self.idleTick)
+            // The first pass does not wait for news: relays are registered and cached peers
+            // tried at once, whether or not the server answers.
+            let news = mailbox.next(timeout: first ? .zero : driver?.needsFastTick == true ? Self.attemptTick : Self.idleTick)
+            first = false
             do {
                 if let state = news.state {
                     latest = try sync.apply(state, traversalOwnsEndpoints: driver != nil).state

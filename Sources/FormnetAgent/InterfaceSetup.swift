@@ -17,7 +17,7 @@ public struct InterfaceSetup {
         guard let privateKey = config.privateKey else {
             throw AgentError.invalidInput("the config for '\(name)' has no valid private key")
         }
-        let mtu = options.mtu ?? config.interface.mtu ?? AgentOptions.defaultMTU
+        let mtu = options.mtu ?? config.interface.mtu ?? AgentOptions.defaultMTU(relayFallback: config.interface.relayFallback != false)
         try backend.createInterface(named: name)
         do {
             try backend.apply(DeviceUpdate(privateKey: privateKey, listenPort: config.interface.listenPort ?? 0,

@@ -39,8 +39,11 @@ public struct Member {
     /// Brings the interface up (unless it already is) with the server and the cached peers, then
     /// fetches. A server that does not answer leaves the mesh running on the cached peers, as
     /// innernet does; the error is returned for the caller to report.
+    ///
+    /// With `fetch` false only the interface comes up: the daemon long-polls the state itself,
+    /// and must not first wait out a server it cannot reach (a member whose UDP is blocked).
     @discardableResult
-    public func up() throws -> (any Error)? {
+    public func up(fetch: Bool = true) throws -> (any Error)? {
         let config = try config()
         let sync = sync(config)
         if !setup.exists(network) {
@@ -52,6 +55,7 @@ public struct Member {
             try setup.bringUp(network, config: config, peers: peers, options: options)
             logger.info("\(network): interface up at \(config.interface.address)")
         }
+        guard fetch else { return nil }
         do {
             try sync.fetch(client: APIClient(config: config))
             return nil

@@ -9,7 +9,7 @@ struct MemberOptions: ParsableArguments {
     @Option(help: "Directory of interface configs.") var configDir = Paths.defaultConfigDir
     @Option(help: "Directory of peer caches.") var dataDir = Paths.defaultDataDir
     @Option(help: "WireGuard implementation: kernel or userspace (wireguard-go).") var backend: BackendKind = .kernel
-    @Option(help: "Interface MTU (default: the config's, else 1420).") var mtu: UInt32?
+    @Option(help: "Interface MTU (default: the config's, else 1360 with relay fallback on, 1420 with it off).") var mtu: UInt32?
     @Flag(help: "Do not add a route for the network through the interface.") var noRouting = false
     @Flag(help: "Do not write peers into the hosts file.") var noWriteHosts = false
     @Option(help: "Hosts file to keep the network's block in.") var hostsPath = HostsFile.defaultPath

@@ -31,7 +31,7 @@ struct Up: ParsableCommand {
     func run() throws {
         if daemon { FetchLoop.catchStopSignals() }
         let member = try options.member(network.network)
-        if let unreachable = try member.up() {
+        if let unreachable = try member.up(fetch: !daemon) {
             member.logger.warning("\(network.network): up with the cached peers; \(unreachable)")
         }
         if daemon {

@@ -328,10 +328,18 @@ struct EngineState {
                 link.reader.append(UnsafeRawBufferPointer(start: io.buffers, count: n))
                 let wallMillis = RelayClock.wallMillis()
                 do {
+                    // Frames are taken out of the reader before any is handled: handling one may
+                    // replace the connection, and with it the reader (a relay restart answered
+                    // by re-registering), which must not happen while the reader is being read.
+                    var frames: [[UInt8]] = []
+                    try link.reader.drain { frames.append(Array($0)) }
+                    let connection = link.tcp
                     var deliveries: [(Int32, [UInt8])] = []
-                    try link.reader.drain { frame in
-                        if let (route, payload) = accept(frame, from: link, now: now, wallMillis: wallMillis) {
-                            deliveries.append((route.socket.descriptor, Array(UnsafeRawBufferPointer(rebasing: frame[payload]))))
+                    for frame in frames where link.tcp == connection {
+                        frame.withUnsafeBytes { frame in
+                            if let (route, payload) = accept(frame, from: link, now: now, wallMillis: wallMillis) {
+                                deliveries.append((route.socket.descriptor, Array(UnsafeRawBufferPointer(rebasing: frame[payload]))))
+                            }
                         }
                     }
                     for (fd, packet) in deliveries {
