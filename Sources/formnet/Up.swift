@@ -19,10 +19,14 @@ struct Up: ParsableCommand {
     @Option(help: ArgumentHelp("With --daemon: MaxMind DB for relay locations (default: the usual system paths).",
                                valueName: "PATH"))
     var geoipDb: String?
+    @Option(help: ArgumentHelp("With --daemon: seconds between probes of this host's NAT type (a NAT that changes is noticed within this).",
+                               valueName: "SECONDS"))
+    var natProbeInterval = 300
     @OptionGroup var options: MemberOptions
 
     func validate() throws {
         guard interval > 0 else { throw ValidationError("--interval must be positive") }
+        guard natProbeInterval > 0 else { throw ValidationError("--nat-probe-interval must be positive") }
         for cidr in excludeNatCandidates where IPNetwork(cidr) == nil {
             throw ValidationError("--exclude-nat-candidates \(cidr) is not a CIDR")
         }
@@ -36,7 +40,8 @@ struct Up: ParsableCommand {
         }
         if daemon {
             let traversal = TraversalOptions(enabled: !noNatTraversal, reportHostCandidates: !noNatCandidates,
-                                             excluded: excludeNatCandidates.compactMap(IPNetwork.init), geoIPDatabase: geoipDb)
+                                             excluded: excludeNatCandidates.compactMap(IPNetwork.init),
+                                             natProbeInterval: .seconds(natProbeInterval), geoIPDatabase: geoipDb)
             try FetchLoop(member: member, interval: .seconds(interval), traversal: traversal).run()
         }
     }
