@@ -88,7 +88,8 @@ public struct RelayRecord: Codable, Sendable, Equatable {
 
     public var isHealthy: Bool { consecutiveFailures < Self.failuresBeforeUnhealthy }
 
-    public var smoothedRTT: Double? { RelaySelection.smoothedRTT(rttSamples) }
+    /// Each recorded value is already a smoothed measurement, so one is enough.
+    public var smoothedRTT: Double? { RelaySelection.smoothedRTT(rttSamples, minimumSamples: 1) }
 
     public func candidate(locatedBy locator: GeoLocator) -> RelaySelection.Candidate {
         RelaySelection.Candidate(key: key, location: locator.location(announced: location, address: endpoint.address),

@@ -6,7 +6,7 @@ import WireGuard
 /// Ranking, first rule that separates two relays wins:
 /// 1. healthy relays before unhealthy ones (an unhealthy relay stopped answering pings);
 /// 2. relays with a measured RTT before relays without: a measurement beats any estimate;
-///    among measured relays the lower smoothed RTT ranks first;
+///    among measured relays the lower smoothed RTT (`smoothedRTT`: three pongs) ranks first;
 /// 3. among unmeasured relays, when this host's location is known, located relays by
 ///    great-circle distance from it, nearest first, then relays whose location is unknown;
 /// 4. RTTs within 1 ms, or distances within 50 km, are ties, which the load ratio
@@ -33,7 +33,7 @@ public enum RelaySelection {
     public struct Candidate: Sendable, Equatable {
         public var key: PublicKey
         public var location: GeoLocation?
-        /// Smoothed (`smoothedRTT`), nil until a ping was answered.
+        /// Smoothed (`smoothedRTT`), nil until three pings were answered.
         public var rttMilliseconds: Double?
         public var load: Int?
         public var capacity: Int?
@@ -92,13 +92,21 @@ public enum RelaySelection {
         return order(byKey.filter(\.healthy)) + order(byKey.filter { !$0.healthy })
     }
 
-    /// The median of the last three samples (with two, their mean). One late pong, a scheduling
-    /// hiccup or a queue burst on the path, must not move the home relay, and a median ignores a
-    /// single outlier where a mean would not; a short window still shows a real change of path
-    /// after two samples, which a long average would hide for many pings.
-    public static func smoothedRTT(_ samples: [Double]) -> Double? {
+    /// The median of the last three samples; nil until there are three. One late pong, a
+    /// scheduling hiccup or a queue burst on the path, must not move the home relay, and a median
+    /// ignores a single outlier where a mean would not; a short window still shows a real change
+    /// of path after two samples, which a long average would hide for many pings.
+    ///
+    /// Fewer than three samples are no measurement: the first pong, sent as the registration
+    /// completes while everything else starts too, is the likeliest outlier of all, and alone it
+    /// would count as the RTT and could take the home away from the nearest relay at once (seen
+    /// in the lab: 25 ms for a relay that answers in 1 ms). Until then distance ranks the relay.
+    ///
+    /// `minimumSamples` is for series whose every value is already a measurement (the relay
+    /// registry records smoothed RTTs): there one value is enough, and two give their mean.
+    public static func smoothedRTT(_ samples: [Double], minimumSamples: Int = smoothingWindow) -> Double? {
+        guard !samples.isEmpty, samples.count >= minimumSamples else { return nil }
         let recent = samples.suffix(smoothingWindow).sorted()
-        guard !recent.isEmpty else { return nil }
         let middle = recent.count / 2
         return recent.count % 2 == 1 ? recent[middle] : (recent[middle - 1] + recent[middle]) / 2
     }

@@ -137,10 +137,30 @@ import WireGuard
         #expect(RelaySelection.rank(candidates.shuffled(), ownLocation: Self.origin) == expected)
     }
 
+    /// The lab case: the nearest relay's first pong came back late (25 ms, the path warming up)
+    /// while a far relay's came back in 1.7 ms. One pong is no measurement, so the nearest keeps
+    /// the home; three pongs are, and a relay that stays slow then loses it.
+    @Test func firstPongDoesNotTakeTheHomeFromTheNearest() {
+        func home(near: [Double], far: [Double]) -> PublicKey? {
+            RelaySelection.choose([
+                Candidate(key: Self.key(1), location: Self.frankfurt, rttMilliseconds: RelaySelection.smoothedRTT(near)),
+                Candidate(key: Self.key(2), location: Self.tokyo, rttMilliseconds: RelaySelection.smoothedRTT(far)),
+            ], ownLocation: Self.frankfurt, currentHome: Self.key(1)).home
+        }
+        #expect(home(near: [25], far: [1.7]) == Self.key(1))
+        #expect(home(near: [25, 1], far: [1.7, 0.3]) == Self.key(1))
+        #expect(home(near: [25, 1, 1.1], far: [1.7, 0.3, 0.4]) == Self.key(1))
+        #expect(home(near: [1, 1.1, 80, 81], far: [0.3, 0.4, 0.3, 0.4]) == Self.key(2))
+    }
+
     @Test func smoothing() {
         #expect(RelaySelection.smoothedRTT([]) == nil)
-        #expect(RelaySelection.smoothedRTT([10]) == 10)
-        #expect(RelaySelection.smoothedRTT([10, 20]) == 15)
+        // One or two pongs are no measurement yet: the first may be the outlier.
+        #expect(RelaySelection.smoothedRTT([10]) == nil)
+        #expect(RelaySelection.smoothedRTT([25, 1]) == nil)
+        // Series of measurements (the registry's): one is enough, two give their mean.
+        #expect(RelaySelection.smoothedRTT([10], minimumSamples: 1) == 10)
+        #expect(RelaySelection.smoothedRTT([10, 20], minimumSamples: 1) == 15)
         #expect(RelaySelection.smoothedRTT([10, 200, 12]) == 12)
         #expect(RelaySelection.smoothedRTT([1, 2, 3, 100, 11, 12]) == 12)
         #expect(RelaySelection.smoothedRTT([20, 20, 20, 50, 50]) == 50)
