@@ -9,7 +9,8 @@ import WireGuard
 /// types and handshakes, turns its actions into device updates, and records the outcomes in the
 /// connection cache and the status file `formnet show` reads. With a relay manager, a peer the
 /// machine declares unreachable is routed through a relay at once, and stays relayed until its
-/// inputs change (a NAT type or candidate) or its packets start arriving directly.
+/// inputs change (a NAT type or candidate) or its packets start arriving directly; its route
+/// follows the relays it reports, home first.
 struct TraversalDriver {
     /// What a machine was last started with; a change restarts it (a connected peer stays so).
     struct Inputs: Equatable {
@@ -123,6 +124,7 @@ struct TraversalDriver {
                                 local: ownNat, peer: peer.natType ?? .unknown)
             var entry = peers[want.publicKey] ?? PeerTraversal(machine: TraversalMachine(), inputs: inputs, desired: want)
             let isNew = peers[want.publicKey] == nil
+            let previousRelays = entry.peerRelays
             entry.desired = want
             let ordered = CandidateOrdering.order(inputs.candidates, cache: cache.stats(for: want.publicKey),
                                                   samePublicAddress: inputs.samePublicAddress,
@@ -152,6 +154,12 @@ struct TraversalDriver {
             }
             status.peers[want.publicKey.base64]?.natType = peer.natType
             peers[want.publicKey] = entry
+            // A relayed peer that reports other relays (a new home, or its first list after we
+            // routed it) is reached through them from now on: the engine's preferences were
+            // fixed when the route was made, and would keep the old home, or our own, for good.
+            if !isNew, entry.peerRelays != previousRelays, let relay, relay.proxy(for: want.publicKey) != nil {
+                _ = relay.route(want.publicKey, peerRelays: entry.peerRelays)
+            }
         }
         for key in peers.keys where !kept.contains(key) {
             peers[key] = nil

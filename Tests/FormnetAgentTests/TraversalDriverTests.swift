@@ -5,6 +5,7 @@ import Logging
 import Testing
 import WireGuard
 @testable import FormnetAgent
+@testable import FormnetRelay
 
 @Suite struct TraversalDriverTests {
     let fixture = Fixture()
@@ -144,6 +145,50 @@ import WireGuard
         let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         #expect(update.peers.isEmpty)
         #expect(driver.snapshot.1.peers[peerKey.base64]?.path == .unreachableDirect)
+    }
+
+    /// A peer relayed to us moves its home: our route to it follows its new list, as it would
+    /// had we routed it now (the lab saw a sender keep the old home for good).
+    @Test func relayedPeerIsReachedThroughItsNewHome() throws {
+        let relays = [PrivateKey.generate().publicKey, PrivateKey.generate().publicKey]
+        let directory = try fixture.temporaryDirectory()
+        let paths = Paths(configDir: directory, dataDir: directory)
+        let manager = try RelayManager(network: "evilcorp", paths: paths, clientKey: PrivateKey.generate(), wireGuardPort: 0,
+                                       geoDatabase: nil, logger: Logger(label: "test"))
+        // Loopback targets: the registrations go nowhere, and the test needs none.
+        let offers = relays.enumerated().map { index, key in
+            NetworkRelay(publicKey: key, endpoint: Endpoint("127.0.0.1:\(9 + index)")!, capacity: 10, load: 0, peerId: Int64(10 + index),
+                         lastSeen: Date())
+        }
+        manager.refresh(serverRelays: offers, ownNat: .portPreserving, ownAddress: nil, status: manager.engine.status())
+        var driver = TraversalDriver(network: "evilcorp", options: TraversalOptions(), paths: paths, relay: manager,
+                                     logger: Logger(label: "test"))
+        func state(relays: [PublicKey]) -> API.State {
+            var s = self.state(peerEndpoint: "198.51.100.3:40000", peerNat: .symmetric)
+            s.peers[1].relays = relays
+            return s
+        }
+        let before = state(relays: [relays[0], relays[1]])
+        _ = driver.plan(state: before, desired: desired(before), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving,
+                        device: nil, now: 100)
+        let usable = RelayEngineStatus(
+            links: Dictionary(uniqueKeysWithValues: offers.map { offer in
+                (offer.publicKey, RelayEngineStatus.Link(target: RelayTarget(key: offer.publicKey, endpoint: offer.endpoint), transport: .udp,
+                                                   phase: .registered(since: 0), usable: true, rttSamples: [],
+                                                   observedAddress: nil, info: nil))
+            }),
+            routes: [:], discovered: [], now: 0)
+        let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"))])
+        let routed = driver.tick(device: device, now: 100.1, relays: usable)
+        #expect(routed.peers.last?.endpoint.map(RelayManager.isLoopback) == true)
+        #expect(manager.engine.status().routes[peerKey]?.preferences == [relays[0], relays[1]])
+
+        let after = state(relays: [relays[1], relays[0]])
+        let update = driver.plan(state: after, desired: desired(after), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving,
+                                 device: device, now: 101)
+        #expect(update.peers.isEmpty)
+        #expect(manager.engine.status().routes[peerKey]?.preferences == [relays[1], relays[0]])
+        #expect(manager.proxy(for: peerKey) == routed.peers.last?.endpoint)
     }
 
     @Test func removedPeerIsForgotten() throws {
