@@ -309,7 +309,8 @@ struct TraversalDriver {
     /// trial slot (both hosts at once); failing, it is relayed again, succeeding, the relay
     /// route closes.
     private mutating func startDirectTrialIfDue(_ key: PublicKey, now: Double) -> [TraversalMachine.Action]? {
-        guard let ownKey, let entry = peers[key], entry.machine.directPossible else { return nil }
+        // Still relayed: the tick may just have moved it to a direct path the peer found.
+        guard let ownKey, let entry = peers[key], relay?.proxy(for: key) != nil, entry.machine.directPossible else { return nil }
         guard let slot = entry.nextTrialSlot else {
             peers[key]?.nextTrialSlot = DirectTrialSchedule.firstTrialSlot(relayedAt: now, ownKey, key)
             return nil
