@@ -10,7 +10,6 @@ final class DaemonMailbox: @unchecked Sendable {
     private let condition = NSCondition()
     private var state: API.State?
     private var natType: NatType = .unknown
-    private var natVersion = 0
     private var ownObservedEndpoint: Endpoint?
     private var relays: [PublicKey] = []
 
@@ -26,7 +25,6 @@ final class DaemonMailbox: @unchecked Sendable {
         condition.withLock {
             guard natType != self.natType else { return }
             self.natType = natType
-            natVersion += 1
             condition.broadcast()
         }
     }
@@ -42,15 +40,15 @@ final class DaemonMailbox: @unchecked Sendable {
     var serverObservedEndpoint: Endpoint? { condition.withLock { ownObservedEndpoint } }
 
     /// Waits up to `timeout` for news: a new state (taken, so each is handed over once) and the
-    /// NAT type with a version that changes when the type does.
-    func next(timeout: Duration) -> (state: API.State?, natType: NatType, natVersion: Int) {
+    /// NAT type the probes found.
+    func next(timeout: Duration) -> (state: API.State?, natType: NatType) {
         condition.withLock {
             if state == nil {
                 let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
                 _ = condition.wait(until: Date().addingTimeInterval(seconds))
             }
             defer { state = nil }
-            return (state, natType, natVersion)
+            return (state, natType)
         }
     }
 }
