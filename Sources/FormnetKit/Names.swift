@@ -11,6 +11,10 @@ public enum Names {
               name.first != "-" else {
             throw Invalid(description: "invalid network name '\(name)': use 1–15 characters from a–z, 0–9 and '-', not starting with '-'")
         }
+        // NET.json is a network's peer cache in the data dir, where relays.json is the relay registry.
+        guard name != "relays" else {
+            throw Invalid(description: "invalid network name 'relays': the data dir's relays.json is the relay registry")
+        }
     }
 
     /// Peer and CIDR names become host names (`NAME.NETWORK.wg` in hosts files): one DNS label.

@@ -102,6 +102,9 @@ import WireGuard
         #expect(throws: Names.Invalid.self) { try Names.validateNetwork("sixteen-chars-xx") }
         #expect(throws: Names.Invalid.self) { try Names.validateNetwork("-lead") }
         #expect(throws: Names.Invalid.self) { try Names.validateNetwork("UPPER") }
+        // Its peer cache would be the relay registry.
+        #expect(throws: Names.Invalid.self) { try Names.validateNetwork("relays") }
+        try Names.validateNetwork("relays2")
         try Names.validateHost("laptop-7")
         #expect(throws: Names.Invalid.self) { try Names.validateHost("trailing-") }
         #expect(throws: Names.Invalid.self) { try Names.validateHost("dot.ted") }
