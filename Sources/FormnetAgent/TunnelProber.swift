@@ -32,7 +32,8 @@ final class TunnelProber: Sendable {
         ipv4 = Self.openRaw(family: AF_INET, protocol: Int32(IPPROTO_ICMP), interface: interface)
         ipv6 = Self.openRaw(family: AF_INET6, protocol: Int32(IPPROTO_ICMPV6), interface: interface)
         guard ipv4 >= 0 || ipv6 >= 0 else {
-            logger.warning("\(interface): no RTT or loss measurement through the tunnel: raw ICMP sockets need CAP_NET_RAW")
+            let reason = String(cString: strerror(errno))
+            logger.warning("\(interface): no RTT or loss measurement through the tunnel: raw ICMP socket on the interface: \(reason) (needs CAP_NET_RAW)")
             return nil
         }
         let book = TunnelProbeBook(interval: interval)
