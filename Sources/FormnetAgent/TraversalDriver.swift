@@ -358,9 +358,12 @@ struct TraversalDriver {
             return []
         }
         if let route = relays.routes[key], let via = route.lastSentVia ?? route.lastInboundVia, let link = relays.links[via],
-           status.peers[key.base64]?.relay != via.base64 {
-            status.peers[key.base64]?.relay = via.base64
-            status.peers[key.base64]?.endpoint = link.target.endpoint
+           status.peers[key.base64]?.relay != via.base64 || status.peers[key.base64]?.path != .relayed {
+            // Also when a re-plan wrote unreachable-direct while no relay was usable for a moment
+            // (a failover): the route stayed, and the packets it carries say the path is relayed.
+            let previous = status.peers[key.base64]
+            status.peers[key.base64] = .init(path: .relayed, endpoint: link.target.endpoint, natType: entry.inputs.peer,
+                                             reason: previous?.reason, relay: via.base64)
             logger.info("\(network): \(label(key)): now relayed through \(link.target.endpoint)")
         }
         return []
