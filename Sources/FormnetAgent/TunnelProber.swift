@@ -1,4 +1,5 @@
 import Foundation
+import FormnetRelay
 import FormnetTraversal
 import Glibc
 import Logging
@@ -65,7 +66,7 @@ final class TunnelProber: Sendable {
         while true {
             let (targets, stopped) = shared.withLock { ($0.targets, $0.stopped) }
             if stopped { return }
-            let now = Self.monotonic()
+            let now = RelayClock.monotonicSeconds()
             for (target, sequence) in book.due(targets, now: now) {
                 send(ICMPEcho(identifier: identifier, sequence: sequence), to: target.address)
             }
@@ -114,7 +115,7 @@ final class TunnelProber: Sendable {
                 }
             }
             guard count > 0 else { return outcomes }
-            let now = Self.monotonic()
+            let now = RelayClock.monotonicSeconds()
             let from = withUnsafeBytes(of: storage) { Array($0.prefix(Int(length))) }
             guard let sender = SocketAddress.endpoint(from: from),
                   let echo = ICMPEcho.reply(in: Array(buffer.prefix(count)), ipv6: fd == ipv6),
@@ -135,11 +136,5 @@ final class TunnelProber: Sendable {
             return -1
         }
         return fd
-    }
-
-    private static func monotonic() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 }

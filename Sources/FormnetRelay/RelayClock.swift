@@ -12,4 +12,11 @@ public enum RelayClock {
     }
 
     public static func wallMillis() -> UInt64 { now().wallMillis }
+
+    /// Monotonic seconds, for timers and RTTs of the relay client and the agent's tunnel probes.
+    public static func monotonicSeconds() -> Double {
+        var mono = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &mono)
+        return Double(mono.tv_sec) + Double(mono.tv_nsec) / 1e9
+    }
 }

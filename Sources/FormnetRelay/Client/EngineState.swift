@@ -107,7 +107,7 @@ struct EngineState {
         }
         let socket = try LoopbackProxySocket(wireGuardPort: wireGuardPort)
         routes[peer] = Route(peer: peer, socket: socket, preferences: preferences, automatic: false,
-                             created: RelayClientEngine.monotonic())
+                             created: RelayClock.monotonicSeconds())
         return socket.endpoint
     }
 

@@ -92,7 +92,7 @@ public final class RelayClientEngine: Sendable {
 
     /// The relays to be registered with; links to others are closed, new ones start registering.
     public func setRelays(_ targets: [RelayTarget], udpBlocked: Bool) {
-        shared.withLock { $0.setRelays(targets, udpBlocked: udpBlocked, now: Self.monotonic()) }
+        shared.withLock { $0.setRelays(targets, udpBlocked: udpBlocked, now: RelayClock.monotonicSeconds()) }
         poke()
     }
 
@@ -114,7 +114,7 @@ public final class RelayClientEngine: Sendable {
     }
 
     public func status() -> RelayEngineStatus {
-        shared.withLock { $0.status(now: Self.monotonic()) }
+        shared.withLock { $0.status(now: RelayClock.monotonicSeconds()) }
     }
 
     public func stop() {
@@ -125,12 +125,6 @@ public final class RelayClientEngine: Sendable {
     private func poke() {
         var one: UInt8 = 1
         _ = write(wake.write, &one, 1)
-    }
-
-    static func monotonic() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     private func run() {
@@ -155,7 +149,7 @@ public final class RelayClientEngine: Sendable {
             var drained = [UInt8](repeating: 0, count: 64)
             if polled[0].revents != 0 { _ = read(wake.read, &drained, drained.count) }
             shared.withLock { state in
-                let now = Self.monotonic()
+                let now = RelayClock.monotonicSeconds()
                 for index in 1..<polled.count where polled[index].revents != 0 {
                     state.handle(kinds[index], fd: polled[index].fd, events: polled[index].revents, io: io, now: now)
                 }
