@@ -20,7 +20,8 @@ public enum RelayList {
            now.timeIntervalSince(status.updated) < RelayStatus.staleAfter {
             return View(network: network, daemonRunning: true, updated: status.updated, relays: status.relays)
         }
-        let registry = RelayRegistryFile.read(paths.relayRegistry, warn: warn)
+        // No lock: saves are atomic renames.
+        let registry = RelayRegistry.load(from: paths.relayRegistry, warn: warn)
         let records = network.map { registry.relays(for: $0) } ?? registry.all
         let rows = records.map { record in
             RelayStatus.Relay(key: record.key.base64, endpoint: record.endpoint, location: record.location,
@@ -62,13 +63,6 @@ public enum RelayList {
         return lines.joined(separator: "\n")
     }
 
-    public static func json(_ views: [View], single: Bool) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        let data = single && views.count == 1 ? try encoder.encode(views[0]) : try encoder.encode(views)
-        return String(decoding: data, as: UTF8.self)
-    }
 }
 
 /// `formnet add-bootstrap-relay` and `delete-bootstrap-relay`: relays no server lists.

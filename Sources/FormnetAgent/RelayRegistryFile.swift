@@ -24,9 +24,4 @@ enum RelayRegistryFile {
         if registry != before { try registry.save(to: path) }
         return (result, registry)
     }
-
-    /// The registry as saved, for readers that change nothing (no lock: saves are atomic renames).
-    static func read(_ path: String, warn: (String) -> Void) -> RelayRegistry {
-        RelayRegistry.load(from: path, warn: warn)
-    }
 }

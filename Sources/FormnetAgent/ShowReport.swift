@@ -74,14 +74,6 @@ public enum ShowReport {
                        thisPeer: thisPeer, peers: peers)
     }
 
-    public static func json(_ networks: [Network], single: Bool) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        let data = single && networks.count == 1 ? try encoder.encode(networks[0]) : try encoder.encode(networks)
-        return String(decoding: data, as: UTF8.self)
-    }
-
     public static func render(network: String, config: InterfaceConfig, device: Device?, cache: PeerCache,
                               traversal: TraversalStatus? = nil, short: Bool, tree: Bool, now: Date = Date()) -> String {
         render(snapshot(network: network, config: config, device: device, cache: cache, traversal: traversal),

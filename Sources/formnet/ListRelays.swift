@@ -19,7 +19,7 @@ struct ListRelays: ParsableCommand {
         let logger = options.logger
         let views = networks.map { RelayList.view(network: $0, paths: paths, warn: { logger.warning("\($0)") }) }
         if json {
-            print(try RelayList.json(views, single: network != nil))
+            print(try ScriptJSON.encode(views, single: network != nil))
         } else {
             print(views.map { RelayList.render($0) }.joined(separator: "\n\n"))
         }

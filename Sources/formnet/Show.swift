@@ -14,7 +14,7 @@ struct Show: ParsableCommand {
     func run() throws {
         let networks = network.map { [$0] } ?? Member.installed(in: options.agentOptions.paths)
         if json {
-            print(try ShowReport.json(networks.map { try options.member($0).showSnapshot() }, single: network != nil))
+            print(try ScriptJSON.encode(networks.map { try options.member($0).showSnapshot() }, single: network != nil))
             return
         }
         for (index, name) in networks.enumerated() {

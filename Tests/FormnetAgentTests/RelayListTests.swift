@@ -62,11 +62,11 @@ import WireGuard
         #expect(view.relays.allSatisfy { !$0.home && $0.sources == ["bootstrap"] })
         #expect(RelayList.render(view, now: now).hasPrefix("network: office (no daemon running"))
 
-        let json = try RelayList.json([view], single: true)
+        let json = try ScriptJSON.encode([view], single: true)
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         #expect(try decoder.decode(RelayList.View.self, from: Data(json.utf8)) == view)
-        #expect(try RelayList.json([view], single: false).hasPrefix("["))
+        #expect(try ScriptJSON.encode([view], single: false).hasPrefix("["))
     }
 
     @Test func anEmptyRegistrySaysHowToGetARelay() throws {

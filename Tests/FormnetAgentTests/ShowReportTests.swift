@@ -76,14 +76,14 @@ import WireGuard
         #expect(text.contains("    rtt:") == false)
         let short = ShowReport.render(view, cidrs: fixture.cidrs, short: true, tree: false, now: now)
         #expect(short.contains("path relayed via 198.18.0.31:51821 nat udp-blocked"))
-        let json = try ShowReport.json([view], single: true)
+        let json = try ScriptJSON.encode([view], single: true)
         #expect(json.contains("\"path\" : \"relayed\""))
         #expect(json.contains("\"natType\" : \"udp-blocked\""))
         #expect(!json.contains(fixture.ownKey.base64))
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         #expect(try decoder.decode(ShowReport.Network.self, from: Data(json.utf8)) == view)
-        #expect(try decoder.decode([ShowReport.Network].self, from: Data(ShowReport.json([view, view], single: false).utf8)).count == 2)
+        #expect(try decoder.decode([ShowReport.Network].self, from: Data(ScriptJSON.encode([view, view], single: false).utf8)).count == 2)
     }
 
     @Test func treeGroupsPeersUnderTheirCidr() {
