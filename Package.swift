@@ -25,6 +25,7 @@ let package = Package(
         // System libraries from Debian's -dev packages: module maps and shim headers only.
         .systemLibrary(name: "CNetlink", path: "Sources/CNetlink"),
         .systemLibrary(name: "CSodium", path: "Sources/CSodium"),
+        .systemLibrary(name: "CEpoll", path: "Sources/CEpoll"),
         .systemLibrary(name: "CMaxMindDB", path: "Sources/CMaxMindDB", pkgConfig: "libmaxminddb"),
 
         .target(
@@ -44,7 +45,7 @@ let package = Package(
         .target(
             name: "FormnetRelay",
             dependencies: [
-                "WireGuard", "CSodium", "FormnetKit", "GeoIP",
+                "WireGuard", "CSodium", "CEpoll", "FormnetKit", "GeoIP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -62,7 +63,7 @@ let package = Package(
         .target(
             name: "FormnetAgent",
             dependencies: [
-                "FormnetKit", "FormnetTraversal", "WireGuard",
+                "FormnetKit", "FormnetTraversal", "FormnetRelay", "GeoIP", "WireGuard",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -12,6 +12,7 @@ final class DaemonMailbox: @unchecked Sendable {
     private var natType: NatType = .unknown
     private var ownObservedEndpoint: Endpoint?
     private var relays: [PublicKey] = []
+    private var woken = false
 
     func post(state: API.State, ownObservedEndpoint: Endpoint?) {
         condition.withLock {
@@ -25,6 +26,15 @@ final class DaemonMailbox: @unchecked Sendable {
         condition.withLock {
             guard natType != self.natType else { return }
             self.natType = natType
+            condition.broadcast()
+        }
+    }
+
+    /// Ends the current or next wait at once, with no news: the relay engine's channels changed
+    /// and WireGuard's endpoints should follow now, not at the next tick.
+    func wake() {
+        condition.withLock {
+            woken = true
             condition.broadcast()
         }
     }
@@ -43,11 +53,14 @@ final class DaemonMailbox: @unchecked Sendable {
     /// NAT type the probes found.
     func next(timeout: Duration) -> (state: API.State?, natType: NatType) {
         condition.withLock {
-            if state == nil {
+            if state == nil, !woken {
                 let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
                 _ = condition.wait(until: Date().addingTimeInterval(seconds))
             }
-            defer { state = nil }
+            defer {
+                state = nil
+                woken = false
+            }
             return (state, natType)
         }
     }

@@ -59,6 +59,7 @@ public struct FetchLoop {
                                geoDatabase: try GeoDatabase.open(explicitPath: traversal.geoIPDatabase) { member.logger.warning("\($0)") },
                                logger: member.logger)
             : nil
+        relay?.engine.observeChannels { mailbox.wake() }
         var driver = traversal.enabled
             ? TraversalDriver(network: network, options: traversal, paths: member.options.paths, relay: relay,
                               prober: TunnelProber(interface: network, interval: Self.probeInterval, logger: member.logger),

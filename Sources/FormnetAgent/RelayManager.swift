@@ -182,6 +182,18 @@ final class RelayManager {
 
     func proxy(for peer: PublicKey) -> Endpoint? { routed[peer] }
 
+    /// Where WireGuard should send a routed peer's packets: the relay's channel for it when one
+    /// is granted and current (no hop through this agent), else the loopback proxy.
+    func wireGuardEndpoint(for peer: PublicKey, status: RelayEngineStatus) -> Endpoint? {
+        guard let proxy = routed[peer] else { return nil }
+        return status.routes[peer]?.channel ?? proxy
+    }
+
     /// Whether WireGuard's endpoint for a peer is one of the relay proxies.
     static func isLoopback(_ endpoint: Endpoint) -> Bool { endpoint.address == RelayClientEngine.proxyAddress }
+
+    /// Whether packets from this endpoint came through a relay: a proxy, or a relay's channel.
+    static func isRelayed(_ endpoint: Endpoint, status: RelayEngineStatus?) -> Bool {
+        isLoopback(endpoint) || status?.grantedChannels.contains(endpoint) == true
+    }
 }

@@ -132,7 +132,8 @@ struct TraversalDriver {
             entry.peerRelays = peer.relays
             entry.address = peer.ip
             entry.name = peer.name
-            if isNew, let live = device?.peer(want.publicKey), let endpoint = live.endpoint, !RelayManager.isLoopback(endpoint),
+            if isNew, let live = device?.peer(want.publicKey), let endpoint = live.endpoint,
+               !RelayManager.isRelayed(endpoint, status: lastRelayStatus),
                let handshake = live.lastHandshake?.timeIntervalSince1970,
                now - handshake < entry.machine.timing.staleAfter {
                 let current = ordered.first { $0.endpoint == endpoint } ?? Candidate(endpoint: endpoint, kind: .serverReflexive)
@@ -209,7 +210,7 @@ struct TraversalDriver {
     private mutating func measure(with prober: TunnelProber, device: Device, now: Double) {
         prober.setTargets(peers.compactMap { key, entry in
             guard case .connected = entry.machine.phase, relay?.proxy(for: key) == nil, let address = entry.address,
-                  let endpoint = device.peer(key)?.endpoint, !RelayManager.isLoopback(endpoint) else { return nil }
+                  let endpoint = device.peer(key)?.endpoint, !RelayManager.isRelayed(endpoint, status: lastRelayStatus) else { return nil }
             return TunnelProbeBook.Target(peer: key, address: address, endpoint: endpoint)
         }.sorted { $0.peer.base64 < $1.peer.base64 })
         for outcome in prober.drain() {
@@ -262,7 +263,7 @@ struct TraversalDriver {
             case .connected(let candidate, let after):
                 // A handshake the peer started may have roamed the endpoint to where it came from.
                 let endpoint = device?.endpoint ?? candidate.endpoint
-                if RelayManager.isLoopback(endpoint), let relay, let entry = peers[key] {
+                if RelayManager.isRelayed(endpoint, status: lastRelayStatus), let relay, let entry = peers[key] {
                     // The peer relays to us and the handshake came through its relay, not
                     // through the candidate: keep the relayed path (now routed as ours too).
                     if let proxy = relay.route(key, peerRelays: entry.peerRelays), proxy != endpoint {
@@ -346,7 +347,7 @@ struct TraversalDriver {
     /// packets start arriving directly (its side found one; WireGuard roamed the endpoint).
     private mutating func tickRelayed(_ key: PublicKey, entry: PeerTraversal, live: Peer?, relays: RelayEngineStatus,
                                       now: Double) -> [PeerUpdate] {
-        if let live, let endpoint = live.endpoint, !RelayManager.isLoopback(endpoint),
+        if let live, let endpoint = live.endpoint, !RelayManager.isRelayed(endpoint, status: relays),
            let handshake = live.lastHandshake?.timeIntervalSince1970, now - handshake < 30 {
             let candidate = entry.machine.candidates.first { $0.endpoint == endpoint } ?? Candidate(endpoint: endpoint, kind: .serverReflexive)
             peers[key]?.machine.adopt(candidate, candidates: entry.machine.candidates, local: entry.inputs.local,
@@ -357,7 +358,17 @@ struct TraversalDriver {
             logger.info("\(network): \(label(key)): moved from the relay to a direct path at \(endpoint)")
             return []
         }
-        if let route = relays.routes[key], let via = route.lastSentVia ?? route.lastInboundVia, let link = relays.links[via],
+        var updates: [PeerUpdate] = []
+        // WireGuard follows the route's channel when the relay granted one, and goes back to the
+        // proxy when it stops being usable (also after a packet through the proxy roamed it there).
+        if let relay, let wanted = relay.wireGuardEndpoint(for: key, status: relays), live?.endpoint != wanted {
+            updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted))
+            if !RelayManager.isLoopback(wanted) {
+                logger.info("\(network): \(label(key)): WireGuard sends through the relay's channel at \(wanted)")
+            }
+        }
+        if let route = relays.routes[key], let via = (route.channel == nil ? nil : route.channelVia) ?? route.lastSentVia ?? route.lastInboundVia,
+           let link = relays.links[via],
            status.peers[key.base64]?.relay != via.base64 || status.peers[key.base64]?.path != .relayed {
             // Also when a re-plan wrote unreachable-direct while no relay was usable for a moment
             // (a failover): the route stayed, and the packets it carries say the path is relayed.
@@ -366,7 +377,7 @@ struct TraversalDriver {
                                              reason: previous?.reason, relay: via.base64)
             logger.info("\(network): \(label(key)): now relayed through \(link.target.endpoint)")
         }
-        return []
+        return updates
     }
 
     /// "name (key)" for what the daemon says: names are what people know, keys are what is unique.

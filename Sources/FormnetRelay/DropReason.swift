@@ -20,6 +20,9 @@ public enum DropReason: Int, Sendable, CaseIterable, Error {
     case tooManyTunnels
     case bandwidth
     case sendFailed
+    case channelForbidden
+    case notWireGuard
+    case channelsFull
 
     public var label: String {
         switch self {
@@ -42,6 +45,9 @@ public enum DropReason: Int, Sendable, CaseIterable, Error {
         case .tooManyTunnels: "too-many-tunnels"
         case .bandwidth: "bandwidth"
         case .sendFailed: "send-failed"
+        case .channelForbidden: "channel-forbidden"
+        case .notWireGuard: "not-wireguard"
+        case .channelsFull: "channels-full"
         }
     }
 }

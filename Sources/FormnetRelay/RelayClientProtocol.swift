@@ -13,6 +13,8 @@ public struct RelayClientProtocol: Sendable {
         case error(ErrorFrame)
         case info(InfoResponseFrame)
         case discovery(DiscoveryResponseFrame)
+        /// The relay's channel port for a peer (0: none), answering our channel request.
+        case channel(peer: PublicKey, port: UInt16)
         /// Not for us, not authentic, or not something a relay sends.
         case ignored
     }
@@ -52,6 +54,11 @@ public struct RelayClientProtocol: Sendable {
     }
 
     public func makePing(echo: UInt64) -> [UInt8] { EchoFrame.ping(sessionID: sessionID, echo: echo).encode() }
+
+    /// Asks for (or renews) the channel on which our WireGuard may send to `peer` directly.
+    public func makeChannelRequest(to peer: PublicKey, nowMillis: UInt64) -> [UInt8] {
+        ChannelRequestFrame(peer: peer, sessionID: sessionID, timestamp: relayTime(nowMillis)).encode()
+    }
 
     /// A data frame carrying `payload` (a WireGuard packet) to `destination`.
     public func wrap<Payload: Collection>(_ payload: Payload, to destination: PublicKey, nowMillis: UInt64) -> [UInt8] where Payload.Element == UInt8 {
@@ -95,7 +102,10 @@ public struct RelayClientProtocol: Sendable {
             return InfoResponseFrame.decode(frame).map { .info($0) } ?? .ignored
         case .discoveryResponse:
             return DiscoveryResponseFrame.decode(frame).map { .discovery($0) } ?? .ignored
-        case .register, .ping, .infoRequest, .discoveryQuery, .announce:
+        case .channelGrant:
+            guard let grant = ChannelGrantFrame.decode(frame), isRegistered, grant.sessionID == sessionID else { return .ignored }
+            return .channel(peer: grant.peer, port: grant.port)
+        case .register, .ping, .infoRequest, .discoveryQuery, .announce, .channelRequest:
             return .ignored
         }
     }

@@ -6,6 +6,8 @@ public struct RelayConfiguration: Sendable {
     /// KB/s (1 KB = 1024 bytes) per tunnel.
     public var maxBandwidthKBps: Int = 1000
     public var maxTunnelsPerDevice: Int = 20
+    /// Channel ports open at once (each is a socket); beyond it clients keep using data frames.
+    public var maxChannels: Int = 1024
     /// Frames per second per source IP.
     public var rateLimit: Int = 20_000
     public var registrationRatePerSecond: Int = 10

@@ -19,6 +19,10 @@ public struct RelayCounters: Sendable {
     public var bytesReceived: UInt64 = 0
     public var framesForwarded: UInt64 = 0
     public var bytesForwarded: UInt64 = 0
+    /// WireGuard packets that arrived on channel ports (not counted in `framesReceived`).
+    public var channelPacketsReceived: UInt64 = 0
+    /// Packets sent out of channel ports, without a header (counted in `framesForwarded` too).
+    public var channelPacketsSent: UInt64 = 0
     public var drops = [UInt64](repeating: 0, count: DropReason.allCases.count)
     public var registrations: UInt64 = 0
     public var limitHits = [UInt64](repeating: 0, count: Limit.allCases.count)

@@ -406,3 +406,62 @@ public struct AnnounceFrame: Equatable, Sendable {
         return AnnounceFrame(announcerKey: key, nonce: Array(frame[34..<58]), sealedPayload: Array(frame[58..<109]))
     }
 }
+
+// MARK: channels
+
+/// channel-request (0x0D), client → relay: asks for a port on which the relay takes the
+/// client's own WireGuard packets for `peer`, unwrapped.
+public struct ChannelRequestFrame: Equatable, Sendable {
+    public static let length = 50
+    public var peer: PublicKey
+    public var sessionID: UInt64
+    public var timestamp: UInt64
+
+    public init(peer: PublicKey, sessionID: UInt64, timestamp: UInt64) {
+        self.peer = peer
+        self.sessionID = sessionID
+        self.timestamp = timestamp
+    }
+
+    public func encode() -> [UInt8] {
+        var bytes = header(.channelRequest, capacity: Self.length)
+        appendKey(peer, to: &bytes)
+        BigEndian.append(sessionID, to: &bytes)
+        BigEndian.append(timestamp, to: &bytes)
+        return bytes
+    }
+
+    public static func decode(_ frame: UnsafeRawBufferPointer) -> ChannelRequestFrame? {
+        guard frame.count == length, hasHeader(frame, .channelRequest), let key = readKey(frame, at: 2) else { return nil }
+        return ChannelRequestFrame(peer: key, sessionID: BigEndian.readU64(frame, at: 34), timestamp: BigEndian.readU64(frame, at: 42))
+    }
+}
+
+/// channel-grant (0x0E), relay → client: the port for `peer`, or 0 when the relay has none to
+/// give (the client keeps sending data frames). Carries the client's session id so an off-path
+/// sender cannot point the client's WireGuard elsewhere.
+public struct ChannelGrantFrame: Equatable, Sendable {
+    public static let length = 44
+    public var peer: PublicKey
+    public var sessionID: UInt64
+    public var port: UInt16
+
+    public init(peer: PublicKey, sessionID: UInt64, port: UInt16) {
+        self.peer = peer
+        self.sessionID = sessionID
+        self.port = port
+    }
+
+    public func encode() -> [UInt8] {
+        var bytes = header(.channelGrant, capacity: Self.length)
+        appendKey(peer, to: &bytes)
+        BigEndian.append(sessionID, to: &bytes)
+        BigEndian.append(port, to: &bytes)
+        return bytes
+    }
+
+    public static func decode(_ frame: UnsafeRawBufferPointer) -> ChannelGrantFrame? {
+        guard frame.count == length, hasHeader(frame, .channelGrant), let key = readKey(frame, at: 2) else { return nil }
+        return ChannelGrantFrame(peer: key, sessionID: BigEndian.readU64(frame, at: 34), port: BigEndian.readU16(frame, at: 42))
+    }
+}

@@ -82,8 +82,11 @@ public final class RelayService: Sendable {
         }
 
         let startedAt = RelayClock.now()
-        let state = NIOLockedValueBox(RelayState(relayKey: key, configuration: options.configuration, policy: initialPolicy, now: startedAt))
         let udp = try UDPRelaySocket(port: options.port, host: options.bindHost)
+        Self.raiseDescriptorLimit()
+        let channelSockets = try ChannelSockets(like: udp)
+        let state = NIOLockedValueBox(RelayState(relayKey: key, configuration: options.configuration, policy: initialPolicy, now: startedAt,
+                                                 channelPorts: channelSockets))
         let tcpHost = options.bindHost ?? (udp.family == AF_INET6 ? "::" : "0.0.0.0")
         let tcp = try TCPRelayServer(host: tcpHost, port: Int(udp.boundPort), maxConnections: 2 * options.configuration.maxConnections,
                                      state: state, udp: udp, logger: logger)
@@ -98,6 +101,13 @@ public final class RelayService: Sendable {
         }
         forwarding.name = "relay-udp"
         forwarding.start()
+        let channelsDone = DispatchSemaphore(value: 0)
+        let channelForwarding = Thread {
+            channelSockets.runForwardingLoop(state: state, main: udp, toTCP: { tcp.send($1, toConnection: $0) }, logger: logger)
+            channelsDone.signal()
+        }
+        channelForwarding.name = "relay-channels"
+        channelForwarding.start()
 
         let maintenanceQueue = DispatchQueue(label: "formnet.relay.maintenance")
         let timer = DispatchSource.makeTimerSource(queue: maintenanceQueue)
@@ -129,6 +139,7 @@ public final class RelayService: Sendable {
             "max_connections": "\(options.configuration.maxConnections)",
             "max_bandwidth_kbps": "\(options.configuration.maxBandwidthKBps)",
             "max_tunnels_per_device": "\(options.configuration.maxTunnelsPerDevice)",
+            "max_channels": "\(options.configuration.maxChannels)",
             "rate_limit": "\(options.configuration.rateLimit)",
         ])
         stop.wait()
@@ -137,11 +148,23 @@ public final class RelayService: Sendable {
         signalSources.forEach { $0.cancel() }
         timer.cancel()
         udp.stop()
+        channelSockets.stop()
         forwardingDone.wait()
+        channelsDone.wait()
+        state.withLockedValue { $0.closeChannels() }
         tcp.shutdown()
         status?.shutdown()
         let (sessions, forwarded) = state.withLockedValue { ($0.sessions.count, $0.counters.framesForwarded) }
         logger.info("relay stopped", metadata: ["sessions": "\(sessions)", "frames_forwarded": "\(forwarded)"])
+    }
+
+    /// Each channel is a socket: the soft descriptor limit (often 1024) goes up to the hard one.
+    private static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        setrlimit(resource, &limit)
     }
 
     private func reloadPolicy(_ watcher: KeyListWatcher, state: NIOLockedValueBox<RelayState>) {

@@ -20,6 +20,9 @@ public enum RelayOutcome: Equatable, Sendable {
     case reply(length: Int)
     /// The buffer now holds a rewritten data frame of this length for `to`.
     case forward(to: Binding, length: Int)
+    /// The WireGuard packet of this length at offset `RelayWire.dataHeaderLength` of the buffer
+    /// goes, as it is, out of channel socket `socket` to `to`.
+    case forwardRaw(socket: Int32, to: RelayAddress, length: Int)
     /// Accepted; nothing to send (an announcement).
     case consumed
 }
@@ -33,6 +36,8 @@ public struct RelayState: Sendable {
     public private(set) var counters = RelayCounters()
     public private(set) var policy: AccessPolicy
     public private(set) var knownRelays: KnownRelays
+    public private(set) var channels = ChannelTable()
+    private let channelPorts: (any ChannelPorts)?
     private var registration: RegistrationHandler
     private var frameLimiter: AddressRateLimiter
     private var registrationLimiter: AddressRateLimiter
@@ -42,8 +47,11 @@ public struct RelayState: Sendable {
 
     public var publicKey: PublicKey { registration.relayPublicKey }
 
-    public init(relayKey: PrivateKey, configuration: RelayConfiguration, policy: AccessPolicy, now: RelayInstant) {
+    /// Without `channelPorts` every channel request is answered with port 0 (no channel).
+    public init(relayKey: PrivateKey, configuration: RelayConfiguration, policy: AccessPolicy, now: RelayInstant,
+                channelPorts: (any ChannelPorts)? = nil) {
         self.configuration = configuration
+        self.channelPorts = channelPorts
         self.policy = policy
         registration = RegistrationHandler(relayKey: relayKey)
         sessions = SessionTable(expectedSessions: min(configuration.maxConnections, 16_384), tunnelCapacity: configuration.maxTunnelsPerDevice)
@@ -81,7 +89,8 @@ public struct RelayState: Sendable {
             guard let request = PaddedRequestFrame.decode(frame, as: .discoveryQuery) else { return drop(.malformed) }
             return reply(DiscoveryResponseFrame(echo: request.echo, relays: knownRelays.list(nowMillis: now.wallMillis)).encode(), into: buffer)
         case .announce: return handleAnnounce(frame, observed: observed, now: now)
-        case .registered, .peerUnknown, .pong, .error, .infoResponse, .discoveryResponse: return drop(.unexpectedType)
+        case .channelRequest: return handleChannelRequest(buffer, frame: frame, from: source, now: now)
+        case .registered, .peerUnknown, .pong, .error, .infoResponse, .discoveryResponse, .channelGrant: return drop(.unexpectedType)
         }
     }
 
@@ -110,12 +119,108 @@ public struct RelayState: Sendable {
         case .admitted(let tunnel):
             guard sessions.charge(slot: slot, tunnel: tunnel, bytes: length, nowNanos: nowNanos) else { return drop(.bandwidth) }
         }
+        counters.framesForwarded &+= 1
+        counters.bytesForwarded &+= UInt64(length)
+        // The destination's WireGuard talks to us through its channel for the sender: the packet
+        // goes there without the header, so that it arrives from where WireGuard expects it.
+        if let back = channels.descriptor(owner: destination, peer: sessions.slots[slot].peer),
+           let address = channels[back]?.deliversRaw(nowMillis: now.wallMillis) {
+            counters.channelPacketsSent &+= 1
+            return .forwardRaw(socket: back, to: address, length: length - DataFrameHeader.length)
+        }
         // Fields read one by one: copying a whole Session would retain its tunnel array per frame.
         sessions.slots[slot].peer.write(to: buffer, at: DataFrameHeader.peerOffset)
         BigEndian.write(sessions.slots[destinationSlot].id, to: buffer, at: DataFrameHeader.sessionOffset)
-        counters.framesForwarded &+= 1
-        counters.bytesForwarded &+= UInt64(length)
         return .forward(to: sessions.slots[destinationSlot].binding, length: length)
+    }
+
+    /// A WireGuard packet that arrived on channel `descriptor` from `source`, lying at offset
+    /// `RelayWire.dataHeaderLength` of `buffer` (the room before it takes a data header when
+    /// the peer has no channel to send it out of). The checks, in order, are in
+    /// docs/relay-protocol.md, "Channels".
+    public mutating func handleChannelPacket(_ buffer: UnsafeMutableRawBufferPointer, length: Int, descriptor: Int32,
+                                             from source: RelayAddress, now: RelayInstant) -> RelayOutcome {
+        precondition(buffer.count >= RelayWire.maxFrame)
+        counters.bytesReceived &+= UInt64(length)
+        counters.channelPacketsReceived &+= 1
+        guard frameLimiter.allow(source, now: now.monotonicNanos) else { return drop(.rateLimited) }
+        guard let channel = channels[descriptor], let slot = sessions.slot(forPeer: channel.owner) else { return drop(.unknownSession) }
+        // The owner's WireGuard sends from another port than its agent (and, behind a
+        // symmetric NAT, from a port of its own for this destination), but from the address
+        // its registration came from: only that address may use the channel.
+        guard case .udp(let bound) = sessions.slots[slot].binding, bound.high == source.high, bound.low == source.low else {
+            return drop(.channelForbidden)
+        }
+        let headerLength = DataFrameHeader.length
+        guard length <= RelayWire.maxPayload,
+              WireGuardMessageShape.isPlausible(UnsafeRawBufferPointer(rebasing: buffer[headerLength..<headerLength + length])) else {
+            return drop(.notWireGuard)
+        }
+        sessions.touch(slot: slot, nowMillis: now.wallMillis)
+        channels.update(descriptor) {
+            $0.learned = source
+            $0.lastPacketMillis = now.wallMillis
+            $0.lastUseMillis = now.wallMillis
+        }
+        guard let destinationSlot = sessions.slot(forPeer: channel.peer) else {
+            counters.drop(.peerUnknown)
+            // Said to the owner's agent (its verified registration), at most once a second: its
+            // WireGuard cannot hear it, and the agent then sends the peer through another relay.
+            guard now.wallMillis &- channel.lastPeerUnknownMillis >= RelayWire.channelPeerUnknownIntervalMillis else { return .drop(.peerUnknown) }
+            channels.update(descriptor) { $0.lastPeerUnknownMillis = now.wallMillis }
+            let frame = PeerUnknownFrame(peer: channel.peer.publicKey).encode()
+            frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            return .forward(to: sessions.slots[slot].binding, length: frame.count)
+        }
+        let bandwidth = configuration.bandwidthBytesPerSecond
+        let burst = configuration.bandwidthBurst
+        let nowNanos = now.monotonicNanos
+        switch sessions.tunnel(from: slot, to: channel.peer, limit: configuration.maxTunnelsPerDevice,
+                               makeBucket: { TokenBucket(ratePerSecond: bandwidth, burst: burst, now: nowNanos) }) {
+        case .tooMany: return drop(.tooManyTunnels)
+        case .admitted(let tunnel):
+            guard sessions.charge(slot: slot, tunnel: tunnel, bytes: headerLength + length, nowNanos: nowNanos) else { return drop(.bandwidth) }
+        }
+        counters.framesForwarded &+= 1
+        counters.bytesForwarded &+= UInt64(headerLength + length)
+        if let back = channels.descriptor(owner: channel.peer, peer: channel.owner),
+           let address = channels[back]?.deliversRaw(nowMillis: now.wallMillis) {
+            counters.channelPacketsSent &+= 1
+            return .forwardRaw(socket: back, to: address, length: length)
+        }
+        DataFrameHeader(peer: channel.owner.publicKey, sessionID: sessions.slots[destinationSlot].id, timestamp: now.wallMillis)
+            .write(into: buffer)
+        return .forward(to: sessions.slots[destinationSlot].binding, length: headerLength + length)
+    }
+
+    /// Grants (or renews) the sender's channel for a peer; port 0 says no channel: the request
+    /// came over TCP (the client's WireGuard cannot reach a UDP port), no port could be opened,
+    /// or `maxChannels` are open.
+    private mutating func handleChannelRequest(_ buffer: UnsafeMutableRawBufferPointer, frame: UnsafeRawBufferPointer, from source: Binding,
+                                               now: RelayInstant) -> RelayOutcome {
+        guard let request = ChannelRequestFrame.decode(frame) else { return drop(.malformed) }
+        guard let slot = sessions.slot(forSession: request.sessionID) else { return drop(.unknownSession) }
+        guard sessions.slots[slot].binding == source else { return drop(.spoofedSession) }
+        guard isFresh(request.timestamp, now: now) else { return drop(.staleTimestamp) }
+        sessions.touch(slot: slot, nowMillis: now.wallMillis)
+        let owner = sessions.slots[slot].peer
+        let peer = PeerID(request.peer)
+        guard peer != owner else { return drop(.selfDestination) }
+        var port: UInt16 = 0
+        if let existing = channels.descriptor(owner: owner, peer: peer) {
+            channels.update(existing) { $0.lastUseMillis = now.wallMillis }
+            port = channels[existing]?.port ?? 0
+        } else if case .udp = source, let channelPorts {
+            if channels.count >= configuration.maxChannels {
+                counters.drop(.channelsFull)
+            } else if let opened = channelPorts.open() {
+                channels.insert(RelayChannel(owner: owner, peer: peer, descriptor: opened.descriptor, port: opened.port, lastUseMillis: now.wallMillis))
+                port = opened.port
+            } else {
+                counters.drop(.channelsFull)
+            }
+        }
+        return reply(ChannelGrantFrame(peer: request.peer, sessionID: request.sessionID, port: port).encode(), into: buffer)
     }
 
     private mutating func handleRegister(_ buffer: UnsafeMutableRawBufferPointer, frame: UnsafeRawBufferPointer, from source: Binding,
@@ -183,9 +288,19 @@ public struct RelayState: Sendable {
     }
 
     /// Removes registrations idle for `RelayWire.sessionIdleMillis`; the service calls it every second.
+    /// Channels go with them, and so do channels unused for as long or whose owner left.
     public mutating func expireIdle(now: RelayInstant) {
         let cutoff = now.wallMillis > RelayWire.sessionIdleMillis ? now.wallMillis - RelayWire.sessionIdleMillis : 0
         sessions.removeAll(idleBefore: cutoff)
+        let sessions = self.sessions
+        for channel in channels.removeAll(where: { $0.lastUseMillis < cutoff || sessions.slot(forPeer: $0.owner) == nil }) {
+            channelPorts?.close(channel.descriptor)
+        }
+    }
+
+    /// Closes every channel (the service is stopping).
+    public mutating func closeChannels() {
+        for channel in channels.removeAll(where: { _ in true }) { channelPorts?.close(channel.descriptor) }
     }
 
     /// Removes the registration bound to a TCP connection that closed.

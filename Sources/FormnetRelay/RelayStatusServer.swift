@@ -44,7 +44,7 @@ public final class RelayStatusServer: Sendable {
         case "/peers":
             return (.ok, json, RelayStatusReport.peers(state))
         case "/metrics":
-            let text = PrometheusText.render(state.counters, sessions: state.sessions.count, tunnels: state.sessions.tunnelCount, uptimeSeconds: uptimeSeconds)
+            let text = PrometheusText.render(state.counters, sessions: state.sessions.count, tunnels: state.sessions.tunnelCount, channels: state.channels.count, uptimeSeconds: uptimeSeconds)
             return (.ok, "text/plain; version=0.0.4", Array(text.utf8))
         default:
             if path.hasPrefix("/peers/") {

@@ -9,6 +9,8 @@ public enum RelayWire {
     public static let paddedRequestLength = 1200
     public static let timestampWindowMillis: UInt64 = 30_000
     public static let sessionIdleMillis: UInt64 = 120_000
+    public static let channelFreshMillis: UInt64 = 60_000
+    public static let channelPeerUnknownIntervalMillis: UInt64 = 1_000
     public static let nonceLength = 24
     public static let boxOverhead = 16
     public static let addressLength = 19
@@ -31,6 +33,8 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case discoveryQuery = 0x0A
     case discoveryResponse = 0x0B
     case announce = 0x0C
+    case channelRequest = 0x0D
+    case channelGrant = 0x0E
 
     public var name: String {
         switch self {
@@ -46,6 +50,8 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
         case .discoveryQuery: "discovery-query"
         case .discoveryResponse: "discovery-response"
         case .announce: "announce"
+        case .channelRequest: "channel-request"
+        case .channelGrant: "channel-grant"
         }
     }
 

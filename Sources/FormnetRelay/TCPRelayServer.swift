@@ -155,6 +155,9 @@ final class RelayTCPConnectionHandler: ChannelInboundHandler {
             context.writeAndFlush(Self.wrapOutboundOut(out), promise: nil)
         case .forward(.udp(let address), let n):
             if !udp.send(UnsafeRawBufferPointer(rebasing: scratch[0..<n]), to: address) { state.withLockedValue { $0.countSendFailure() } }
+        case .forwardRaw(let socket, let address, let n):
+            let packet = UnsafeRawBufferPointer(rebasing: scratch[DataFrameHeader.length..<DataFrameHeader.length + n])
+            if !UDPRelaySocket.send(packet, to: address, family: udp.family, on: socket) { state.withLockedValue { $0.countSendFailure() } }
         case .forward(.tcp(let target, _), let n):
             guard let channel = connections.withLockedValue({ $0[target] }) else {
                 state.withLockedValue { $0.countSendFailure() }

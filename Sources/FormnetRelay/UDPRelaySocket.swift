@@ -18,6 +18,8 @@ public final class UDPRelaySocket: Sendable {
 
     public let descriptor: Int32
     public let family: Int32
+    /// The address bound (the port as asked, 0 for any); channel sockets bind the same address.
+    public let bindAddress: RelayAddress
     private let stopping = Atomic<Bool>(false)
 
     /// Binds [::]:port dual-stack (IPv4 clients appear as ::ffff:a.b.c.d), or 0.0.0.0:port when
@@ -37,25 +39,32 @@ public final class UDPRelaySocket: Sendable {
         // A receive timeout lets the loop notice shutdown without another wake-up mechanism.
         var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var storage = sockaddr_storage()
         let bindAddress = host.flatMap { IPAddressText.relayAddress($0, port: port) } ?? RelayAddress(high: 0, low: 0, port: port)
-        let length = withUnsafeMutableBytes(of: &storage) { raw -> socklen_t? in
-            if family == AF_INET, bindAddress.high == 0, bindAddress.low == 0 {
-                var sin = sockaddr_in()
-                sin.sin_family = sa_family_t(AF_INET)
-                sin.sin_port = port.bigEndian
-                raw.baseAddress?.storeBytes(of: sin, as: sockaddr_in.self)
-                return socklen_t(MemoryLayout<sockaddr_in>.size)
-            }
-            return raw.baseAddress.flatMap { SocketAddressConversion.write(bindAddress, family: family, to: $0) }
-        }
-        guard let length, withUnsafePointer(to: &storage, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }) == 0 else {
+        guard Self.bind(fd, family: family, to: bindAddress) else {
             let error = RelaySocketError("bind UDP port \(port)")
             close(fd)
             throw error
         }
         descriptor = fd
         self.family = family
+        self.bindAddress = bindAddress
+    }
+
+    /// Binds `fd` to `address`; an all-zero address is the wildcard of the family.
+    static func bind(_ fd: Int32, family: Int32, to address: RelayAddress) -> Bool {
+        var storage = sockaddr_storage()
+        let length = withUnsafeMutableBytes(of: &storage) { raw -> socklen_t? in
+            if family == AF_INET, address.high == 0, address.low == 0 {
+                var sin = sockaddr_in()
+                sin.sin_family = sa_family_t(AF_INET)
+                sin.sin_port = address.port.bigEndian
+                raw.baseAddress?.storeBytes(of: sin, as: sockaddr_in.self)
+                return socklen_t(MemoryLayout<sockaddr_in>.size)
+            }
+            return raw.baseAddress.flatMap { SocketAddressConversion.write(address, family: family, to: $0) }
+        }
+        guard let length else { return false }
+        return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) } } == 0
     }
 
     /// Explicit, large socket buffers: the default (about 200 KiB) overflows within a millisecond
@@ -78,6 +87,12 @@ public final class UDPRelaySocket: Sendable {
     /// serialises sends on a socket, so this needs no coordination with the loop.
     @discardableResult
     public func send(_ frame: UnsafeRawBufferPointer, to address: RelayAddress) -> Bool {
+        Self.send(frame, to: address, family: family, on: descriptor)
+    }
+
+    /// One datagram on any of the relay's UDP sockets (the main one or a channel's, which share its family).
+    @discardableResult
+    static func send(_ frame: UnsafeRawBufferPointer, to address: RelayAddress, family: Int32, on descriptor: Int32) -> Bool {
         var storage = sockaddr_storage()
         return withUnsafeMutableBytes(of: &storage) { raw -> Bool in
             guard let base = raw.baseAddress, let length = SocketAddressConversion.write(address, family: family, to: base) else { return false }
@@ -148,6 +163,12 @@ public final class UDPRelaySocket: Sendable {
                     case .forward(.udp(let address), let n): (destination, length) = (address, n)
                     case .forward(.tcp(let connection, _), let n):
                         tcpFrames.append((connection, i, n))
+                        continue
+                    case .forwardRaw(let socket, let address, let n):
+                        // A data frame for a peer whose WireGuard uses a channel: rare on this
+                        // socket (senders on channels send there), so one datagram at a time.
+                        let packet = UnsafeRawBufferPointer(start: slot.baseAddress! + DataFrameHeader.length, count: n)
+                        if !Self.send(packet, to: address, family: family, on: socket) { state.countSendFailure() }
                         continue
                     }
                     guard let nameLength = SocketAddressConversion.write(destination, family: family, to: sendNames + toSend) else {

@@ -24,6 +24,7 @@ struct StartRelay: ParsableCommand {
     @Option(help: "Maximum concurrent registrations.") var maxConnections = 100
     @Option(help: "Bandwidth per tunnel, KB/s.") var maxBandwidth = 1000
     @Option(help: "Maximum distinct destinations per registered key.") var maxTunnelsPerDevice = 20
+    @Option(help: "Maximum channel ports open at once (0: none; clients then send data frames).") var maxChannels = 1024
     @Option(help: "Frames per second per source IP address.") var rateLimit = 20_000
     @Option(help: "File of base64 public keys to serve, one a line; reloaded when it changes.") var allowKeys: String?
     @Option(help: "Serve the members of this formnet network (DATA_DIR/NET.members).") var network: String?
@@ -48,7 +49,7 @@ struct StartRelay: ParsableCommand {
                 (a relay without one would forward traffic for anyone on the internet)
                 """)
         }
-        guard maxConnections > 0, maxBandwidth > 0, maxTunnelsPerDevice > 0, rateLimit > 0 else {
+        guard maxConnections > 0, maxBandwidth > 0, maxTunnelsPerDevice > 0, rateLimit > 0, maxChannels >= 0 else {
             throw ValidationError("limits must be positive")
         }
         if let location, RelayLocation(parsing: location) == nil { throw ValidationError("--location takes LAT,LON, e.g. 48.85,2.35") }
@@ -76,6 +77,7 @@ struct StartRelay: ParsableCommand {
         options.configuration.maxConnections = maxConnections
         options.configuration.maxBandwidthKBps = maxBandwidth
         options.configuration.maxTunnelsPerDevice = maxTunnelsPerDevice
+        options.configuration.maxChannels = maxChannels
         options.configuration.rateLimit = rateLimit
         options.configuration.location = location.flatMap(RelayLocation.init(parsing:)) ?? .unknown
         options.configuration.peerRelays = peerRelay.compactMap(PeerRelayArgument.parse)

@@ -177,7 +177,7 @@ import WireGuard
                                                    phase: .registered(since: 0), usable: true, rttSamples: [],
                                                    observedAddress: nil, info: nil))
             }),
-            routes: [:], discovered: [], now: 0)
+            routes: [:], discovered: [], grantedChannels: [], now: 0)
         let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"))])
         let routed = driver.tick(device: device, now: 100.1, relays: usable)
         #expect(routed.peers.last?.endpoint.map(RelayManager.isLoopback) == true)

@@ -41,6 +41,10 @@ import WireGuard
             PaddedRequestFrame.discoveryQuery(echo: 1).encode(),
             DiscoveryResponseFrame(echo: 1, relays: [KnownRelay(key: Fixture.keyB, endpoint: Fixture.aliceAddress, location: .unknown)]).encode(),
             AnnounceFrame(announcerKey: Fixture.keyA, nonce: Fixture.nonce, sealedPayload: [UInt8](repeating: 0, count: 51)).encode(),
+            alice.makeChannelRequest(to: Fixture.bobKey.publicKey, nowMillis: now),
+            ChannelGrantFrame(peer: Fixture.bobKey.publicKey, sessionID: alice.sessionID, port: 40_000).encode(),
+            WireGuardPacket.initiation,
+            WireGuardPacket.transport(100),
         ]
     }
 
@@ -51,7 +55,7 @@ import WireGuard
             case 0 where !bytes.isEmpty: bytes[Int.random(in: 0..<bytes.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng)
             case 1 where !bytes.isEmpty: bytes.removeLast(Int.random(in: 1...bytes.count, using: &rng))
             case 2: bytes += (0..<Int.random(in: 1...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            case 3 where bytes.count > 2: bytes[1] = UInt8.random(in: 0...14, using: &rng)
+            case 3 where bytes.count > 2: bytes[1] = UInt8.random(in: 0...15, using: &rng)
             default: if bytes.count > 10 { bytes[Int.random(in: 2..<bytes.count, using: &rng)] = [0, 0xFF, 0x7F, 0x80].randomElement(using: &rng) ?? 0 }
             }
         }
@@ -61,7 +65,8 @@ import WireGuard
     @Test func noInputCrashesOrEscapesItsBounds() {
         var rng = SeededGenerator(state: Self.seed)
         let now = Fixture.now
-        var state = RelayState(relayKey: Fixture.relayKey, configuration: RelayConfiguration(), policy: .open, now: now)
+        let ports = FakeChannelPorts()
+        var state = RelayState(relayKey: Fixture.relayKey, configuration: RelayConfiguration(), policy: .open, now: now, channelPorts: ports)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: RelayWire.maxFrame, alignment: 16)
         defer { buffer.deallocate() }
 
@@ -78,14 +83,22 @@ import WireGuard
         var bob = RelayClientProtocol(clientKey: Fixture.bobKey, relayKey: Fixture.relayKey.publicKey)
         #expect(register(&alice, from: Fixture.aliceAddress) && register(&bob, from: Fixture.bobAddress))
         let registered: Set<Binding> = [.udp(Fixture.aliceAddress), .udp(Fixture.bobAddress)]
+        // Both hold channels for each other, and bob's has learned his WireGuard's address.
+        let bobWireGuard = RelayAddress(high: Fixture.bobAddress.high, low: Fixture.bobAddress.low, port: 51_820)
+        #expect(handle(alice.makeChannelRequest(to: bob.clientPublicKey, nowMillis: now.wallMillis), from: Fixture.aliceAddress) != .drop(.malformed))
+        #expect(handle(bob.makeChannelRequest(to: alice.clientPublicKey, nowMillis: now.wallMillis), from: Fixture.bobAddress) != .drop(.malformed))
+        #expect(ports.opened == [100, 101])
+        WireGuardPacket.initiation.withUnsafeBytes { buffer.baseAddress!.advanced(by: DataFrameHeader.length).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        #expect(state.handleChannelPacket(buffer, length: WireGuardPacket.initiation.count, descriptor: 101, from: bobWireGuard, now: now)
+            == .forward(to: .udp(Fixture.aliceAddress), length: DataFrameHeader.length + WireGuardPacket.initiation.count))
+        var forwarded = 1
         let corpus = Self.corpus(alice: alice, now: now.wallMillis)
         var handler = RegistrationHandler(relayKey: Fixture.relayKey)
-        var forwarded = 0
 
         for _ in 0..<Self.iterations {
             let input: [UInt8] = Bool.random(using: &rng)
                 ? Self.mutate(corpus.randomElement(using: &rng) ?? [], &rng)
-                : [1, UInt8.random(in: 0...13, using: &rng)] + (0..<Int.random(in: 0...200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                : [1, UInt8.random(in: 0...15, using: &rng)] + (0..<Int.random(in: 0...200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             input.withUnsafeBytes { raw in
                 _ = FrameType.classify(raw)
                 Self.expectRoundTrip(raw, input)
@@ -99,11 +112,31 @@ import WireGuard
             case .forward(let to, let n):
                 #expect(registered.contains(to) && n == input.count)
                 forwarded += 1
+            case .forwardRaw(let socket, let to, let n):
+                #expect(socket == 101 && to == bobWireGuard && n == input.count - DataFrameHeader.length)
+                forwarded += 1
+            case .drop, .consumed: break
+            }
+            // The same bytes as a packet on a channel: only WireGuard-shaped packets from the
+            // owner's address go anywhere, and only to the peer's binding or learned address.
+            let packet = Array(input.prefix(RelayWire.maxPayload))
+            packet.withUnsafeBytes { buffer.baseAddress!.advanced(by: DataFrameHeader.length).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            let channel: Int32 = Bool.random(using: &rng) ? 100 : -5
+            switch state.handleChannelPacket(buffer, length: packet.count, descriptor: channel, from: source, now: now) {
+            case .forwardRaw(let socket, let to, let n):
+                #expect(channel == 100 && source.high == Fixture.aliceAddress.high && source.low == Fixture.aliceAddress.low)
+                #expect(socket == 101 && to == bobWireGuard && n == packet.count)
+                #expect(Array(buffer[DataFrameHeader.length..<DataFrameHeader.length + n]) == packet)
+                forwarded += 1
+            case .forward(let to, let n):
+                #expect(channel == 100 && registered.contains(to) && n == DataFrameHeader.length + packet.count)
+                forwarded += 1
+            case .reply: Issue.record("a channel packet got a reply")
             case .drop, .consumed: break
             }
         }
         let counted = state.counters.framesReceived.reduce(0, +)
-        #expect(counted <= UInt64(Self.iterations + 2))
+        #expect(counted <= UInt64(Self.iterations + 4))
         #expect(state.counters.framesForwarded == UInt64(forwarded))
     }
 
@@ -118,6 +151,8 @@ import WireGuard
         if let f = InfoResponseFrame.decode(raw), f.version.utf8.count == Int(input[58]) { #expect(f.encode() == input) }
         if let f = DiscoveryResponseFrame.decode(raw) { #expect(f.encode() == input) }
         if let f = AnnounceFrame.decode(raw) { #expect(f.encode() == input) }
+        if let f = ChannelRequestFrame.decode(raw) { #expect(f.encode() == input) }
+        if let f = ChannelGrantFrame.decode(raw) { #expect(f.encode() == input) }
         if let (header, payload) = DataFrameHeader.unwrap(raw) { #expect(header.wrap(input[payload]) == input) }
     }
 }

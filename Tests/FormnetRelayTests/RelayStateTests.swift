@@ -10,10 +10,12 @@ import WireGuard
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: RelayWire.maxFrame, alignment: 16)
         var lastReply: [UInt8] = []
 
-        init(configure: (inout RelayConfiguration) -> Void = { _ in }, policy: AccessPolicy = .open) {
+        init(configure: (inout RelayConfiguration) -> Void = { _ in }, policy: AccessPolicy = .open,
+             channelPorts: (any ChannelPorts)? = nil) {
             var configuration = RelayConfiguration()
             configure(&configuration)
-            state = RelayState(relayKey: Fixture.relayKey, configuration: configuration, policy: policy, now: Fixture.now)
+            state = RelayState(relayKey: Fixture.relayKey, configuration: configuration, policy: policy, now: Fixture.now,
+                               channelPorts: channelPorts)
         }
 
         deinit { buffer.deallocate() }
@@ -27,6 +29,7 @@ import WireGuard
             let outcome = state.handle(buffer, length: frame.count, from: binding, observed: observed, now: now)
             switch outcome {
             case .reply(let n), .forward(_, let n): lastReply = Array(buffer[0..<n])
+            case .forwardRaw(_, _, let n): lastReply = Array(buffer[DataFrameHeader.length..<DataFrameHeader.length + n])
             default: lastReply = []
             }
             return outcome

@@ -25,3 +25,27 @@ enum Fixture {
         return out
     }
 }
+
+/// Channel ports without sockets: descriptors and ports count up from fixed starts, and what
+/// the state closes is recorded.
+final class FakeChannelPorts: ChannelPorts, @unchecked Sendable {
+    // Only the test's thread touches these.
+    private(set) var opened: [Int32] = []
+    private(set) var closed: [Int32] = []
+    var refuse = false
+
+    func open() -> (descriptor: Int32, port: UInt16)? {
+        guard !refuse else { return nil }
+        let descriptor = Int32(100 + opened.count)
+        opened.append(descriptor)
+        return (descriptor, UInt16(40_000 + opened.count - 1))
+    }
+
+    func close(_ descriptor: Int32) { closed.append(descriptor) }
+}
+
+/// WireGuard-shaped packets, for what a channel accepts.
+enum WireGuardPacket {
+    static let initiation: [UInt8] = [1, 0, 0, 0] + [UInt8](repeating: 0xAB, count: 144)
+    static func transport(_ bodyLength: Int) -> [UInt8] { [4, 0, 0, 0] + [UInt8](repeating: 0xCD, count: 28 + bodyLength) }
+}

@@ -45,6 +45,12 @@ struct EngineState {
         var packetsDropped: UInt64 = 0
         var lastInbound: Double?
         let created: Double
+        /// The channel a relay granted for this peer, valid while that relay's registration is the
+        /// one it was granted under.
+        var channel: (relay: PublicKey, port: UInt16, session: UInt64, granted: Double)?
+        var channelRequested: (relay: PublicKey, at: Double)?
+        /// Relays that answered port 0, and when: asked again after `channelRefusedHold`.
+        var channelRefused: [PublicKey: Double] = [:]
 
         init(peer: PublicKey, socket: LoopbackProxySocket, preferences: [PublicKey], automatic: Bool, created: Double) {
             self.peer = peer
@@ -63,6 +69,11 @@ struct EngineState {
     /// A link that sent data this recently pings on the active cadence (`RelayLinkMachine.active`).
     static let activeWindow = 2.0
     static let maxAutomaticRoutes = 256
+    /// An unanswered channel request is repeated after this long.
+    static let channelRetry = 1.0
+    /// A granted channel is renewed this often, so the relay keeps it while WireGuard is idle.
+    static let channelRenew = 30.0
+    static let channelRefusedHold = 60.0
     /// A TCP link buffers at most this much unsent; beyond it packets are dropped, as a full
     /// UDP socket buffer would drop them.
     static let maxTCPBacklog = 4 << 20
@@ -73,6 +84,11 @@ struct EngineState {
     var links: [PublicKey: Link] = [:]
     var routes: [PublicKey: Route] = [:]
     var discovered: [KnownRelay] = []
+    /// Every channel endpoint granted to this engine (bounded): a packet WireGuard received from
+    /// one came through a relay, even after the route that asked for it closed.
+    var grantedChannels: Set<Endpoint> = []
+    /// The channel endpoints last reported as current, to tell the agent when they change.
+    var reportedChannels: [PublicKey: Endpoint] = [:]
     /// Descriptors closed only at the next poll-set build, so a descriptor number the loop is
     /// about to handle is never reused for another socket in between.
     var closing: [Int32] = []
@@ -134,9 +150,10 @@ struct EngineState {
             routes: routes.mapValues { route in
                 .init(peer: route.peer, proxy: route.socket.endpoint, preferences: route.preferences, automatic: route.automatic,
                       lastInboundVia: route.lastInboundVia, lastSentVia: route.lastSentVia, packetsIn: route.packetsIn,
-                      packetsOut: route.packetsOut, packetsDropped: route.packetsDropped, lastInbound: route.lastInbound)
+                      packetsOut: route.packetsOut, packetsDropped: route.packetsDropped, lastInbound: route.lastInbound,
+                      channel: currentChannel(of: route, now: now), channelVia: route.channel?.relay)
             },
-            discovered: discovered, now: now)
+            discovered: discovered, grantedChannels: grantedChannels, now: now)
     }
 
     mutating func closeAll() {
@@ -188,12 +205,60 @@ struct EngineState {
 
     mutating func tick(now: Double) {
         for link in links.values {
+            // WireGuard's packets on a channel bypass the engine, so a link carrying one counts as active.
             link.machine.active = now - link.lastDataSent < Self.activeWindow
+                || routes.values.contains { $0.channel?.relay == link.target.key }
             perform(link.machine.tick(now: now), on: link, now: now)
         }
         for (key, route) in routes where route.automatic && now - (route.lastInbound ?? route.created) > Self.automaticIdle {
             unroute(key)
         }
+        for route in routes.values where !route.automatic { requestChannelIfDue(route, now: now) }
+    }
+
+    // MARK: channels
+
+    /// The endpoint WireGuard may send the route's packets to directly: the channel on the
+    /// relay the engine would choose for them now, granted under its current registration.
+    func currentChannel(of route: Route, now: Double) -> Endpoint? {
+        guard let channel = route.channel, let link = chooseLink(for: route, now: now), link.target.key == channel.relay,
+              link.machine.transport == .udp, link.proto.sessionID == channel.session else { return nil }
+        return Endpoint(address: link.target.endpoint.address, port: channel.port)
+    }
+
+    /// Whether the current channels differ from those last reported (and records them).
+    mutating func channelsChanged(now: Double) -> Bool {
+        var current: [PublicKey: Endpoint] = [:]
+        for (key, route) in routes { current[key] = currentChannel(of: route, now: now) }
+        guard current != reportedChannels else { return false }
+        reportedChannels = current
+        return true
+    }
+
+    private mutating func requestChannelIfDue(_ route: Route, now: Double) {
+        guard let link = chooseLink(for: route, now: now), link.machine.transport == .udp, link.proto.isRegistered else { return }
+        let relay = link.target.key
+        if let channel = route.channel, channel.relay == relay, channel.session == link.proto.sessionID,
+           now - channel.granted < Self.channelRenew { return }
+        if let refused = route.channelRefused[relay], now - refused < Self.channelRefusedHold { return }
+        if let requested = route.channelRequested, requested.relay == relay, now - requested.at < Self.channelRetry { return }
+        route.channelRequested = (relay, now)
+        sendControl(link.proto.makeChannelRequest(to: route.peer, nowMillis: RelayClock.wallMillis()), on: link, transport: .udp)
+    }
+
+    private mutating func channelGranted(_ peer: PublicKey, port: UInt16, by link: Link, now: Double) {
+        guard let route = routes[peer] else { return }
+        let relay = link.target.key
+        route.channelRequested = nil
+        guard port != 0 else {
+            route.channelRefused[relay] = now
+            if route.channel?.relay == relay { route.channel = nil }
+            return
+        }
+        route.channelRefused[relay] = nil
+        route.channel = (relay, port, link.proto.sessionID, now)
+        if grantedChannels.count >= 1024 { grantedChannels.removeAll() }
+        grantedChannels.insert(Endpoint(address: link.target.endpoint.address, port: port))
     }
 
     // MARK: WireGuard → relay
@@ -285,6 +350,8 @@ struct EngineState {
             perform(link.machine.error(error.code, now: now), on: link, now: now)
         case .info(let info):
             link.info = info
+        case .channel(let peer, let port):
+            channelGranted(peer, port: port, by: link, now: now)
         case .discovery(let answer):
             let known = Set(discovered.map(\.key))
             discovered += answer.relays.filter { !known.contains($0.key) }

@@ -42,12 +42,19 @@ public struct RelayEngineStatus: Sendable {
         public var packetsDropped: UInt64
         /// Monotonic seconds of the last packet from the peer, if any.
         public var lastInbound: Double?
+        /// Where WireGuard may send the peer's packets instead of the proxy: a relay's channel
+        /// port, on the relay that carries the route now. Nil until one is granted.
+        public var channel: Endpoint?
+        /// The relay that granted the route's channel.
+        public var channelVia: PublicKey?
     }
 
     public var links: [PublicKey: Link]
     public var routes: [PublicKey: Route]
     /// Relays listed by relays' discovery answers.
     public var discovered: [KnownRelay]
+    /// Channel endpoints relays granted this engine: packets from them came through a relay.
+    public var grantedChannels: Set<Endpoint>
     /// The engine's clock (monotonic seconds) when this was taken.
     public var now: Double
 }
@@ -74,6 +81,7 @@ public final class RelayClientEngine: Sendable {
     private let wake: (read: Int32, write: Int32)
     private let stopping = Atomic<Bool>(false)
     private let logger: Logger
+    private let channelObserver = Mutex<(@Sendable () -> Void)?>(nil)
 
     public init(clientKey: PrivateKey, wireGuardPort: UInt16, logger: Logger) throws {
         var ends: [Int32] = [0, 0]
@@ -107,6 +115,12 @@ public final class RelayClientEngine: Sendable {
     public func unroute(_ peer: PublicKey) {
         shared.withLock { $0.unroute(peer) }
         poke()
+    }
+
+    /// Called (on the engine's thread) when a route's channel appears, changes or stops being
+    /// usable, so that the agent moves WireGuard's endpoint without waiting for its next pass.
+    public func observeChannels(_ observer: @escaping @Sendable () -> Void) {
+        channelObserver.withLock { $0 = observer }
     }
 
     public func setWireGuardPort(_ port: UInt16) {
@@ -148,13 +162,15 @@ public final class RelayClientEngine: Sendable {
             }
             var drained = [UInt8](repeating: 0, count: 64)
             if polled[0].revents != 0 { _ = read(wake.read, &drained, drained.count) }
-            shared.withLock { state in
+            let channelsChanged = shared.withLock { state in
                 let now = RelayClock.monotonicSeconds()
                 for index in 1..<polled.count where polled[index].revents != 0 {
                     state.handle(kinds[index], fd: polled[index].fd, events: polled[index].revents, io: io, now: now)
                 }
                 state.tick(now: now)
+                return state.channelsChanged(now: now)
             }
+            if channelsChanged, let observer = channelObserver.withLock({ $0 }) { observer() }
         }
         shared.withLock { $0.closeAll() }
         close(wake.read)

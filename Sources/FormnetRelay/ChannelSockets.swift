@@ -1,0 +1,198 @@
+import CEpoll
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import Synchronization
+
+/// The sockets behind the relay's channels and the thread that forwards what arrives on them.
+///
+/// One epoll set holds every channel socket. For each ready socket the loop takes a batch with
+/// recvmmsg into preallocated slots, leaving the first `RelayWire.dataHeaderLength` bytes of
+/// each slot free so a packet for a peer without a channel becomes a data frame in place,
+/// decides the whole batch under one acquisition of the state lock, and sends runs of packets
+/// bound for the same socket with one sendmmsg each — the loop of `UDPRelaySocket`, with one
+/// more socket per channel.
+public final class ChannelSockets: ChannelPorts {
+    static let batchSize = 64
+    static let socketBufferBytes: Int32 = 4 << 20
+    /// A closed channel's descriptor is released this long after: a thread that read it under
+    /// the state lock may still be sending on it, and the number must not name a new socket by then.
+    static let closeGraceSeconds = 1.0
+
+    private let epoll: Int32
+    private let family: Int32
+    private let bindAddress: RelayAddress
+    private let pendingClose = Mutex<[(descriptor: Int32, at: Double)]>([])
+    private let stopping = Atomic<Bool>(false)
+
+    /// Channel sockets bind the main socket's address (any port) and family.
+    public init(like main: UDPRelaySocket) throws {
+        let fd = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard fd >= 0 else { throw RelaySocketError("epoll_create1") }
+        epoll = fd
+        family = main.family
+        bindAddress = RelayAddress(high: main.bindAddress.high, low: main.bindAddress.low, port: 0)
+    }
+
+    deinit {
+        for (descriptor, _) in pendingClose.withLock({ $0 }) { Glibc.close(descriptor) }
+        Glibc.close(epoll)
+    }
+
+    public func open() -> (descriptor: Int32, port: UInt16)? {
+        let fd = socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var off: Int32 = 0
+        if family == AF_INET6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &off, socklen_t(MemoryLayout<Int32>.size)) }
+        UDPRelaySocket.sizeBuffers(fd, bytes: Self.socketBufferBytes)
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.fd = fd
+        guard UDPRelaySocket.bind(fd, family: family, to: bindAddress), epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0 else {
+            Glibc.close(fd)
+            return nil
+        }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        guard let port = withUnsafeBytes(of: &storage, { $0.baseAddress.flatMap { SocketAddressConversion.relayAddress(from: $0) } })?.port,
+              port != 0 else {
+            Glibc.close(fd)
+            return nil
+        }
+        return (fd, port)
+    }
+
+    public func close(_ descriptor: Int32) {
+        var unused = epoll_event()
+        epoll_ctl(epoll, EPOLL_CTL_DEL, descriptor, &unused)
+        pendingClose.withLock { $0.append((descriptor, RelayClock.monotonicSeconds())) }
+    }
+
+    public func stop() { stopping.store(true, ordering: .relaxed) }
+
+    private func releaseClosed(force: Bool = false) {
+        let now = RelayClock.monotonicSeconds()
+        let due = pendingClose.withLock { pending -> [Int32] in
+            let due = pending.filter { force || now - $0.at >= Self.closeGraceSeconds }.map(\.descriptor)
+            pending.removeAll { force || now - $0.at >= Self.closeGraceSeconds }
+            return due
+        }
+        for descriptor in due { Glibc.close(descriptor) }
+    }
+
+    /// Runs until `stop()`; call on a dedicated thread. Data frames for peers without a channel
+    /// leave through `main`; those for TCP registrations go to `toTCP`.
+    public func runForwardingLoop(state: NIOLockedValueBox<RelayState>, main: UDPRelaySocket,
+                                  toTCP: @escaping (UInt64, UnsafeRawBufferPointer) -> Bool, logger: Logger) {
+        guard let receive = BatchedDatagramIO.receive, let send = BatchedDatagramIO.send else {
+            logger.critical("recvmmsg/sendmmsg not found in the C library")
+            return
+        }
+        let batch = Self.batchSize
+        let frameSize = RelayWire.maxFrame
+        let headerLength = DataFrameHeader.length
+        let buffers = UnsafeMutableRawBufferPointer.allocate(byteCount: batch * frameSize, alignment: 16)
+        let receiveNames = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: batch)
+        let receiveVectors = UnsafeMutablePointer<iovec>.allocate(capacity: batch)
+        let receiveHeaders = UnsafeMutablePointer<MultipleMessageHeader>.allocate(capacity: batch)
+        let sendNames = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: batch)
+        let sendVectors = UnsafeMutablePointer<iovec>.allocate(capacity: batch)
+        let sendHeaders = UnsafeMutablePointer<MultipleMessageHeader>.allocate(capacity: batch)
+        let sendSockets = UnsafeMutablePointer<Int32>.allocate(capacity: batch)
+        let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: batch)
+        defer {
+            buffers.deallocate()
+            receiveNames.deallocate(); receiveVectors.deallocate(); receiveHeaders.deallocate()
+            sendNames.deallocate(); sendVectors.deallocate(); sendHeaders.deallocate(); sendSockets.deallocate()
+            events.deallocate()
+            releaseClosed(force: true)
+        }
+        receiveNames.initialize(repeating: sockaddr_storage(), count: batch)
+        receiveHeaders.initialize(repeating: MultipleMessageHeader(), count: batch)
+        sendNames.initialize(repeating: sockaddr_storage(), count: batch)
+        sendVectors.initialize(repeating: iovec(), count: batch)
+        sendHeaders.initialize(repeating: MultipleMessageHeader(), count: batch)
+        sendSockets.initialize(repeating: -1, count: batch)
+        events.initialize(repeating: epoll_event(), count: batch)
+        for i in 0..<batch {
+            receiveVectors[i] = iovec(iov_base: buffers.baseAddress! + i * frameSize + headerLength, iov_len: RelayWire.maxPayload)
+        }
+
+        var tcpFrames: [(connection: UInt64, slot: Int, length: Int)] = []
+        tcpFrames.reserveCapacity(batch)
+        var sendFailures = 0
+        while !stopping.load(ordering: .relaxed) {
+            releaseClosed()
+            let ready = Int(epoll_wait(epoll, events, Int32(batch), 200))
+            guard ready > 0 else { continue }
+            for e in 0..<ready {
+                let fd = events[e].data.fd
+                var received = batch
+                // A socket is read until it has less than a batch queued, so one busy channel
+                // cannot wait behind the epoll round of all the others.
+                while received == batch {
+                    for i in 0..<batch {
+                        receiveHeaders[i].header.msg_name = UnsafeMutableRawPointer(receiveNames + i)
+                        receiveHeaders[i].header.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                        receiveHeaders[i].header.msg_iov = receiveVectors + i
+                        receiveHeaders[i].header.msg_iovlen = 1
+                    }
+                    received = Int(receive(fd, receiveHeaders, UInt32(batch), Int32(MSG_DONTWAIT), nil))
+                    guard received > 0 else { break }
+                    let now = RelayClock.now()
+                    var toSend = 0
+                    tcpFrames.removeAll(keepingCapacity: true)
+                    state.withLockedValue { state in
+                        for _ in 0..<sendFailures { state.countSendFailure() }
+                        for i in 0..<received {
+                            guard let source = SocketAddressConversion.relayAddress(from: receiveNames + i) else { continue }
+                            let slot = UnsafeMutableRawBufferPointer(start: buffers.baseAddress! + i * frameSize, count: frameSize)
+                            let (socket, destination, start, length): (Int32, RelayAddress, Int, Int)
+                            switch state.handleChannelPacket(slot, length: Int(receiveHeaders[i].length), descriptor: fd, from: source, now: now) {
+                            case .drop, .consumed, .reply: continue
+                            case .forwardRaw(let out, let address, let n): (socket, destination, start, length) = (out, address, headerLength, n)
+                            case .forward(.udp(let address), let n): (socket, destination, start, length) = (main.descriptor, address, 0, n)
+                            case .forward(.tcp(let connection, _), let n):
+                                tcpFrames.append((connection, i, n))
+                                continue
+                            }
+                            guard let nameLength = SocketAddressConversion.write(destination, family: family, to: sendNames + toSend) else {
+                                state.countSendFailure()
+                                continue
+                            }
+                            sendSockets[toSend] = socket
+                            sendVectors[toSend] = iovec(iov_base: slot.baseAddress! + start, iov_len: length)
+                            sendHeaders[toSend].header.msg_name = UnsafeMutableRawPointer(sendNames + toSend)
+                            sendHeaders[toSend].header.msg_namelen = nameLength
+                            sendHeaders[toSend].header.msg_iov = sendVectors + toSend
+                            sendHeaders[toSend].header.msg_iovlen = 1
+                            toSend += 1
+                        }
+                    }
+                    sendFailures = 0
+                    var first = 0
+                    while first < toSend {
+                        var end = first + 1
+                        while end < toSend, sendSockets[end] == sendSockets[first] { end += 1 }
+                        var sent = first
+                        while sent < end {
+                            let n = Int(send(sendSockets[first], sendHeaders + sent, UInt32(end - sent), 0))
+                            if n > 0 {
+                                sent += n
+                            } else if errno != EINTR {
+                                sendFailures += 1
+                                sent += 1
+                            }
+                        }
+                        first = end
+                    }
+                    for (connection, slot, length) in tcpFrames {
+                        let frame = UnsafeRawBufferPointer(start: buffers.baseAddress! + slot * frameSize, count: length)
+                        if !toTCP(connection, frame) { sendFailures += 1 }
+                    }
+                }
+            }
+        }
+    }
+}
