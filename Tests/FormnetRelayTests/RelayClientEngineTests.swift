@@ -82,6 +82,55 @@ import WireGuard
         #expect(Self.waitFor(2) { engineA.status().links[relay.target.key]?.rttSamples.isEmpty == false })
     }
 
+    @Test func theGreaterKeyFollows() {
+        let low = PublicKey(bytes: [0x01] + [UInt8](repeating: 0xFF, count: 31))!
+        let high = PublicKey(bytes: [0x02] + [UInt8](repeating: 0x00, count: 31))!
+        #expect(EngineState.follows(high, peer: low))
+        #expect(!EngineState.follows(low, peer: high))
+        #expect(!EngineState.follows(low, peer: low))
+    }
+
+    /// Each end prefers the other's home relay; the pair still ends up on one relay (the one the
+    /// lesser key sends through), so channels there can carry it both ways.
+    @Test func bothEndsOfAPairSettleOnOneRelay() throws {
+        let relay1 = try LoopbackRelay(), relay2 = try LoopbackRelay()
+        defer { relay1.stop(); relay2.stop() }
+        let wireGuardLow = try DatagramSocket(port: 0), wireGuardHigh = try DatagramSocket(port: 0)
+        let keys = [PrivateKey.generate(), PrivateKey.generate()].sorted {
+            $0.publicKey.bytes.lexicographicallyPrecedes($1.publicKey.bytes)
+        }
+        let (keyLow, keyHigh) = (keys[0], keys[1])
+        let low = try RelayClientEngine(clientKey: keyLow, wireGuardPort: wireGuardLow.localPort, logger: Logger(label: "low"))
+        let high = try RelayClientEngine(clientKey: keyHigh, wireGuardPort: wireGuardHigh.localPort, logger: Logger(label: "high"))
+        defer { low.stop(); high.stop() }
+        for engine in [low, high] { engine.setRelays([relay1.target, relay2.target], udpBlocked: false) }
+        #expect(Self.waitFor(3) {
+            [low, high].allSatisfy { engine in [relay1, relay2].allSatisfy { engine.status().links[$0.target.key]?.usable == true } }
+        })
+        let highAtLow = try low.route(keyHigh.publicKey, preferring: [relay2.target.key])
+        let lowAtHigh = try high.route(keyLow.publicKey, preferring: [relay1.target.key])
+
+        // The greater key speaks first, through its preference.
+        try wireGuardHigh.send(Array("initiation".utf8), to: lowAtHigh)
+        let (first, fromLowsProxy) = try #require(try wireGuardLow.receive(timeout: 2))
+        #expect(String(decoding: first, as: UTF8.self) == "initiation")
+        #expect(high.status().routes[keyLow.publicKey]?.lastSentVia == relay1.target.key)
+        #expect(low.status().routes[keyHigh.publicKey]?.lastInboundVia == relay1.target.key)
+        #expect(fromLowsProxy == highAtLow)
+
+        // The lesser key keeps to its own preference...
+        try wireGuardLow.send(Array("response".utf8), to: highAtLow)
+        _ = try #require(try wireGuardHigh.receive(timeout: 2))
+        #expect(low.status().routes[keyHigh.publicKey]?.lastSentVia == relay2.target.key)
+        #expect(high.status().routes[keyLow.publicKey]?.lastInboundVia == relay2.target.key)
+
+        // ...and the greater key answers through the relay that carried it.
+        try wireGuardHigh.send(Array("data".utf8), to: lowAtHigh)
+        _ = try #require(try wireGuardLow.receive(timeout: 2))
+        #expect(high.status().routes[keyLow.publicKey]?.lastSentVia == relay2.target.key)
+        #expect(low.status().routes[keyHigh.publicKey]?.lastInboundVia == relay2.target.key)
+    }
+
     @Test func dropsWhatNoRelayCanCarryAndCountsIt() throws {
         let wireGuard = try DatagramSocket(port: 0)
         let engine = try RelayClientEngine(clientKey: PrivateKey.generate(), wireGuardPort: wireGuard.localPort, logger: Logger(label: "a"))

@@ -51,9 +51,13 @@ struct EngineState {
         var channelRequested: (relay: PublicKey, at: Double)?
         /// Relays that answered port 0, and when: asked again after `channelRefusedHold`.
         var channelRefused: [PublicKey: Double] = [:]
+        /// Whether this end answers through the relay the peer's packets arrive through (see `chooseLink`).
+        let followsPeer: Bool
 
-        init(peer: PublicKey, socket: LoopbackProxySocket, preferences: [PublicKey], automatic: Bool, created: Double) {
+        init(peer: PublicKey, socket: LoopbackProxySocket, preferences: [PublicKey], automatic: Bool, created: Double,
+             followsPeer: Bool) {
             self.peer = peer
+            self.followsPeer = followsPeer
             self.socket = socket
             self.preferences = preferences
             self.automatic = automatic
@@ -79,6 +83,8 @@ struct EngineState {
     static let maxTCPBacklog = 4 << 20
 
     let clientKey: PrivateKey
+    /// Decides which end of a pair picks the pair's relay (`Route.followsPeer`).
+    let publicKey: PublicKey
     var wireGuardPort: UInt16
     let logger: Logger
     var links: [PublicKey: Link] = [:]
@@ -95,6 +101,7 @@ struct EngineState {
 
     init(clientKey: PrivateKey, wireGuardPort: UInt16, logger: Logger) {
         self.clientKey = clientKey
+        self.publicKey = clientKey.publicKey
         self.wireGuardPort = wireGuardPort
         self.logger = logger
     }
@@ -123,7 +130,7 @@ struct EngineState {
         }
         let socket = try LoopbackProxySocket(wireGuardPort: wireGuardPort)
         routes[peer] = Route(peer: peer, socket: socket, preferences: preferences, automatic: false,
-                             created: RelayClock.monotonicSeconds())
+                             created: RelayClock.monotonicSeconds(), followsPeer: Self.follows(publicKey, peer: peer))
         return socket.endpoint
     }
 
@@ -269,9 +276,21 @@ struct EngineState {
             if let since = route.unknownVia[key], now - since < Self.peerUnknownHold { return nil }
             return link
         }
+        // Each end prefers the relay its peer is registered with, so the two ends of a pair send
+        // through different relays when their homes differ; a relay can only pass a packet from
+        // one member's channel straight to the other's when both have a channel for the pair on
+        // it. So one end (the greater key) answers through the relay the other's packets arrive
+        // through, for as long as that relay is usable: the pair converges on the relay the
+        // lesser key chose, and does not swap back and forth.
+        if route.followsPeer, let via = route.lastInboundVia, let link = candidate(via) { return link }
         for key in route.preferences { if let link = candidate(key) { return link } }
         if let via = route.lastInboundVia, let link = candidate(via) { return link }
         return nil
+    }
+
+    /// Whether `own` answers `peer` through the relay the peer's packets arrive through.
+    static func follows(_ own: PublicKey, peer: PublicKey) -> Bool {
+        peer.bytes.lexicographicallyPrecedes(own.bytes)
     }
 
     private mutating func forwardFromWireGuard(_ route: Route, io: BatchIO, now: Double) {
@@ -366,7 +385,8 @@ struct EngineState {
         guard routes.values.filter(\.automatic).count < Self.maxAutomaticRoutes else { return nil }
         do {
             let socket = try LoopbackProxySocket(wireGuardPort: wireGuardPort)
-            let route = Route(peer: peer, socket: socket, preferences: [], automatic: true, created: now)
+            let route = Route(peer: peer, socket: socket, preferences: [], automatic: true, created: now,
+                              followsPeer: Self.follows(publicKey, peer: peer))
             routes[peer] = route
             logger.info("relayed packets from \(peer) through \(link.target.key): proxy at \(socket.endpoint)")
             return route
