@@ -48,14 +48,7 @@ final class RelayManager {
     /// discovered relays) and re-ranks them (`RelaySelection`: distance before any RTT is known,
     /// then measured RTT, load as the tie-break, hysteresis for the home relay).
     func refresh(serverRelays: [NetworkRelay], ownNat: NatType, ownAddress: IPAddress?, status: RelayEngineStatus) {
-        // A relay measured for the first time is written at once, not at the next interval: the
-        // next start sizes its UDP-to-TCP fallback from it (`RelayLinkMachine`), even after a
-        // run that lasted a second.
-        let unrecorded = registry.relays(for: network).contains { record in
-            record.smoothedRTT == nil && status.links[record.key].map { $0.usable && !$0.rttSamples.isEmpty } == true
-        }
-        if unrecorded || serverRelays != syncedServerList
-            || lastRegistrySync.map({ status.now - $0 >= Self.registrySyncInterval }) ?? true {
+        if serverRelays != syncedServerList || lastRegistrySync.map({ status.now - $0 >= Self.registrySyncInterval }) ?? true {
             syncRegistry(serverRelays: serverRelays, status: status)
         }
         let records = registry.relays(for: network)
@@ -86,8 +79,7 @@ final class RelayManager {
         if Set(wanted) != Set(targets) || blocked != udpBlocked {
             targets = wanted
             udpBlocked = blocked
-            let measured = chosen.compactMap { record in record.smoothedRTT.map { (record.key, $0 / 1000) } }
-            engine.setRelays(wanted, udpBlocked: udpBlocked, expectedRTT: Dictionary(measured, uniquingKeysWith: { first, _ in first }))
+            engine.setRelays(wanted, udpBlocked: udpBlocked)
         }
         ranked = chosen.map(\.key)
         writeStatus(order: order, records: records, candidates: candidates, ownLocation: ownLocation, status: status)

@@ -12,19 +12,6 @@ import Testing
         #expect(machine.isUsable(now: 0.31) == false)
     }
 
-    @Test func aRelayMeasuredBeforeFallsBackAfterFourRoundTripsWithinBounds() {
-        var near = RelayLinkMachine(now: 0, udpBlocked: false, expectedRTT: 0.0003)
-        #expect(near.tick(now: 0.09) == [])
-        #expect(near.tick(now: 0.1) == [.connectTCP, .register(.tcp)])
-        var middle = RelayLinkMachine(now: 0, udpBlocked: false, expectedRTT: 0.05)
-        #expect(middle.tick(now: 0.19) == [])
-        #expect(middle.tick(now: 0.2) == [.connectTCP, .register(.tcp)])
-        var far = RelayLinkMachine(now: 0, udpBlocked: false, expectedRTT: 0.2)
-        #expect(far.tick(now: 0.26) == [.register(.udp)])
-        #expect(far.tick(now: 0.29) == [])
-        #expect(far.tick(now: 0.3) == [.connectTCP, .register(.tcp)])
-    }
-
     @Test func startsOnTCPWhenUDPIsKnownBlocked() {
         let machine = RelayLinkMachine(now: 0, udpBlocked: true)
         #expect(machine.transport == .tcp)

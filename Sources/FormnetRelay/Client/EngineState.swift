@@ -108,14 +108,14 @@ struct EngineState {
 
     // MARK: commands
 
-    mutating func setRelays(_ targets: [RelayTarget], udpBlocked: Bool, expectedRTT: [PublicKey: Double], now: Double) {
+    mutating func setRelays(_ targets: [RelayTarget], udpBlocked: Bool, now: Double) {
         let wanted = Dictionary(targets.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         for (key, link) in links where wanted[key] == nil || wanted[key]?.endpoint != link.target.endpoint {
             closeLink(link)
             links[key] = nil
         }
         for (key, target) in wanted where links[key] == nil {
-            let machine = RelayLinkMachine(now: now, udpBlocked: udpBlocked, expectedRTT: expectedRTT[key])
+            let machine = RelayLinkMachine(now: now, udpBlocked: udpBlocked)
             let link = Link(target: target, machine: machine, proto: RelayClientProtocol(clientKey: clientKey, relayKey: key))
             links[key] = link
             perform(machine.initialActions, on: link, now: now)

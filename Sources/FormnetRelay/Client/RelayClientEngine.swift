@@ -99,9 +99,8 @@ public final class RelayClientEngine: Sendable {
     }
 
     /// The relays to be registered with; links to others are closed, new ones start registering.
-    /// `expectedRTT`: round trips (seconds) measured in earlier runs, for links opened now.
-    public func setRelays(_ targets: [RelayTarget], udpBlocked: Bool, expectedRTT: [PublicKey: Double] = [:]) {
-        shared.withLock { $0.setRelays(targets, udpBlocked: udpBlocked, expectedRTT: expectedRTT, now: RelayClock.monotonicSeconds()) }
+    public func setRelays(_ targets: [RelayTarget], udpBlocked: Bool) {
+        shared.withLock { $0.setRelays(targets, udpBlocked: udpBlocked, now: RelayClock.monotonicSeconds()) }
         poke()
     }
 

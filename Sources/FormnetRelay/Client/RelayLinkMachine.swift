@@ -10,10 +10,7 @@
 ///   binding toward the relay alive.
 /// - UDP first, TCP after `tcpFallbackAfter` without an answer (or at once when the caller
 ///   knows UDP is blocked): a member behind a UDP-blocking firewall gets a path within a few
-///   hundred milliseconds instead of after the whole retry schedule. A relay whose round trip
-///   was measured before waits four of those instead, within `minimumTCPFallback` and
-///   `tcpFallbackAfter` (Happy Eyeballs' connection attempt delay from historical RTT, RFC 8305
-///   section 5): a UDP answer from it is overdue long before 0.3 s.
+///   hundred milliseconds instead of after the whole retry schedule.
 /// - It never gives up: a relay that restarts is registered with again by the same retries.
 public struct RelayLinkMachine: Sendable, Equatable {
     public enum Transport: String, Sendable, Codable {
@@ -41,7 +38,6 @@ public struct RelayLinkMachine: Sendable, Equatable {
         /// Gaps between register frames while no answer comes; the last repeats.
         public var registerRetry: [Double] = [0.25, 0.5, 1, 2, 4, 8]
         public var tcpFallbackAfter: Double = 0.3
-        public var minimumTCPFallback: Double = 0.1
         public var pingInterval: Double = 1
         /// Without a pong for this long a registered relay is unusable and registered again.
         public var deadAfter: Double = 2.5
@@ -75,17 +71,13 @@ public struct RelayLinkMachine: Sendable, Equatable {
     /// A relay that answered over UDP once is not abandoned for TCP when it stops answering:
     /// it is more likely down than the network newly blocking UDP.
     private var udpWorked = false
-    private let tcpFallbackAfter: Double
 
     static let maxSamples = 16
     static let maxOutstandingPings = 8
 
-    /// Starts registering: over TCP at once when `udpBlocked`, else over UDP. `expectedRTT`
-    /// (seconds) is the relay's round trip as measured before, if it was.
-    public init(now: Double, udpBlocked: Bool, expectedRTT: Double? = nil, timing: Timing = Timing()) {
+    /// Starts registering: over TCP at once when `udpBlocked`, else over UDP.
+    public init(now: Double, udpBlocked: Bool, timing: Timing = Timing()) {
         self.timing = timing
-        tcpFallbackAfter = expectedRTT.map { min(timing.tcpFallbackAfter, max(timing.minimumTCPFallback, 4 * $0)) }
-            ?? timing.tcpFallbackAfter
         transport = udpBlocked ? .tcp : .udp
         phase = .registering(since: now, attempt: 0, lastSent: now)
     }
@@ -109,7 +101,7 @@ public struct RelayLinkMachine: Sendable, Equatable {
             guard now >= retryAt else { return [] }
             return restart(now: now)
         case .registering(let since, let attempt, let lastSent):
-            if transport == .udp, !udpWorked, now - since >= tcpFallbackAfter {
+            if transport == .udp, !udpWorked, now - since >= timing.tcpFallbackAfter {
                 transport = .tcp
                 phase = .registering(since: now, attempt: 0, lastSent: now)
                 unanswered += 1
