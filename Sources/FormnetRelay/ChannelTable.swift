@@ -63,6 +63,15 @@ public struct ChannelTable: Sendable {
         byDescriptor[descriptor] = channel
     }
 
+    /// Forgets where `owner`'s WireGuard sends from. Called when the owner registers anew: its
+    /// agent restarted or its NAT moved it, so the old address may lead nowhere, and until its
+    /// WireGuard uses the channel again data frames through the new registration reach it.
+    mutating func forgetLearned(owner: PeerID) {
+        for (descriptor, channel) in byDescriptor where channel.owner == owner && channel.learned != nil {
+            byDescriptor[descriptor]?.learned = nil
+        }
+    }
+
     /// Removes every channel `shouldRemove` names and returns them.
     mutating func removeAll(where shouldRemove: (RelayChannel) -> Bool) -> [RelayChannel] {
         let doomed = byDescriptor.values.filter(shouldRemove)

@@ -244,6 +244,7 @@ public struct RelayState: Sendable {
         var id = RelayBox.randomNonZeroUInt64()
         while sessions.slot(forSession: id) != nil { id = RelayBox.randomNonZeroUInt64() }
         sessions.register(key: accepted.clientKey, id: id, binding: source, nowMillis: now.wallMillis)
+        channels.forgetLearned(owner: PeerID(accepted.clientKey))
         counters.registrations &+= 1
         return reply(registration.registeredFrame(for: accepted.clientKey, sessionID: id, echoedTimestamp: accepted.timestamp, observedAddress: observed),
                      into: buffer)

@@ -144,6 +144,29 @@ import WireGuard
         #expect(h.state.counters.framesForwarded == 4)
     }
 
+    /// An agent that restarts registers anew; its WireGuard's old address (a NAT mapping that may
+    /// be gone) is not used until that WireGuard sends on the channel again.
+    @Test func aNewRegistrationForgetsTheLearnedAddress() {
+        let h = Harness(channelPorts: FakeChannelPorts())
+        let a = h.register(alice, from: Fixture.aliceAddress)
+        let b = h.register(bob, from: Fixture.bobAddress)
+        _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
+        _ = requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress)
+        _ = channelPacket(h, WireGuardPacket.transport(0), on: 101, from: Self.bobWireGuard)
+        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
+            == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 32))
+        let rebound = RelayAddress(high: Fixture.bobAddress.high, low: Fixture.bobAddress.low, port: Fixture.bobAddress.port + 1)
+        _ = h.register(bob, from: rebound)
+        #expect(h.state.channels[101]?.learned == nil)
+        #expect(h.state.channels[100]?.learned == Self.aliceWireGuard)
+        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
+            == .forward(to: .udp(rebound), length: DataFrameHeader.length + 32))
+        let bobsNewWireGuard = RelayAddress(high: Self.bobWireGuard.high, low: Self.bobWireGuard.low, port: Self.bobWireGuard.port + 1)
+        _ = channelPacket(h, WireGuardPacket.transport(0), on: 101, from: bobsNewWireGuard)
+        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
+            == .forwardRaw(socket: 101, to: bobsNewWireGuard, length: 32))
+    }
+
     @Test func aChannelSilentForAMinuteGetsDataFramesAgain() {
         let h = Harness(channelPorts: FakeChannelPorts())
         let a = h.register(alice, from: Fixture.aliceAddress)
