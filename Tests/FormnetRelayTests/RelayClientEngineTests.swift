@@ -131,6 +131,30 @@ import WireGuard
         #expect(low.status().routes[keyHigh.publicKey]?.lastInboundVia == relay2.target.key)
     }
 
+    /// WireGuard's first handshake initiation often leaves before the relay registration is
+    /// done; held, it goes out when the registration is, instead of 5 s later as WireGuard's retry.
+    @Test func holdsPacketsUntilARelayCanCarryThem() throws {
+        let relay = try LoopbackRelay()
+        defer { relay.stop() }
+        let wireGuardA = try DatagramSocket(port: 0), wireGuardB = try DatagramSocket(port: 0)
+        let keyA = PrivateKey.generate(), keyB = PrivateKey.generate()
+        let engineA = try RelayClientEngine(clientKey: keyA, wireGuardPort: wireGuardA.localPort, logger: Logger(label: "a"))
+        let engineB = try RelayClientEngine(clientKey: keyB, wireGuardPort: wireGuardB.localPort, logger: Logger(label: "b"))
+        defer { engineA.stop(); engineB.stop() }
+        engineB.setRelays([relay.target], udpBlocked: false)
+        #expect(Self.waitFor(3) { engineB.status().links[relay.target.key]?.usable == true })
+        let proxyForB = try engineA.route(keyB.publicKey, preferring: [relay.target.key])
+        try wireGuardA.send(Array("handshake initiation".utf8), to: proxyForB)
+        #expect(Self.waitFor(1) { engineA.status().routes[keyB.publicKey] != nil })
+        usleep(200_000)
+        #expect(try wireGuardB.receive(timeout: 0.05).map { _ in true } == nil)
+        engineA.setRelays([relay.target], udpBlocked: false)
+        let (atB, _) = try #require(try wireGuardB.receive(timeout: 2))
+        #expect(String(decoding: atB, as: UTF8.self) == "handshake initiation")
+        #expect(engineA.status().routes[keyB.publicKey]?.packetsOut == 1)
+        #expect(engineA.status().routes[keyB.publicKey]?.packetsDropped == 0)
+    }
+
     @Test func dropsWhatNoRelayCanCarryAndCountsIt() throws {
         let wireGuard = try DatagramSocket(port: 0)
         let engine = try RelayClientEngine(clientKey: PrivateKey.generate(), wireGuardPort: wireGuard.localPort, logger: Logger(label: "a"))

@@ -53,6 +53,9 @@ struct EngineState {
         var channelRefused: [PublicKey: Double] = [:]
         /// Whether this end answers through the relay the peer's packets arrive through (see `chooseLink`).
         let followsPeer: Bool
+        /// Packets WireGuard sent while no relay could carry them, and since when (`holdLimit`).
+        var held: [[UInt8]] = []
+        var heldSince: Double?
 
         init(peer: PublicKey, socket: LoopbackProxySocket, preferences: [PublicKey], automatic: Bool, created: Double,
              followsPeer: Bool) {
@@ -78,6 +81,10 @@ struct EngineState {
     /// A granted channel is renewed this often, so the relay keeps it while WireGuard is idle.
     static let channelRenew = 30.0
     static let channelRefusedHold = 60.0
+    /// A route holds this many packets, for this long, while no relay can carry them, and sends
+    /// them when one can: at start both ends' first handshake initiations often leave before
+    /// their relay registrations are done, and WireGuard sends the next only 5 s later.
+    static let holdLimit = (packets: 8, seconds: 1.0)
     /// A TCP link buffers at most this much unsent; beyond it packets are dropped, as a full
     /// UDP socket buffer would drop them.
     static let maxTCPBacklog = 4 << 20
@@ -221,6 +228,7 @@ struct EngineState {
             unroute(key)
         }
         for route in routes.values where !route.automatic { requestChannelIfDue(route, now: now) }
+        for route in routes.values where !route.held.isEmpty { sendHeld(route, now: now) }
     }
 
     // MARK: channels
@@ -298,7 +306,14 @@ struct EngineState {
         let count = io.receiveBatch(route.socket.descriptor, offset: header)
         guard count > 0 else { return }
         guard let link = chooseLink(for: route, now: now) else {
-            route.packetsDropped &+= UInt64(count)
+            for i in 0..<count {
+                route.held.append(Array(UnsafeRawBufferPointer(start: io.slot(i) + header, count: Int(io.headers[i].length))))
+            }
+            if route.held.count > Self.holdLimit.packets {
+                route.packetsDropped &+= UInt64(route.held.count - Self.holdLimit.packets)
+                route.held.removeFirst(route.held.count - Self.holdLimit.packets)
+            }
+            route.heldSince = route.heldSince ?? now
             return
         }
         let wallMillis = RelayClock.wallMillis()
@@ -318,6 +333,35 @@ struct EngineState {
             }
             flushTCP(link)
         }
+    }
+
+    /// Sends what the route held once a relay can carry it; drops it after `holdLimit.seconds`.
+    private func sendHeld(_ route: Route, now: Double) {
+        guard let link = chooseLink(for: route, now: now) else {
+            if let since = route.heldSince, now - since >= Self.holdLimit.seconds {
+                route.packetsDropped &+= UInt64(route.held.count)
+                route.held = []
+                route.heldSince = nil
+            }
+            return
+        }
+        let header = DataFrameHeader.length
+        let wallMillis = RelayClock.wallMillis()
+        for packet in route.held {
+            var frame = [UInt8](repeating: 0, count: header + packet.count)
+            frame.replaceSubrange(header..., with: packet)
+            frame.withUnsafeMutableBytes { link.proto.writeHeader(into: $0, to: route.peer, nowMillis: wallMillis) }
+            switch link.machine.transport {
+            case .udp: _ = frame.withUnsafeBytes { Glibc.send(link.udp, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            case .tcp: frame.withUnsafeBytes { queueTCP($0, on: link) }
+            }
+        }
+        if link.machine.transport == .tcp { flushTCP(link) }
+        route.packetsOut &+= UInt64(route.held.count)
+        route.lastSentVia = link.target.key
+        link.lastDataSent = now
+        route.held = []
+        route.heldSince = nil
     }
 
     // MARK: relay → WireGuard
@@ -358,6 +402,7 @@ struct EngineState {
             let actions = link.machine.registered(now: now)
             logger.info("registered with relay \(link.target.key) at \(link.target.endpoint) over \(link.machine.transport.rawValue); it sees us at \(payload.observedAddress)")
             perform(actions, on: link, now: now)
+            for route in routes.values where !route.held.isEmpty { sendHeld(route, now: now) }
         case .pong(let echo, let still):
             perform(link.machine.pong(echo: echo, stillRegistered: still, now: now), on: link, now: now)
         case .peerUnknown(let peer):
