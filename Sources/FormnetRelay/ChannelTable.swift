@@ -19,7 +19,9 @@ public struct RelayChannel: Sendable, Equatable {
     public var lastPacketMillis: UInt64 = 0
     /// The last request or packet: a channel unused for `RelayWire.sessionIdleMillis` is closed.
     public var lastUseMillis: UInt64
-    public var lastPeerUnknownMillis: UInt64 = 0
+    /// The last notice about this channel to the owner's agent (peer-unknown, or the channel
+    /// withdrawn), at most one a second.
+    public var lastNoticeMillis: UInt64 = 0
 
     /// Packets for the owner go out of this channel only while its WireGuard has sent from the
     /// learned address recently; after that the owner's NAT may have forgotten the mapping, and

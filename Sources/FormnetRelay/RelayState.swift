@@ -149,7 +149,18 @@ public struct RelayState: Sendable {
         // symmetric NAT, from a port of its own for this destination), but from the address
         // its registration came from: only that address may use the channel.
         guard case .udp(let bound) = sessions.slots[slot].binding, bound.high == source.high, bound.low == source.low else {
-            return drop(.channelForbidden)
+            // The owner's WireGuard may really send from another address than its agent: a UDP
+            // proxy or load balancer in front of the relay's main port, or two NATs. Its agent is
+            // told, at most once a second, with a grant of port 0 to its verified registration,
+            // and sends data frames again: without that the pair would be cut off. (A sender
+            // that forges the owner's packets can do the same; it costs the pair its channel, not
+            // its path.)
+            counters.drop(.channelForbidden)
+            guard now.wallMillis &- channel.lastNoticeMillis >= RelayWire.channelNoticeIntervalMillis else { return .drop(.channelForbidden) }
+            channels.update(descriptor) { $0.lastNoticeMillis = now.wallMillis }
+            let frame = ChannelGrantFrame(peer: channel.peer.publicKey, sessionID: sessions.slots[slot].id, port: 0).encode()
+            frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            return .forward(to: sessions.slots[slot].binding, length: frame.count)
         }
         let headerLength = DataFrameHeader.length
         guard length <= RelayWire.maxPayload,
@@ -166,8 +177,8 @@ public struct RelayState: Sendable {
             counters.drop(.peerUnknown)
             // Said to the owner's agent (its verified registration), at most once a second: its
             // WireGuard cannot hear it, and the agent then sends the peer through another relay.
-            guard now.wallMillis &- channel.lastPeerUnknownMillis >= RelayWire.channelPeerUnknownIntervalMillis else { return .drop(.peerUnknown) }
-            channels.update(descriptor) { $0.lastPeerUnknownMillis = now.wallMillis }
+            guard now.wallMillis &- channel.lastNoticeMillis >= RelayWire.channelNoticeIntervalMillis else { return .drop(.peerUnknown) }
+            channels.update(descriptor) { $0.lastNoticeMillis = now.wallMillis }
             let frame = PeerUnknownFrame(peer: channel.peer.publicKey).encode()
             frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
             return .forward(to: sessions.slots[slot].binding, length: frame.count)

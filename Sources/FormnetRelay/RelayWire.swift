@@ -10,7 +10,7 @@ public enum RelayWire {
     public static let timestampWindowMillis: UInt64 = 30_000
     public static let sessionIdleMillis: UInt64 = 120_000
     public static let channelFreshMillis: UInt64 = 60_000
-    public static let channelPeerUnknownIntervalMillis: UInt64 = 1_000
+    public static let channelNoticeIntervalMillis: UInt64 = 1_000
     public static let nonceLength = 24
     public static let boxOverhead = 16
     public static let addressLength = 19

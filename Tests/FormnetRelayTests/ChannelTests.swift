@@ -104,11 +104,21 @@ import WireGuard
 
     @Test func acceptsOnlyWireGuardFromTheOwnersAddress() {
         let h = Harness(channelPorts: FakeChannelPorts())
-        let a = h.register(alice, from: Fixture.aliceAddress)
+        var a = h.register(alice, from: Fixture.aliceAddress)
         _ = h.register(bob, from: Fixture.bobAddress)
         #expect(requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress) == 40_000)
         let stranger = RelayAddress(Endpoint("203.0.113.9:51820")!)
+        // Alice's agent is told (port 0, her session), once a second; nothing goes to bob.
+        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger)
+            == .forward(to: .udp(Fixture.aliceAddress), length: ChannelGrantFrame.length))
+        #expect(h.lastReply.withUnsafeBytes { ChannelGrantFrame.decode($0) }
+            == ChannelGrantFrame(peer: bob.publicKey, sessionID: a.sessionID, port: 0))
+        #expect(h.lastReply.withUnsafeBytes { a.receive($0, nowMillis: h.now.wallMillis) } == .channel(peer: bob.publicKey, port: 0))
         #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger) == .drop(.channelForbidden))
+        h.now.wallMillis += RelayWire.channelNoticeIntervalMillis
+        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger)
+            == .forward(to: .udp(Fixture.aliceAddress), length: ChannelGrantFrame.length))
+        #expect(h.state.counters.drops[DropReason.channelForbidden.rawValue] == 3)
         #expect(channelPacket(h, [9, 9, 9, 9] + [UInt8](repeating: 0, count: 60), on: 100, from: Self.aliceWireGuard) == .drop(.notWireGuard))
         #expect(channelPacket(h, WireGuardPacket.initiation, on: 555, from: Self.aliceWireGuard) == .drop(.unknownSession))
         #expect(h.state.channels[100]?.learned == nil)
@@ -119,7 +129,7 @@ import WireGuard
         #expect(frame?.header.peer == alice.publicKey)
         #expect(frame.map { Array(h.lastReply[$0.payload]) } == WireGuardPacket.initiation)
         #expect(h.state.channels[100]?.learned == Self.aliceWireGuard)
-        #expect(h.state.counters.channelPacketsReceived == 4)
+        #expect(h.state.counters.channelPacketsReceived == 6)
     }
 
     @Test func packetsGoRawOnceBothWireGuardsUseTheirChannels() {

@@ -128,6 +128,10 @@ import WireGuard
                 #expect(socket == 101 && to == bobWireGuard && n == packet.count)
                 #expect(Array(buffer[DataFrameHeader.length..<DataFrameHeader.length + n]) == packet)
                 forwarded += 1
+            case .forward(let to, let n) where n == ChannelGrantFrame.length:
+                // From another address than the owner's: the owner's agent hears the channel is withdrawn.
+                #expect(channel == 100 && to == .udp(Fixture.aliceAddress) && source.low != Fixture.aliceAddress.low)
+                #expect(buffer.withUnsafeBytes { ChannelGrantFrame.decode(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }?.port == 0)
             case .forward(let to, let n):
                 #expect(channel == 100 && registered.contains(to) && n == DataFrameHeader.length + packet.count)
                 forwarded += 1

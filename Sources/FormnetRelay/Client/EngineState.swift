@@ -80,7 +80,10 @@ struct EngineState {
     static let channelRetry = 1.0
     /// A granted channel is renewed this often, so the relay keeps it while WireGuard is idle.
     static let channelRenew = 30.0
-    static let channelRefusedHold = 60.0
+    /// Port 0 (no channel, or a channel withdrawn because the relay saw WireGuard's packets come
+    /// from another address than this engine's registration) holds for long: asking sooner
+    /// would cut the pair off again for a round trip each time.
+    static let channelRefusedHold = 300.0
     /// A route holds this many packets, for this long, while no relay can carry them, and sends
     /// them when one can: at start both ends' first handshake initiations often leave before
     /// their relay registrations are done, and WireGuard sends the next only 5 s later.
