@@ -152,11 +152,14 @@ public struct RelayState: Sendable {
             // The owner's WireGuard may really send from another address than its agent: a UDP
             // proxy or load balancer in front of the relay's main port, or two NATs. Its agent is
             // told, at most once a second, with a grant of port 0 to its verified registration,
-            // and sends data frames again: without that the pair would be cut off. (A sender
-            // that forges the owner's packets can do the same; it costs the pair its channel, not
-            // its path.)
+            // and sends data frames again: without that the pair would be cut off. Only while no
+            // packet from the owner's address has worked the channel, and only for WireGuard's
+            // shapes, so that a stranger's packets cannot take a working channel away.
             counters.drop(.channelForbidden)
-            guard now.wallMillis &- channel.lastNoticeMillis >= RelayWire.channelNoticeIntervalMillis else { return .drop(.channelForbidden) }
+            guard channel.learned == nil,
+                  length <= RelayWire.maxPayload,
+                  WireGuardMessageShape.isPlausible(UnsafeRawBufferPointer(rebasing: buffer[DataFrameHeader.length..<DataFrameHeader.length + length])),
+                  now.wallMillis &- channel.lastNoticeMillis >= RelayWire.channelNoticeIntervalMillis else { return .drop(.channelForbidden) }
             channels.update(descriptor) { $0.lastNoticeMillis = now.wallMillis }
             let frame = ChannelGrantFrame(peer: channel.peer.publicKey, sessionID: sessions.slots[slot].id, port: 0).encode()
             frame.withUnsafeBytes { buffer.copyMemory(from: $0) }

@@ -116,9 +116,10 @@ import WireGuard
         #expect(h.lastReply.withUnsafeBytes { a.receive($0, nowMillis: h.now.wallMillis) } == .channel(peer: bob.publicKey, port: 0))
         #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger) == .drop(.channelForbidden))
         h.now.wallMillis += RelayWire.channelNoticeIntervalMillis
+        #expect(channelPacket(h, [9, 9, 9, 9] + [UInt8](repeating: 0, count: 60), on: 100, from: stranger) == .drop(.channelForbidden))
         #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger)
             == .forward(to: .udp(Fixture.aliceAddress), length: ChannelGrantFrame.length))
-        #expect(h.state.counters.drops[DropReason.channelForbidden.rawValue] == 3)
+        #expect(h.state.counters.drops[DropReason.channelForbidden.rawValue] == 4)
         #expect(channelPacket(h, [9, 9, 9, 9] + [UInt8](repeating: 0, count: 60), on: 100, from: Self.aliceWireGuard) == .drop(.notWireGuard))
         #expect(channelPacket(h, WireGuardPacket.initiation, on: 555, from: Self.aliceWireGuard) == .drop(.unknownSession))
         #expect(h.state.channels[100]?.learned == nil)
@@ -129,7 +130,10 @@ import WireGuard
         #expect(frame?.header.peer == alice.publicKey)
         #expect(frame.map { Array(h.lastReply[$0.payload]) } == WireGuardPacket.initiation)
         #expect(h.state.channels[100]?.learned == Self.aliceWireGuard)
-        #expect(h.state.counters.channelPacketsReceived == 6)
+        // Once her WireGuard has used the channel, a stranger's packets are only dropped.
+        h.now.wallMillis += RelayWire.channelNoticeIntervalMillis
+        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger) == .drop(.channelForbidden))
+        #expect(h.state.counters.channelPacketsReceived == 8)
     }
 
     @Test func packetsGoRawOnceBothWireGuardsUseTheirChannels() {
