@@ -22,16 +22,22 @@ public final class ChannelSockets: ChannelPorts {
     private let epoll: Int32
     private let family: Int32
     private let bindAddress: RelayAddress
+    private let ports: ClosedRange<UInt16>
+    /// Where the next search for a free port starts: ports are taken in turn, so one just closed
+    /// (whose peer may still send to it) is the last to be given out again.
+    private let nextPort: Mutex<UInt16>
     private let pendingClose = Mutex<[(descriptor: Int32, at: Double)]>([])
     private let stopping = Atomic<Bool>(false)
 
-    /// Channel sockets bind the main socket's address (any port) and family.
-    public init(like main: UDPRelaySocket) throws {
+    /// Channel sockets bind the main socket's address and family, on a free port of `ports`.
+    public init(like main: UDPRelaySocket, ports: ClosedRange<UInt16>) throws {
         let fd = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard fd >= 0 else { throw RelaySocketError("epoll_create1") }
         epoll = fd
         family = main.family
         bindAddress = RelayAddress(high: main.bindAddress.high, low: main.bindAddress.low, port: 0)
+        self.ports = ports
+        nextPort = Mutex(ports.lowerBound)
     }
 
     deinit {
@@ -45,22 +51,34 @@ public final class ChannelSockets: ChannelPorts {
         var off: Int32 = 0
         if family == AF_INET6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &off, socklen_t(MemoryLayout<Int32>.size)) }
         UDPRelaySocket.sizeBuffers(fd, bytes: Self.socketBufferBytes)
-        var event = epoll_event()
-        event.events = EPOLLIN.rawValue
-        event.data.fd = fd
-        guard UDPRelaySocket.bind(fd, family: family, to: bindAddress), epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0 else {
+        guard let port = bindFreePort(fd) else {
             Glibc.close(fd)
             return nil
         }
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        guard let port = withUnsafeBytes(of: &storage, { $0.baseAddress.flatMap { SocketAddressConversion.relayAddress(from: $0) } })?.port,
-              port != 0 else {
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.fd = fd
+        guard epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0 else {
             Glibc.close(fd)
             return nil
         }
         return (fd, port)
+    }
+
+    private func bindFreePort(_ fd: Int32) -> UInt16? {
+        nextPort.withLock { next in
+            let count = Int(ports.upperBound) - Int(ports.lowerBound) + 1
+            for step in 0..<count {
+                let port = UInt16(Int(ports.lowerBound) + (Int(next) - Int(ports.lowerBound) + step) % count)
+                var address = bindAddress
+                address.port = port
+                if UDPRelaySocket.bind(fd, family: family, to: address) {
+                    next = port == ports.upperBound ? ports.lowerBound : port + 1
+                    return port
+                }
+            }
+            return nil
+        }
     }
 
     public func close(_ descriptor: Int32) {

@@ -13,6 +13,7 @@ public enum AccessSource: Sendable, Equatable {
 
 public struct RelayServiceOptions: Sendable {
     public var port: UInt16 = RelayWire.defaultPort
+    public var channelPorts = RelayWire.defaultChannelPorts
     /// Nil: all addresses (dual-stack). Tests bind loopback.
     public var bindHost: String?
     public var configuration = RelayConfiguration()
@@ -84,7 +85,7 @@ public final class RelayService: Sendable {
         let startedAt = RelayClock.now()
         let udp = try UDPRelaySocket(port: options.port, host: options.bindHost)
         Self.raiseDescriptorLimit()
-        let channelSockets = try ChannelSockets(like: udp)
+        let channelSockets = try ChannelSockets(like: udp, ports: options.channelPorts)
         let state = NIOLockedValueBox(RelayState(relayKey: key, configuration: options.configuration, policy: initialPolicy, now: startedAt,
                                                  channelPorts: channelSockets))
         let tcpHost = options.bindHost ?? (udp.family == AF_INET6 ? "::" : "0.0.0.0")

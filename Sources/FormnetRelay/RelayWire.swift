@@ -3,6 +3,8 @@
 public enum RelayWire {
     public static let version: UInt8 = 0x01
     public static let defaultPort: UInt16 = 51821
+    /// Channel ports: a fixed range, so that a firewall can open them; as many as `maxChannels`'s default.
+    public static let defaultChannelPorts: ClosedRange<UInt16> = 51822...52845
     public static let maxFrame = 2048
     public static let dataHeaderLength = 51
     public static let maxPayload = maxFrame - dataHeaderLength

@@ -25,6 +25,7 @@ struct StartRelay: ParsableCommand {
     @Option(help: "Bandwidth per tunnel, KB/s.") var maxBandwidth = 1000
     @Option(help: "Maximum distinct destinations per registered key.") var maxTunnelsPerDevice = 20
     @Option(help: "Maximum channel ports open at once (0: none; clients then send data frames).") var maxChannels = 1024
+    @Option(help: "UDP ports for channels, LOW-HIGH; open them to clients in the firewall.") var channelPorts = "51822-52845"
     @Option(help: "Frames per second per source IP address.") var rateLimit = 20_000
     @Option(help: "File of base64 public keys to serve, one a line; reloaded when it changes.") var allowKeys: String?
     @Option(help: "Serve the members of this formnet network (DATA_DIR/NET.members).") var network: String?
@@ -52,6 +53,9 @@ struct StartRelay: ParsableCommand {
         guard maxConnections > 0, maxBandwidth > 0, maxTunnelsPerDevice > 0, rateLimit > 0, maxChannels >= 0 else {
             throw ValidationError("limits must be positive")
         }
+        guard PortRange.parse(channelPorts) != nil else {
+            throw ValidationError("--channel-ports \(channelPorts): expected LOW-HIGH, two ports from 1 to 65535, LOW not above HIGH")
+        }
         if let location, RelayLocation(parsing: location) == nil { throw ValidationError("--location takes LAT,LON, e.g. 48.85,2.35") }
         for text in peerRelay where PeerRelayArgument.parse(text) == nil {
             throw ValidationError("--peer-relay \(text): expected HOST:PORT:BASE64KEY")
@@ -71,6 +75,7 @@ struct StartRelay: ParsableCommand {
         let access: AccessSource = if let allowKeys { .allowKeys(path: allowKeys) } else if let network { .network(name: network) } else { .open }
         var options = RelayServiceOptions(access: access, dataDirectory: dataDir)
         options.port = port
+        options.channelPorts = PortRange.parse(channelPorts) ?? RelayWire.defaultChannelPorts
         options.bindHost = bind
         options.statusPort = statusPort
         options.statusHost = statusBind
