@@ -36,6 +36,8 @@ struct TraversalDriver {
         var nextTrialSlot: Int?
         /// Background trials that failed since the pair was last direct or its inputs changed.
         var failedTrials = 0
+        /// While WireGuard sends to a relay channel for the peer: whether anything comes back.
+        var channelWatch: ChannelWatch?
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
@@ -366,6 +368,20 @@ struct TraversalDriver {
             if !RelayManager.isLoopback(wanted) {
                 logger.info("\(network): \(label(key)): WireGuard sends through the relay's channel at \(wanted)")
             }
+        }
+        if let relay, let live, let endpoint = live.endpoint, !RelayManager.isLoopback(endpoint),
+           endpoint == relays.routes[key]?.channel {
+            var watch = entry.channelWatch ?? ChannelWatch(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, now: now)
+            if watch.isSilent(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, now: now) {
+                logger.warning("\(network): \(label(key)): nothing came back through the relay's channel at \(endpoint) for \(Int(ChannelWatch.silence)) s (are the relay's channel ports firewalled?): back to its proxy")
+                relay.engine.refuseChannel(of: key)
+                if let proxy = relay.proxy(for: key) { updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: proxy)) }
+                peers[key]?.channelWatch = nil
+            } else {
+                peers[key]?.channelWatch = watch
+            }
+        } else {
+            peers[key]?.channelWatch = nil
         }
         if let route = relays.routes[key], let via = (route.channel == nil ? nil : route.channelVia) ?? route.lastSentVia ?? route.lastInboundVia,
            let link = relays.links[via],

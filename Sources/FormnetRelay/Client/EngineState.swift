@@ -264,6 +264,13 @@ struct EngineState {
         sendControl(link.proto.makeChannelRequest(to: route.peer, nowMillis: RelayClock.wallMillis()), on: link, transport: .udp)
     }
 
+    mutating func refuseChannel(of peer: PublicKey, now: Double) {
+        guard let route = routes[peer], let channel = route.channel else { return }
+        route.channelRefused[channel.relay] = now
+        route.channel = nil
+        route.channelRequested = nil
+    }
+
     private mutating func channelGranted(_ peer: PublicKey, port: UInt16, by link: Link, now: Double) {
         guard let route = routes[peer] else { return }
         let relay = link.target.key

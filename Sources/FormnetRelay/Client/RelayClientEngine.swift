@@ -117,6 +117,13 @@ public final class RelayClientEngine: Sendable {
         poke()
     }
 
+    /// Stops using the peer's channel and asks that relay for none for a while
+    /// (`EngineState.channelRefusedHold`): the agent saw it carry nothing back.
+    public func refuseChannel(of peer: PublicKey) {
+        shared.withLock { $0.refuseChannel(of: peer, now: RelayClock.monotonicSeconds()) }
+        poke()
+    }
+
     /// Called (on the engine's thread) when a route's channel appears, changes or stops being
     /// usable, so that the agent moves WireGuard's endpoint without waiting for its next pass.
     public func observeChannels(_ observer: @escaping @Sendable () -> Void) {
