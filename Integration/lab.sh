@@ -46,6 +46,14 @@ lab_exec() {
     nsenter --net="/run/netns/$LAB-$name" --mount="$LAB_RUN/$name.mnt" "$@"
 }
 
+# lab_wg_endpoint HOST IFACE PEER-ADDRESS: where HOST's WireGuard on IFACE sends the packets of the
+# peer whose allowed IPs are PEER-ADDRESS/32 (a direct endpoint, a relay channel, or a loopback proxy).
+lab_wg_endpoint() {
+    local key
+    key="$(lab_exec "$1" wg show "$2" allowed-ips | awk -v ip="$3/32" '$2 == ip { print $1 }')"
+    lab_exec "$1" wg show "$2" endpoints | awk -v k="$key" '$1 == k { print $2 }'
+}
+
 lab_spawn() {
     local name="$1"; shift
     local LAB_RUN; LAB_RUN="$(lab_run)"

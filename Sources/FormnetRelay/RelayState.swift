@@ -158,12 +158,11 @@ public struct RelayState: Sendable {
             counters.drop(.channelForbidden)
             guard channel.learned == nil,
                   length <= RelayWire.maxPayload,
-                  WireGuardMessageShape.isPlausible(UnsafeRawBufferPointer(rebasing: buffer[DataFrameHeader.length..<DataFrameHeader.length + length])),
-                  now.wallMillis &- channel.lastNoticeMillis >= RelayWire.channelNoticeIntervalMillis else { return .drop(.channelForbidden) }
-            channels.update(descriptor) { $0.lastNoticeMillis = now.wallMillis }
-            let frame = ChannelGrantFrame(peer: channel.peer.publicKey, sessionID: sessions.slots[slot].id, port: 0).encode()
-            frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
-            return .forward(to: sessions.slots[slot].binding, length: frame.count)
+                  WireGuardMessageShape.isPlausible(UnsafeRawBufferPointer(rebasing: buffer[DataFrameHeader.length..<DataFrameHeader.length + length])) else {
+                return .drop(.channelForbidden)
+            }
+            return noticeToOwner(ChannelGrantFrame(peer: channel.peer.publicKey, sessionID: sessions.slots[slot].id, port: 0).encode(),
+                                 of: channel, descriptor: descriptor, slot: slot, into: buffer, now: now, otherwise: .channelForbidden)
         }
         let headerLength = DataFrameHeader.length
         guard length <= RelayWire.maxPayload,
@@ -178,13 +177,10 @@ public struct RelayState: Sendable {
         }
         guard let destinationSlot = sessions.slot(forPeer: channel.peer) else {
             counters.drop(.peerUnknown)
-            // Said to the owner's agent (its verified registration), at most once a second: its
-            // WireGuard cannot hear it, and the agent then sends the peer through another relay.
-            guard now.wallMillis &- channel.lastNoticeMillis >= RelayWire.channelNoticeIntervalMillis else { return .drop(.peerUnknown) }
-            channels.update(descriptor) { $0.lastNoticeMillis = now.wallMillis }
-            let frame = PeerUnknownFrame(peer: channel.peer.publicKey).encode()
-            frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
-            return .forward(to: sessions.slots[slot].binding, length: frame.count)
+            // Said to the owner's agent: its WireGuard cannot hear it, and the agent then sends
+            // the peer through another relay.
+            return noticeToOwner(PeerUnknownFrame(peer: channel.peer.publicKey).encode(),
+                                 of: channel, descriptor: descriptor, slot: slot, into: buffer, now: now, otherwise: .peerUnknown)
         }
         let bandwidth = configuration.bandwidthBytesPerSecond
         let burst = configuration.bandwidthBurst
@@ -205,6 +201,17 @@ public struct RelayState: Sendable {
         DataFrameHeader(peer: channel.owner.publicKey, sessionID: sessions.slots[destinationSlot].id, timestamp: now.wallMillis)
             .write(into: buffer)
         return .forward(to: sessions.slots[destinationSlot].binding, length: headerLength + length)
+    }
+
+    /// Sends `frame` to a channel's owner through its verified registration, at most once a second
+    /// per channel; in between the packet is only dropped (already counted as `reason`).
+    private mutating func noticeToOwner(_ frame: [UInt8], of channel: RelayChannel, descriptor: Int32, slot: Int,
+                                        into buffer: UnsafeMutableRawBufferPointer, now: RelayInstant,
+                                        otherwise reason: DropReason) -> RelayOutcome {
+        guard now.wallMillis &- channel.lastNoticeMillis >= RelayWire.channelNoticeIntervalMillis else { return .drop(reason) }
+        channels.update(descriptor) { $0.lastNoticeMillis = now.wallMillis }
+        frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        return .forward(to: sessions.slots[slot].binding, length: frame.count)
     }
 
     /// Grants (or renews) the sender's channel for a peer; port 0 says no channel: the request

@@ -55,6 +55,16 @@ import WireGuard
         return h.lastReply.withUnsafeBytes { ChannelGrantFrame.decode($0) }?.port
     }
 
+    /// Alice and bob registered, each with a channel for the other (100 and 101), and bob's
+    /// WireGuard has used his: a packet from alice's WireGuard goes to him raw.
+    func pairWithChannels(_ h: Harness) {
+        let a = h.register(alice, from: Fixture.aliceAddress)
+        let b = h.register(bob, from: Fixture.bobAddress)
+        _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
+        _ = requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress)
+        _ = channelPacket(h, WireGuardPacket.transport(0), on: 101, from: Self.bobWireGuard)
+    }
+
     func channelPacket(_ h: Harness, _ packet: [UInt8], on descriptor: Int32, from source: RelayAddress) -> RelayOutcome {
         packet.withUnsafeBytes { h.buffer.baseAddress!.advanced(by: DataFrameHeader.length).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         let outcome = h.state.handleChannelPacket(h.buffer, length: packet.count, descriptor: descriptor, from: source, now: h.now)
@@ -162,11 +172,7 @@ import WireGuard
     /// be gone) is not used until that WireGuard sends on the channel again.
     @Test func aNewRegistrationForgetsTheLearnedAddress() {
         let h = Harness(channelPorts: FakeChannelPorts())
-        let a = h.register(alice, from: Fixture.aliceAddress)
-        let b = h.register(bob, from: Fixture.bobAddress)
-        _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
-        _ = requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress)
-        _ = channelPacket(h, WireGuardPacket.transport(0), on: 101, from: Self.bobWireGuard)
+        pairWithChannels(h)
         #expect(channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
             == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 32))
         let rebound = RelayAddress(high: Fixture.bobAddress.high, low: Fixture.bobAddress.low, port: Fixture.bobAddress.port + 1)
@@ -183,11 +189,7 @@ import WireGuard
 
     @Test func aChannelSilentForAMinuteGetsDataFramesAgain() {
         let h = Harness(channelPorts: FakeChannelPorts())
-        let a = h.register(alice, from: Fixture.aliceAddress)
-        let b = h.register(bob, from: Fixture.bobAddress)
-        _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
-        _ = requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress)
-        _ = channelPacket(h, WireGuardPacket.transport(0), on: 101, from: Self.bobWireGuard)
+        pairWithChannels(h)
         h.now.wallMillis += RelayWire.channelFreshMillis + 1
         h.now.monotonicNanos += (RelayWire.channelFreshMillis + 1) * 1_000_000
         #expect(channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)

@@ -361,12 +361,8 @@ struct EngineState {
             var frame = [UInt8](repeating: 0, count: header + packet.count)
             frame.replaceSubrange(header..., with: packet)
             frame.withUnsafeMutableBytes { link.proto.writeHeader(into: $0, to: route.peer, nowMillis: wallMillis) }
-            switch link.machine.transport {
-            case .udp: _ = frame.withUnsafeBytes { Glibc.send(link.udp, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            case .tcp: frame.withUnsafeBytes { queueTCP($0, on: link) }
-            }
+            sendControl(frame, on: link, transport: link.machine.transport)
         }
-        if link.machine.transport == .tcp { flushTCP(link) }
         route.packetsOut &+= UInt64(route.held.count)
         route.lastSentVia = link.target.key
         link.lastDataSent = now
@@ -547,6 +543,7 @@ struct EngineState {
         }
     }
 
+    /// Sends one whole frame (control frames, and data frames held before the link could carry them).
     private func sendControl(_ frame: [UInt8], on link: Link, transport: RelayLinkMachine.Transport) {
         switch transport {
         case .udp:
