@@ -9,6 +9,8 @@ public struct RelayClientProtocol: Sendable {
         /// A data frame for us: the source's key and where the WireGuard packet lies in the frame.
         case data(source: PublicKey, header: DataFrameHeader, payload: Range<Int>)
         case pong(echo: UInt64, stillRegistered: Bool)
+        /// The answer to a UDP probe (`RelayLinkMachine.udpProbeEchoes`): says nothing of the session.
+        case udpProbeAnswered
         case peerUnknown(PublicKey)
         case error(ErrorFrame)
         case info(InfoResponseFrame)
@@ -60,6 +62,10 @@ public struct RelayClientProtocol: Sendable {
         ChannelRequestFrame(peer: peer, sessionID: sessionID, timestamp: relayTime(nowMillis)).encode()
     }
 
+    public func makeChannelRelease(to peer: PublicKey, nowMillis: UInt64) -> [UInt8] {
+        ChannelRequestFrame(peer: peer, sessionID: sessionID, timestamp: relayTime(nowMillis), releases: true).encode()
+    }
+
     /// A data frame carrying `payload` (a WireGuard packet) to `destination`.
     public func wrap<Payload: Collection>(_ payload: Payload, to destination: PublicKey, nowMillis: UInt64) -> [UInt8] where Payload.Element == UInt8 {
         DataFrameHeader(peer: destination, sessionID: sessionID, timestamp: relayTime(nowMillis)).wrap(payload)
@@ -87,6 +93,7 @@ public struct RelayClientProtocol: Sendable {
             return .registered(payload)
         case .pong:
             guard let pong = EchoFrame.decode(frame, as: .pong) else { return .ignored }
+            if pong.echo & RelayLinkMachine.udpProbeEchoes != 0 { return .udpProbeAnswered }
             let still = isRegistered && pong.sessionID == sessionID
             if isRegistered, !still { sessionID = 0 }
             return .pong(echo: pong.echo, stillRegistered: still)
@@ -105,7 +112,7 @@ public struct RelayClientProtocol: Sendable {
         case .channelGrant:
             guard let grant = ChannelGrantFrame.decode(frame), isRegistered, grant.sessionID == sessionID else { return .ignored }
             return .channel(peer: grant.peer, port: grant.port)
-        case .register, .ping, .infoRequest, .discoveryQuery, .announce, .channelRequest:
+        case .register, .ping, .infoRequest, .discoveryQuery, .announce, .channelRequest, .channelRelease:
             return .ignored
         }
     }

@@ -410,21 +410,24 @@ public struct AnnounceFrame: Equatable, Sendable {
 // MARK: channels
 
 /// channel-request (0x0D), client → relay: asks for a port on which the relay takes the
-/// client's own WireGuard packets for `peer`, unwrapped.
+/// client's own WireGuard packets for `peer`, unwrapped. channel-release (0x0F) has the same
+/// layout and closes that port: the client's WireGuard no longer sends there.
 public struct ChannelRequestFrame: Equatable, Sendable {
     public static let length = 50
     public var peer: PublicKey
     public var sessionID: UInt64
     public var timestamp: UInt64
+    public var releases: Bool
 
-    public init(peer: PublicKey, sessionID: UInt64, timestamp: UInt64) {
+    public init(peer: PublicKey, sessionID: UInt64, timestamp: UInt64, releases: Bool = false) {
         self.peer = peer
         self.sessionID = sessionID
         self.timestamp = timestamp
+        self.releases = releases
     }
 
     public func encode() -> [UInt8] {
-        var bytes = header(.channelRequest, capacity: Self.length)
+        var bytes = header(releases ? .channelRelease : .channelRequest, capacity: Self.length)
         appendKey(peer, to: &bytes)
         BigEndian.append(sessionID, to: &bytes)
         BigEndian.append(timestamp, to: &bytes)
@@ -432,8 +435,11 @@ public struct ChannelRequestFrame: Equatable, Sendable {
     }
 
     public static func decode(_ frame: UnsafeRawBufferPointer) -> ChannelRequestFrame? {
-        guard frame.count == length, hasHeader(frame, .channelRequest), let key = readKey(frame, at: 2) else { return nil }
-        return ChannelRequestFrame(peer: key, sessionID: BigEndian.readU64(frame, at: 34), timestamp: BigEndian.readU64(frame, at: 42))
+        guard frame.count == length, let key = readKey(frame, at: 2) else { return nil }
+        let releases = hasHeader(frame, .channelRelease)
+        guard releases || hasHeader(frame, .channelRequest) else { return nil }
+        return ChannelRequestFrame(peer: key, sessionID: BigEndian.readU64(frame, at: 34), timestamp: BigEndian.readU64(frame, at: 42),
+                                   releases: releases)
     }
 }
 

@@ -23,7 +23,7 @@ public enum RelayOutcome: Equatable, Sendable {
     /// The WireGuard packet of this length at offset `RelayWire.dataHeaderLength` of the buffer
     /// goes, as it is, out of channel socket `socket` to `to`.
     case forwardRaw(socket: Int32, to: RelayAddress, length: Int)
-    /// Accepted; nothing to send (an announcement).
+    /// Accepted; nothing to send (an announcement, a channel release).
     case consumed
 }
 
@@ -89,7 +89,7 @@ public struct RelayState: Sendable {
             guard let request = PaddedRequestFrame.decode(frame, as: .discoveryQuery) else { return drop(.malformed) }
             return reply(DiscoveryResponseFrame(echo: request.echo, relays: knownRelays.list(nowMillis: now.wallMillis)).encode(), into: buffer)
         case .announce: return handleAnnounce(frame, observed: observed, now: now)
-        case .channelRequest: return handleChannelRequest(buffer, frame: frame, from: source, now: now)
+        case .channelRequest, .channelRelease: return handleChannelRequest(buffer, frame: frame, from: source, now: now)
         case .registered, .peerUnknown, .pong, .error, .infoResponse, .discoveryResponse, .channelGrant: return drop(.unexpectedType)
         }
     }
@@ -210,13 +210,20 @@ public struct RelayState: Sendable {
                                         otherwise reason: DropReason) -> RelayOutcome {
         guard now.wallMillis &- channel.lastNoticeMillis >= RelayWire.channelNoticeIntervalMillis else { return .drop(reason) }
         channels.update(descriptor) { $0.lastNoticeMillis = now.wallMillis }
+        return send(frame, to: sessions.slots[slot].binding, into: buffer)
+    }
+
+    /// A control frame of the relay's own for a client other than the sender.
+    private func send(_ frame: [UInt8], to binding: Binding, into buffer: UnsafeMutableRawBufferPointer) -> RelayOutcome {
         frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
-        return .forward(to: sessions.slots[slot].binding, length: frame.count)
+        return .forward(to: binding, length: frame.count)
     }
 
     /// Grants (or renews) the sender's channel for a peer; port 0 says no channel: the request
     /// came over TCP (the client's WireGuard cannot reach a UDP port), no port could be opened,
-    /// or `maxChannels` are open.
+    /// or `maxChannels` are open. A release is not answered: it closes the sender's channel for
+    /// the peer and the peer's for the sender, and tells the peer (see "channel-release" in
+    /// docs/relay-protocol.md).
     private mutating func handleChannelRequest(_ buffer: UnsafeMutableRawBufferPointer, frame: UnsafeRawBufferPointer, from source: Binding,
                                                now: RelayInstant) -> RelayOutcome {
         guard let request = ChannelRequestFrame.decode(frame) else { return drop(.malformed) }
@@ -228,6 +235,13 @@ public struct RelayState: Sendable {
         let peer = PeerID(request.peer)
         guard peer != owner else { return drop(.selfDestination) }
         var port: UInt16 = 0
+        if request.releases {
+            let closed = channels.removeAll { ($0.owner == owner && $0.peer == peer) || ($0.owner == peer && $0.peer == owner) }
+            for channel in closed { channelPorts?.close(channel.descriptor) }
+            guard closed.contains(where: { $0.owner == peer }), let peerSlot = sessions.slot(forPeer: peer) else { return .consumed }
+            return send(ChannelGrantFrame(peer: sessions.slots[slot].key, sessionID: sessions.slots[peerSlot].id, port: 0).encode(),
+                        to: sessions.slots[peerSlot].binding, into: buffer)
+        }
         if let existing = channels.descriptor(owner: owner, peer: peer) {
             channels.update(existing) { $0.lastUseMillis = now.wallMillis }
             port = channels[existing]?.port ?? 0

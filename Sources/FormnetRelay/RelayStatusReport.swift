@@ -19,6 +19,14 @@ public enum RelayStatusReport {
         var bytes: UInt64
     }
 
+    struct PeerChannel: Codable {
+        var peer: String
+        var port: UInt16
+        /// Where the owner's WireGuard sends from; absent until it has used the channel.
+        var learned_address: String?
+        var idle_seconds: Double
+    }
+
     struct Peer: Codable {
         var public_key: String
         var transport: String
@@ -26,6 +34,7 @@ public enum RelayStatusReport {
         var session_age_seconds: Double
         var idle_seconds: Double
         var tunnels: [PeerTunnel]
+        var channels: [PeerChannel]
     }
 
     static let encoder: JSONEncoder = {
@@ -54,7 +63,11 @@ public enum RelayStatusReport {
         return encode(Peer(public_key: key.base64, transport: transport, observed_address: address.description,
                            session_age_seconds: Double(nowMillis &- session.registeredAtMillis) / 1000,
                            idle_seconds: Double(nowMillis &- session.lastSeenMillis) / 1000,
-                           tunnels: session.tunnels.map { PeerTunnel(destination: $0.destination.publicKey.base64, frames: $0.frames, bytes: $0.bytes) }))
+                           tunnels: session.tunnels.map { PeerTunnel(destination: $0.destination.publicKey.base64, frames: $0.frames, bytes: $0.bytes) },
+                           channels: state.channels.byDescriptor.values.filter { $0.owner == PeerID(key) }
+                               .sorted { $0.port < $1.port }
+                               .map { PeerChannel(peer: $0.peer.publicKey.base64, port: $0.port, learned_address: $0.learned?.description,
+                                                  idle_seconds: Double(nowMillis &- $0.lastUseMillis) / 1000) }))
     }
 
     private static func encode<T: Encodable>(_ value: T) -> [UInt8] {

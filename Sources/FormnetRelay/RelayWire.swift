@@ -37,6 +37,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case announce = 0x0C
     case channelRequest = 0x0D
     case channelGrant = 0x0E
+    case channelRelease = 0x0F
 
     public var name: String {
         switch self {
@@ -54,6 +55,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
         case .announce: "announce"
         case .channelRequest: "channel-request"
         case .channelGrant: "channel-grant"
+        case .channelRelease: "channel-release"
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import FormnetRelay
 import Testing
 import WireGuard
@@ -32,6 +33,13 @@ import WireGuard
         var wrongType = granted
         wrongType[1] = 0x0D
         #expect(wrongType.withUnsafeBytes { ChannelGrantFrame.decode($0) } == nil)
+
+        let release = ChannelRequestFrame(peer: Fixture.keyA, sessionID: 0x0102_0304_0506_0708, timestamp: 0x1122_3344_5566_7788, releases: true)
+        let released = release.encode()
+        #expect(Array(released[0..<2]) == [0x01, 0x0F])
+        #expect(Array(released[2...]) == Array(bytes[2...]))
+        #expect(released.withUnsafeBytes { ChannelRequestFrame.decode($0) } == release)
+        #expect(released.withUnsafeBytes { ChannelGrantFrame.decode($0) } == nil)
     }
 
     @Test func wireGuardShapes() {
@@ -63,6 +71,14 @@ import WireGuard
         _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
         _ = requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress)
         _ = channelPacket(h, WireGuardPacket.transport(0), on: 101, from: Self.bobWireGuard)
+    }
+
+    /// The channels the status endpoint's /peers/KEY lists for `owner`: "peer port learned-address".
+    func reportedChannels(_ h: Harness, of owner: PublicKey) -> [String]? {
+        guard let body = RelayStatusReport.peer(owner, in: h.state, nowMillis: h.now.wallMillis),
+              let peer = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+              let channels = peer["channels"] as? [[String: Any]] else { return nil }
+        return channels.map { "\($0["peer"] as? String ?? "?") \($0["port"] as? Int ?? 0) \($0["learned_address"] as? String ?? "-")" }
     }
 
     func channelPacket(_ h: Harness, _ packet: [UInt8], on descriptor: Int32, from source: RelayAddress) -> RelayOutcome {
@@ -196,6 +212,42 @@ import WireGuard
             == .forward(to: .udp(Fixture.bobAddress), length: DataFrameHeader.length + 32))
     }
 
+    /// A member whose agent gave its channel up (its WireGuard's packets never came back through
+    /// it) releases it: the relay closes the pair's two channels and tells the peer, and both
+    /// ends' packets go as data frames at once, instead of out of a channel for as long as its
+    /// learned address is fresh.
+    @Test func aReleaseClosesThePairsChannelsAndTellsThePeer() {
+        let ports = FakeChannelPorts()
+        let h = Harness(channelPorts: ports)
+        let a = h.register(alice, from: Fixture.aliceAddress)
+        var b = h.register(bob, from: Fixture.bobAddress)
+        _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
+        _ = requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress)
+        _ = channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
+        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 101, from: Self.bobWireGuard)
+            == .forwardRaw(socket: 100, to: Self.aliceWireGuard, length: 32))
+        #expect(reportedChannels(h, of: alice.publicKey) == ["\(bob.publicKey.base64) 40000 \(Self.aliceWireGuard)"])
+        // Only alice's own registration may release her channel.
+        let release = a.makeChannelRelease(to: bob.publicKey, nowMillis: h.now.wallMillis)
+        #expect(h.send(release, from: Fixture.bobAddress) == .drop(.spoofedSession))
+        #expect(h.send(b.makeChannelRelease(to: bob.publicKey, nowMillis: h.now.wallMillis), from: Fixture.bobAddress) == .drop(.selfDestination))
+        #expect(h.state.channels.count == 2)
+        #expect(h.send(release, from: Fixture.aliceAddress) == .forward(to: .udp(Fixture.bobAddress), length: ChannelGrantFrame.length))
+        #expect(h.lastReply.withUnsafeBytes { b.receive($0, nowMillis: h.now.wallMillis) } == .channel(peer: alice.publicKey, port: 0))
+        #expect(Set(ports.closed) == [100, 101] && ports.closed.count == 2)
+        #expect(h.state.channels.count == 0)
+        #expect(reportedChannels(h, of: alice.publicKey) == [])
+        #expect(reportedChannels(h, of: bob.publicKey) == [])
+        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 101, from: Self.bobWireGuard) == .drop(.unknownSession))
+        let framed = a.wrap(WireGuardPacket.transport(16), to: bob.publicKey, nowMillis: h.now.wallMillis)
+        #expect(h.send(framed, from: Fixture.aliceAddress) == .forward(to: .udp(Fixture.bobAddress), length: framed.count))
+        // The client sends its release more than once (it is not answered): the repeats close nothing more.
+        #expect(h.send(a.makeChannelRelease(to: bob.publicKey, nowMillis: h.now.wallMillis), from: Fixture.aliceAddress) == .consumed)
+        #expect(Set(ports.closed) == [100, 101] && ports.closed.count == 2)
+        // A later request opens a new channel.
+        #expect(requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress) == 40_002)
+    }
+
     @Test func peerUnknownGoesToTheOwnersAgentOnceASecond() {
         let h = Harness(channelPorts: FakeChannelPorts())
         let a = h.register(alice, from: Fixture.aliceAddress)
@@ -225,7 +277,7 @@ import WireGuard
         #expect(h.state.channels.count == 1)
         h.state.replacePolicy(.keys([alice.publicKey]))
         h.state.expireIdle(now: h.now)
-        #expect(ports.closed == [100, 101])
+        #expect(Set(ports.closed) == [100, 101] && ports.closed.count == 2)
         #expect(h.state.channels.count == 0)
     }
 

@@ -109,6 +109,12 @@ import WireGuard
             let source = Bool.random(using: &rng) ? Fixture.aliceAddress : RelayAddress(high: 0, low: rng.next(), port: UInt16.random(in: 0...UInt16.max, using: &rng))
             switch handle(input, from: source) {
             case .reply(let n): #expect(n > 0 && n <= max(input.count, RegisteredFrame.length))
+            case .forward(let to, let n) where n == ChannelGrantFrame.length:
+                // Alice released her channel (a mutated request): bob hears his for her is closed.
+                #expect(input.count == ChannelRequestFrame.length && input[1] == FrameType.channelRelease.rawValue)
+                #expect(to == .udp(Fixture.bobAddress))
+                #expect(buffer.withUnsafeBytes { ChannelGrantFrame.decode(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                    == ChannelGrantFrame(peer: alice.clientPublicKey, sessionID: state.sessions.session(forKey: bob.clientPublicKey)?.id ?? 0, port: 0))
             case .forward(let to, let n):
                 #expect(registered.contains(to) && n == input.count)
                 forwarded += 1

@@ -25,6 +25,22 @@ import WireGuard
         #expect(client.observedAddress == Fixture.aliceAddress)
     }
 
+    /// A TCP link's UDP probe is a session-0 ping; its pong (session 0) must not read as "you
+    /// are not registered here", which would drop the TCP registration it was meant to keep.
+    @Test func aProbesPongLeavesTheSessionAlone() {
+        let h = RelayStateTests.Harness()
+        var client = h.register(Fixture.aliceKey, from: Fixture.aliceAddress)
+        let session = client.sessionID
+        func receive(_ frame: EchoFrame) -> RelayClientProtocol.Event {
+            frame.encode().withUnsafeBytes { client.receive($0, nowMillis: h.now.wallMillis) }
+        }
+        #expect(receive(.pong(sessionID: 0, echo: RelayLinkMachine.udpProbeEchoes | 3)) == .udpProbeAnswered)
+        #expect(client.sessionID == session)
+        #expect(receive(.pong(sessionID: session, echo: 4)) == .pong(echo: 4, stillRegistered: true))
+        #expect(receive(.pong(sessionID: 0, echo: 5)) == .pong(echo: 5, stillRegistered: false))
+        #expect(client.sessionID == 0)
+    }
+
     @Test func answerFromAnotherRelayKeyOrForAnotherRegistrationIsIgnored() {
         let impostor = RegistrationHandler(relayKey: Fixture.bobKey)
         var client = RelayClientProtocol(clientKey: Fixture.aliceKey, relayKey: relayPublic)

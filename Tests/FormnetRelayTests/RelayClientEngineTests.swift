@@ -13,15 +13,28 @@ import WireGuard
     final class LoopbackRelay: Sendable {
         let socket: UDPRelaySocket
         let key = PrivateKey.generate()
+        let state: NIOLockedValueBox<RelayState>
+        let channels: ChannelSockets?
         let done = DispatchSemaphore(value: 0)
 
-        init() throws {
-            socket = try UDPRelaySocket(port: 0, host: "127.0.0.1")
-            let state = NIOLockedValueBox(RelayState(relayKey: key, configuration: RelayConfiguration(), policy: .open, now: RelayClock.now()))
-            Thread { [socket, done] in
+        /// With `channelPorts`, the relay grants channels on those ports, as `start-relay` does.
+        init(channelPorts: ClosedRange<UInt16>? = nil) throws {
+            let socket = try UDPRelaySocket(port: 0, host: "127.0.0.1")
+            let channels = try channelPorts.map { try ChannelSockets(like: socket, ports: $0) }
+            self.socket = socket
+            self.channels = channels
+            state = NIOLockedValueBox(RelayState(relayKey: key, configuration: RelayConfiguration(), policy: .open, now: RelayClock.now(),
+                                                 channelPorts: channels))
+            Thread { [socket, state, done] in
                 socket.runForwardingLoop(state: state, toTCP: { _, _ in false }, logger: Logger(label: "test.relay"))
                 done.signal()
             }.start()
+            if let channels {
+                Thread { [socket, state, done] in
+                    channels.runForwardingLoop(state: state, main: socket, toTCP: { _, _ in false }, logger: Logger(label: "test.channels"))
+                    done.signal()
+                }.start()
+            }
         }
 
         var target: RelayTarget { RelayTarget(key: key.publicKey, endpoint: Endpoint(address: .v4(0x7F00_0001), port: socket.boundPort)) }
@@ -29,6 +42,10 @@ import WireGuard
         func stop() {
             socket.stop()
             done.wait()
+            if let channels {
+                channels.stop()
+                done.wait()
+            }
         }
     }
 
@@ -165,5 +182,45 @@ import WireGuard
         #expect(Self.waitFor(2) { engine.status().routes[peer]?.packetsDropped == 1 })
         engine.unroute(peer)
         #expect(engine.status().routes[peer] == nil)
+    }
+
+    /// The agent gives a channel up (nothing came back through it): the engine releases it at
+    /// the relay, which closes the pair's channels and tells the other end, so that both ends'
+    /// packets go through their proxies from then on.
+    @Test func aRefusedChannelIsReleasedAtTheRelay() throws {
+        let relay = try LoopbackRelay(channelPorts: try ChannelSocketsTests.freePair())
+        defer { relay.stop() }
+        let wireGuardA = try DatagramSocket(port: 0), wireGuardB = try DatagramSocket(port: 0)
+        let keyA = PrivateKey.generate(), keyB = PrivateKey.generate()
+        let engineA = try RelayClientEngine(clientKey: keyA, wireGuardPort: wireGuardA.localPort, logger: Logger(label: "a"))
+        let engineB = try RelayClientEngine(clientKey: keyB, wireGuardPort: wireGuardB.localPort, logger: Logger(label: "b"))
+        defer { engineA.stop(); engineB.stop() }
+        for engine in [engineA, engineB] { engine.setRelays([relay.target], udpBlocked: false) }
+        let proxyForB = try engineA.route(keyB.publicKey, preferring: [relay.target.key])
+        let proxyForA = try engineB.route(keyA.publicKey, preferring: [relay.target.key])
+        #expect(Self.waitFor(5) {
+            engineA.status().routes[keyB.publicKey]?.channel != nil && engineB.status().routes[keyA.publicKey]?.channel != nil
+        })
+        let channelOfB = try #require(engineB.status().routes[keyA.publicKey]?.channel)
+        let channelOfA = try #require(engineA.status().routes[keyB.publicKey]?.channel)
+        #expect(relay.state.withLockedValue { $0.channels.count } == 2)
+
+        // Both WireGuards use their channels: the relay learns where each sends from.
+        try wireGuardA.send(WireGuardPacket.initiation, to: channelOfA)
+        #expect(try wireGuardB.receive(timeout: 2)?.0 == WireGuardPacket.initiation)
+        try wireGuardB.send(WireGuardPacket.transport(8), to: channelOfB)
+        let raw = try #require(try wireGuardA.receive(timeout: 2))
+        #expect(raw.0 == WireGuardPacket.transport(8))
+        #expect(raw.1 == channelOfA)
+
+        engineA.refuseChannel(of: keyB.publicKey)
+        #expect(Self.waitFor(3) { relay.state.withLockedValue { $0.channels.count } == 0 })
+        #expect(engineA.status().routes[keyB.publicKey]?.channel == nil)
+        #expect(Self.waitFor(2) { engineB.status().routes[keyA.publicKey]?.channel == nil })
+        // B's next packet, sent to its proxy now, reaches A's WireGuard from A's proxy for B.
+        try wireGuardB.send(WireGuardPacket.transport(16), to: proxyForA)
+        let framed = try #require(try wireGuardA.receive(timeout: 2))
+        #expect(framed.0 == WireGuardPacket.transport(16))
+        #expect(framed.1 == proxyForB)
     }
 }

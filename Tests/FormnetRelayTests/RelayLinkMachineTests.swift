@@ -20,7 +20,7 @@ import Testing
 
     @Test func pingsEverySecondAndMeasuresRoundTrips() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: false)
-        let first = machine.registered(now: 0.05)
+        let first = machine.registered(now: 0.05, over: .udp)
         #expect(first == [.ping(echo: 1), .infoRequest, .discoveryQuery])
         #expect(machine.isUsable(now: 0.05))
         #expect(machine.pong(echo: 1, stillRegistered: true, now: 0.07) == [])
@@ -34,7 +34,7 @@ import Testing
 
     @Test func aSilentRelayIsUnusableAfterDeadAfterAndRegisteredAgainOverUDP() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: false)
-        _ = machine.registered(now: 0)
+        _ = machine.registered(now: 0, over: .udp)
         #expect(machine.isUsable(now: 2.4))
         #expect(!machine.isUsable(now: 2.5))
         #expect(machine.tick(now: 2.5) == [.register(.udp)])
@@ -45,7 +45,7 @@ import Testing
 
     @Test func relayRestartIsNoticedByAPongWithoutSession() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: false)
-        _ = machine.registered(now: 0)
+        _ = machine.registered(now: 0, over: .udp)
         #expect(machine.pong(echo: 1, stillRegistered: false, now: 0.5) == [.register(.udp)])
         if case .registering = machine.phase {} else { Issue.record("expected registering, got \(machine.phase)") }
     }
@@ -65,14 +65,60 @@ import Testing
 
     @Test func aClosedTCPConnectionIsReplaced() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: true)
-        _ = machine.registered(now: 0.1)
+        _ = machine.registered(now: 0.1, over: .tcp)
         #expect(machine.transportFailed(now: 5) == [.connectTCP, .register(.tcp)])
         #expect(!machine.isUsable(now: 5))
     }
 
+    static func probes(_ actions: [RelayLinkMachine.Action]) -> [UInt64] {
+        actions.compactMap { if case .probeUDP(let echo) = $0 { echo } else { nil } }
+    }
+
+    /// On TCP, the link asks now and then whether UDP works, and moves to UDP when it does.
+    @Test func aTCPLinkProbesUDPAndMovesThereWhenItAnswers() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: true)
+        #expect(machine.registered(now: 0.1, over: .tcp) == [.ping(echo: 1), .infoRequest, .discoveryQuery])
+        func probesAt(_ now: Double) -> [UInt64] {
+            _ = machine.pong(echo: 0, stillRegistered: true, now: now)
+            return Self.probes(machine.tick(now: now))
+        }
+        let probe = RelayLinkMachine.udpProbeEchoes
+        #expect(probesAt(2.0) == [])
+        #expect(probesAt(2.2) == [probe | 1])
+        #expect(probesAt(7.0) == [])
+        #expect(probesAt(7.3) == [probe | 2])
+        // The probe's pong: a UDP registration, and no TCP pings until it is answered.
+        #expect(machine.udpProbeAnswered(now: 7.4) == [.register(.udp)])
+        #expect(machine.udpProbeAnswered(now: 7.45) == [])
+        #expect(machine.tick(now: 8.0) == [])
+        #expect(machine.isUsable(now: 8.0))
+        #expect(machine.registered(now: 8.05, over: .udp) == [.closeTCP, .ping(echo: 4)])
+        #expect(machine.transport == .udp)
+        #expect(probesAt(60) == [])
+        // Now that UDP has worked, a silent relay is registered with again over UDP, not TCP.
+        #expect(machine.tick(now: 70) == [.register(.udp)])
+    }
+
+    @Test func anUnansweredMoveToUDPLeavesTheLinkOnTCP() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        #expect(machine.tick(now: 0.3) == [.connectTCP, .register(.tcp)])
+        _ = machine.registered(now: 0.4, over: .tcp)
+        _ = machine.pong(echo: 1, stillRegistered: true, now: 2.5)
+        #expect(Self.probes(machine.tick(now: 2.5)) == [RelayLinkMachine.udpProbeEchoes | 1])
+        #expect(machine.udpProbeAnswered(now: 2.6) == [.register(.udp)])
+        #expect(machine.tick(now: 3.5) == [])
+        // After `upgradeTimeout` the TCP pings resume; the relay has kept the TCP registration.
+        #expect(machine.tick(now: 3.6) == [.ping(echo: 3)])
+        #expect(machine.transport == .tcp)
+        #expect(machine.isUsable(now: 3.6))
+        // A registration answered over TCP leaves the transport as it is.
+        #expect(machine.registered(now: 3.7, over: .tcp).contains(.closeTCP) == false)
+        #expect(machine.transport == .tcp)
+    }
+
     @Test func aLinkCarryingDataPingsFasterAndIsGivenUpSooner() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: false)
-        _ = machine.registered(now: 0)
+        _ = machine.registered(now: 0, over: .udp)
         machine.active = true
         #expect(machine.tick(now: 0.4).isEmpty)
         #expect(machine.tick(now: 0.5).contains { if case .ping = $0 { true } else { false } })

@@ -51,6 +51,8 @@ struct EngineState {
         var channelRequested: (relay: PublicKey, at: Double)?
         /// Relays that answered port 0, and when: asked again after `channelRefusedHold`.
         var channelRefused: [PublicKey: Double] = [:]
+        /// A channel given up (`refuseChannel`), while its release is being repeated.
+        var channelReleasing: (relay: PublicKey, sent: Double, tries: Int)?
         /// Whether this end answers through the relay the peer's packets arrive through (see `chooseLink`).
         let followsPeer: Bool
         /// Packets WireGuard sent while no relay could carry them, and since when (`holdLimit`).
@@ -76,8 +78,11 @@ struct EngineState {
     /// A link that sent data this recently pings on the active cadence (`RelayLinkMachine.active`).
     static let activeWindow = 2.0
     static let maxAutomaticRoutes = 256
-    /// An unanswered channel request is repeated after this long.
+    /// An unanswered channel request or release is repeated after this long.
     static let channelRetry = 1.0
+    /// A release is sent this many times, `channelRetry` apart: the relay does not answer it
+    /// (it tells the peer instead), and a repeat costs it nothing.
+    static let channelReleaseTries = 3
     /// A granted channel is renewed this often, so the relay keeps it while WireGuard is idle.
     static let channelRenew = 30.0
     /// Port 0 (no channel, or a channel withdrawn because the relay saw WireGuard's packets come
@@ -231,6 +236,7 @@ struct EngineState {
             unroute(key)
         }
         for route in routes.values where !route.automatic { requestChannelIfDue(route, now: now) }
+        for route in routes.values where route.channelReleasing != nil { releaseChannelIfDue(route, now: now) }
         for route in routes.values where !route.held.isEmpty { sendHeld(route, now: now) }
     }
 
@@ -264,11 +270,28 @@ struct EngineState {
         sendControl(link.proto.makeChannelRequest(to: route.peer, nowMillis: RelayClock.wallMillis()), on: link, transport: .udp)
     }
 
+    /// Gives the route's channel up and tells its relay to close it and the peer's: while the
+    /// channel is open the relay sends the peer's packets out of it, WireGuard roams its endpoint
+    /// back to it, and what WireGuard sends there is lost if the channel does not work; and a
+    /// firewall that drops this end's channel packets drops the peer's too.
     mutating func refuseChannel(of peer: PublicKey, now: Double) {
         guard let route = routes[peer], let channel = route.channel else { return }
         route.channelRefused[channel.relay] = now
         route.channel = nil
         route.channelRequested = nil
+        route.channelReleasing = (channel.relay, now, 0)
+        releaseChannelIfDue(route, now: now)
+    }
+
+    private func releaseChannelIfDue(_ route: Route, now: Double) {
+        guard let releasing = route.channelReleasing else { return }
+        guard releasing.tries < Self.channelReleaseTries, let link = links[releasing.relay], link.proto.isRegistered else {
+            route.channelReleasing = nil
+            return
+        }
+        guard releasing.tries == 0 || now - releasing.sent >= Self.channelRetry else { return }
+        route.channelReleasing = (releasing.relay, now, releasing.tries + 1)
+        sendControl(link.proto.makeChannelRelease(to: route.peer, nowMillis: RelayClock.wallMillis()), on: link, transport: link.machine.transport)
     }
 
     private mutating func channelGranted(_ peer: PublicKey, port: UInt16, by link: Link, now: Double) {
@@ -379,7 +402,7 @@ struct EngineState {
         var pendingFD: Int32 = -1
         for i in 0..<count {
             let frame = UnsafeRawBufferPointer(start: io.slot(i), count: Int(io.headers[i].length))
-            guard let (route, payload) = accept(frame, from: link, now: now, wallMillis: wallMillis) else { continue }
+            guard let (route, payload) = accept(frame, from: link, over: .udp, now: now, wallMillis: wallMillis) else { continue }
             if route.socket.descriptor != pendingFD, pending > 0 {
                 io.sendBatch(pendingFD, count: pending)
                 pending = 0
@@ -394,7 +417,7 @@ struct EngineState {
 
     /// Handles one frame from a relay: a data frame yields the route and the payload's range for
     /// the caller to send; control frames are handled here.
-    private mutating func accept(_ frame: UnsafeRawBufferPointer, from link: Link, now: Double,
+    private mutating func accept(_ frame: UnsafeRawBufferPointer, from link: Link, over transport: RelayLinkMachine.Transport, now: Double,
                                  wallMillis: UInt64) -> (Route, Range<Int>)? {
         switch link.proto.receive(frame, nowMillis: wallMillis) {
         case .data(let source, _, let payload):
@@ -405,12 +428,15 @@ struct EngineState {
             route.packetsIn &+= 1
             return (route, payload)
         case .registered(let payload):
-            let actions = link.machine.registered(now: now)
+            let actions = link.machine.registered(now: now, over: transport)
             logger.info("registered with relay \(link.target.key) at \(link.target.endpoint) over \(link.machine.transport.rawValue); it sees us at \(payload.observedAddress)")
             perform(actions, on: link, now: now)
             for route in routes.values where !route.held.isEmpty { sendHeld(route, now: now) }
         case .pong(let echo, let still):
             perform(link.machine.pong(echo: echo, stillRegistered: still, now: now), on: link, now: now)
+        case .udpProbeAnswered:
+            guard transport == .udp else { break }
+            perform(link.machine.udpProbeAnswered(now: now), on: link, now: now)
         case .peerUnknown(let peer):
             routes[peer]?.unknownVia[link.target.key] = now
         case .error(let error):
@@ -475,7 +501,7 @@ struct EngineState {
                     var deliveries: [(Int32, [UInt8])] = []
                     for frame in frames where link.tcp == connection {
                         frame.withUnsafeBytes { frame in
-                            if let (route, payload) = accept(frame, from: link, now: now, wallMillis: wallMillis) {
+                            if let (route, payload) = accept(frame, from: link, over: .tcp, now: now, wallMillis: wallMillis) {
                                 deliveries.append((route.socket.descriptor, Array(UnsafeRawBufferPointer(rebasing: frame[payload]))))
                             }
                         }
@@ -535,6 +561,8 @@ struct EngineState {
                 sendControl(frame, on: link, transport: transport)
             case .ping(let echo):
                 sendControl(link.proto.makePing(echo: echo), on: link, transport: link.machine.transport)
+            case .probeUDP(let echo):
+                sendControl(EchoFrame.ping(sessionID: 0, echo: echo).encode(), on: link, transport: .udp)
             case .infoRequest:
                 sendControl(PaddedRequestFrame.infoRequest(echo: UInt64(now * 1000)).encode(), on: link, transport: link.machine.transport)
             case .discoveryQuery:

@@ -12,6 +12,11 @@
 ///   knows UDP is blocked): a member behind a UDP-blocking firewall gets a path within a few
 ///   hundred milliseconds instead of after the whole retry schedule.
 /// - It never gives up: a relay that restarts is registered with again by the same retries.
+/// - A link on TCP keeps asking whether UDP works (a session-0 ping over UDP, `udpRetry`) and
+///   moves to UDP when it does: a member whose first UDP answer came late, or whose network
+///   stopped blocking UDP, would otherwise stay on TCP, be taken for UDP-blocked, and get no
+///   channels. The probe leaves the TCP registration alone; only a UDP pong starts the move,
+///   which is a UDP registration that replaces the TCP one at the relay.
 public struct RelayLinkMachine: Sendable, Equatable {
     public enum Transport: String, Sendable, Codable {
         case udp, tcp
@@ -30,6 +35,8 @@ public struct RelayLinkMachine: Sendable, Equatable {
         case closeTCP
         case register(Transport)
         case ping(echo: UInt64)
+        /// A ping with session 0 over UDP while the link is on TCP (`udpProbeEchoes`).
+        case probeUDP(echo: UInt64)
         case infoRequest
         case discoveryQuery
     }
@@ -49,8 +56,16 @@ public struct RelayLinkMachine: Sendable, Equatable {
         public var discoveryInterval: Double = 300
         public var notAllowedRetry: Double = 300
         public var fullRetry: Double = 60
+        /// Gaps between UDP probes while registered over TCP; the last repeats.
+        public var udpRetry: [Double] = [2, 5, 10, 30]
+        /// A UDP registration that replaces the TCP one is given this long to be answered.
+        public var upgradeTimeout: Double = 1
         public init() {}
     }
+
+    /// Echo values of UDP probes have the top bit set, so that their pongs are told from the
+    /// answers to the link's own pings (`RelayClientProtocol` returns them as `udpProbeAnswered`).
+    public static let udpProbeEchoes: UInt64 = 1 << 63
 
     public let timing: Timing
     /// Whether the link carried data lately; the engine sets it.
@@ -71,6 +86,10 @@ public struct RelayLinkMachine: Sendable, Equatable {
     /// A relay that answered over UDP once is not abandoned for TCP when it stops answering:
     /// it is more likely down than the network newly blocking UDP.
     private var udpWorked = false
+    private var udpProbes = 0
+    private var lastUDPProbe: Double = -.infinity
+    /// When the UDP registration that moves a TCP link to UDP was sent.
+    private var upgradeSent: Double?
 
     static let maxSamples = 16
     static let maxOutstandingPings = 8
@@ -118,6 +137,17 @@ public struct RelayLinkMachine: Sendable, Equatable {
                 return restart(now: now)
             }
             var actions: [Action] = []
+            if let sent = upgradeSent {
+                // No pings over TCP meanwhile: once the relay has taken the UDP registration, it
+                // answers them "not registered", and the link would register over TCP again.
+                guard now - sent >= timing.upgradeTimeout else { return [] }
+                upgradeSent = nil
+            }
+            if transport == .tcp, now - lastUDPProbe >= timing.udpRetry[min(udpProbes, timing.udpRetry.count - 1)] {
+                lastUDPProbe = now
+                udpProbes += 1
+                actions.append(.probeUDP(echo: Self.udpProbeEchoes | UInt64(udpProbes)))
+            }
             if now - lastPing >= pingInterval {
                 lastPing = now
                 let echo = nextEcho
@@ -140,16 +170,32 @@ public struct RelayLinkMachine: Sendable, Equatable {
         }
     }
 
-    /// The relay accepted a registration (the protocol checked the box and the echo).
-    public mutating func registered(now: Double) -> [Action] {
+    /// The relay accepted a registration (the protocol checked the box and the echo), and the
+    /// answer came `over` this transport.
+    public mutating func registered(now: Double, over arrived: Transport) -> [Action] {
+        var actions: [Action] = []
+        if arrived == .udp, transport == .tcp {
+            transport = .udp
+            actions.append(.closeTCP)
+        }
+        upgradeSent = nil
         phase = .registered(since: now)
         if transport == .udp { udpWorked = true }
+        if case .tcp = transport, udpProbes == 0 { lastUDPProbe = now }
         lastPong = now
         unanswered = 0
         staleRetried = false
         pings = [:]
         lastPing = -.infinity
-        return tick(now: now)
+        return actions + tick(now: now)
+    }
+
+    /// A pong to a UDP probe: UDP reaches the relay both ways, so a TCP link registers over UDP.
+    public mutating func udpProbeAnswered(now: Double) -> [Action] {
+        guard transport == .tcp, case .registered = phase, upgradeSent == nil else { return [] }
+        upgradeSent = now
+        lastPong = now
+        return [.register(.udp)]
     }
 
     /// A pong: an RTT sample when it answers one of ours; re-registers when the relay says the
