@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "FormnetServer",
             dependencies: [
-                "FormnetKit", "FormnetTraversal", "WireGuard",
+                "FormnetKit", "FormnetTraversal", "FormnetRelay", "WireGuard",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -71,6 +71,7 @@ public struct FetchLoop {
         var latest: API.State? = sync.loadCache().state
         let remembered = TraversalStatus.load(from: member.options.paths.traversalStatus(network))?.natType ?? .unknown
         var plannedNat: NatType?
+        var serverRoute = ServerRoute(server: config.server)
         var first = true
         while true {
             // The first pass does not wait for news: relays are registered and cached peers
@@ -79,7 +80,7 @@ public struct FetchLoop {
             first = false
             do {
                 if let state = news.state {
-                    latest = try sync.apply(state, traversalOwnsEndpoints: driver != nil).state
+                    latest = try sync.apply(state, traversalOwnsEndpoints: driver != nil, serverEndpoint: serverRoute.current).state
                 }
                 if var current = driver {
                     let before = current.snapshot
@@ -109,7 +110,9 @@ public struct FetchLoop {
                         try apply(current.plan(state: latest, desired: desired, ownKey: ownKey, ownNat: ownNat,
                                                device: try backend.device(named: network), now: now), backend: backend)
                     }
-                    try apply(current.tick(device: try backend.device(named: network), now: now, relays: relays), backend: backend)
+                    let device = try backend.device(named: network)
+                    try apply(current.tick(device: device, now: now, relays: relays), backend: backend)
+                    try apply(serverRoute.update(device: device, ownNat: ownNat, relay: relay, status: relays), backend: backend)
                 }
             } catch let error as AgentError {
                 if case .interfaceNotUp = error { throw error }

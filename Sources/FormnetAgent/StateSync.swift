@@ -41,8 +41,10 @@ public struct StateSync {
     /// Applies a state (fetched, or the cached one when the server cannot be reached).
     /// - Parameter traversalOwnsEndpoints: NAT traversal sets the member peers' endpoints, so the
     ///   state's endpoints must not overwrite the one it chose.
+    /// - Parameter serverEndpoint: where WireGuard reaches the server (`ServerRoute`), when not
+    ///   the configured external endpoint.
     @discardableResult
-    public func apply(_ fetched: API.State, traversalOwnsEndpoints: Bool = false) throws -> Result {
+    public func apply(_ fetched: API.State, traversalOwnsEndpoints: Bool = false, serverEndpoint: Endpoint? = nil) throws -> Result {
         guard let ownKey = config.privateKey?.publicKey else {
             throw AgentError.invalidInput("the config for '\(network)' has no valid private key")
         }
@@ -61,6 +63,9 @@ public struct StateSync {
             for index in desired.indices where desired[index].publicKey != config.server.publicKey {
                 desired[index].endpoint = nil
             }
+        }
+        if let serverEndpoint, let index = desired.firstIndex(where: { $0.publicKey == config.server.publicKey }) {
+            desired[index].endpoint = serverEndpoint
         }
         let update = PeerDiff.update(current: device.peers, desired: desired, previousEndpoints: cache.endpoints)
         if !update.peers.isEmpty {

@@ -60,7 +60,8 @@ import WireGuard
     @Test func observedEndpoints() {
         let seen = Peer(publicKey: PrivateKey.generate().publicKey, endpoint: Endpoint("192.0.2.1:4444"))
         let silent = Peer(publicKey: PrivateKey.generate().publicKey)
-        let device = Device(name: "t", peers: [seen, silent])
+        let relayed = Peer(publicKey: PrivateKey.generate().publicKey, endpoint: Endpoint("127.0.0.1:40123"))
+        let device = Device(name: "t", peers: [seen, silent, relayed])
         #expect(DevicePeers.observedEndpoints(device) == [seen.publicKey: Endpoint("192.0.2.1:4444")!])
     }
 }

@@ -1,4 +1,5 @@
 import FormnetKit
+import FormnetRelay
 import Foundation
 import WireGuard
 
@@ -43,9 +44,12 @@ public enum DevicePeers {
         return updates
     }
 
-    /// The endpoints the device has seen its peers at.
+    /// The endpoints the device has seen its peers at. A loopback endpoint is the proxy of the
+    /// server's relay client (the member reaches the server through a relay), not an address
+    /// other members could use.
     public static func observedEndpoints(_ device: Device) -> [PublicKey: Endpoint] {
-        Dictionary(device.peers.compactMap { peer in peer.endpoint.map { (peer.publicKey, $0) } },
-                   uniquingKeysWith: { first, _ in first })
+        Dictionary(device.peers.compactMap { peer in
+            peer.endpoint.flatMap { $0.address == RelayClientEngine.proxyAddress ? nil : (peer.publicKey, $0) }
+        }, uniquingKeysWith: { first, _ in first })
     }
 }

@@ -1,4 +1,5 @@
 import FormnetKit
+import FormnetRelay
 import Foundation
 import Hummingbird
 import FormnetTraversal
@@ -7,9 +8,10 @@ import WireGuard
 
 /// `formnet-server serve`: brings the network's WireGuard interface up, serves the API on the
 /// tunnel address, and every `refreshInterval` records observed endpoints, sweeps expired
-/// invitations and relays, and reconciles the device's peers with the store (so changes the
-/// admin subcommands make on the same host take effect). SIGTERM or SIGINT shuts the API down
-/// and takes the interface away.
+/// invitations and relays, reconciles the device's peers with the store (so changes the admin
+/// subcommands make on the same host take effect), and registers with the network's relays, so
+/// that members whose UDP is blocked reach the API through them (they cannot reach the server's
+/// WireGuard port). SIGTERM or SIGINT shuts the API down and takes the interface away.
 public struct ServerRuntime: Sendable {
     public let network: String
     public let config: ServerConfig
@@ -48,6 +50,9 @@ public struct ServerRuntime: Sendable {
         try bringUp(privateKey: privateKey, address: address)
         defer { takeDown() }
         logger.info("interface up", metadata: ["interface": "\(network)", "address": "\(address)", "backend": "\(backend.kind)"])
+        let relays = try RelayClientEngine(clientKey: privateKey, wireGuardPort: (try? backend.device(named: network).listenPort) ?? config.listenPort,
+                                           logger: logger)
+        defer { relays.stop() }
 
         let observers = try startSTUN()
         defer { observers.forEach { $0.stop() } }
@@ -61,7 +66,7 @@ public struct ServerRuntime: Sendable {
             // Switch keys as soon as the wait is over rather than at the next periodic pass.
             Task {
                 try? await Task.sleep(for: API.redeemTransitionWait + .milliseconds(100))
-                runtime.refresh(transitions)
+                runtime.refresh(transitions, relays: relays)
             }
         })
         let endpoint = config.apiEndpoint
@@ -70,7 +75,7 @@ public struct ServerRuntime: Sendable {
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.runService() }
-            group.addTask { await refreshLoop(transitions) }
+            group.addTask { await refreshLoop(transitions, relays: relays) }
             try await group.next()
             group.cancelAll()
         }
@@ -111,15 +116,15 @@ public struct ServerRuntime: Sendable {
         }
     }
 
-    func refreshLoop(_ transitions: RedeemTransitions) async {
+    func refreshLoop(_ transitions: RedeemTransitions, relays: RelayClientEngine) async {
         while !Task.isCancelled {
-            refresh(transitions)
+            refresh(transitions, relays: relays)
             try? await Task.sleep(for: refreshInterval)
         }
     }
 
     /// One pass of upkeep; a failure is logged and the next pass tries again.
-    func refresh(_ transitions: RedeemTransitions) {
+    func refresh(_ transitions: RedeemTransitions, relays: RelayClientEngine) {
         refreshLock.lock()
         defer {
             refreshLock.unlock()
@@ -136,6 +141,10 @@ public struct ServerRuntime: Sendable {
                     "last-seen": "\(relay.lastSeen.ISO8601Format())",
                 ])
             }
+            // Registered with every relay members are given: a member routes to the server
+            // through its own home relay, which is one of them.
+            relays.setRelays(Visibility.relays(in: try store.snapshot(), now: now).map { RelayTarget(key: $0.publicKey, endpoint: $0.endpoint) },
+                             udpBlocked: false)
             let device = try backend.device(named: network)
             try store.recordObservedEndpoints(DevicePeers.observedEndpoints(device))
             let desired = DevicePeers.desired(from: try store.peers(), serverAddress: config.address, now: now) {
