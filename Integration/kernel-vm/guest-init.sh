@@ -193,4 +193,84 @@ $ip -n ns1 link show wg1 >/dev/null 2>&1 && fail "wg1 still exists after down"
 $ip -n ns2 link show wg2 >/dev/null 2>&1 && fail "wg2 still exists after down"
 say "down: wg1 and wg2 removed"
 
+[ "$MODE" = formnet ] || verdict PASS
+
+# --- a relayed pair: the server, a relay and two members' agents, all on the kernel backend --
+#
+#     m1 192.168.1.2 ---- 192.168.1.1  hub  192.168.2.1 ---- 192.168.2.2 m2
+#                                      10.0.0.1: formnet-server :51820, start-relay :51821
+#
+# The hub does not forward (a new namespace's default), so the members reach the server and
+# the relay, which live on the hub's own address, and never each other: every direct attempt
+# fails and the pair can only talk through the relay.
+
+server=/usr/bin/formnet-server
+$ip netns add hub || fail "ip netns add hub"
+$ip -n hub link set lo up
+$ip -n hub addr add 10.0.0.1/32 dev lo
+for i in 1 2; do
+	$ip netns add m$i || fail "ip netns add m$i"
+	$ip -n m$i link set lo up
+	$ip -n hub link add h$i type veth peer name up$i netns m$i || fail "veth hub-m$i"
+	$ip -n hub addr add 192.168.$i.1/24 dev h$i
+	$ip -n m$i addr add 192.168.$i.2/24 dev up$i
+	$ip -n hub link set h$i up
+	$ip -n m$i link set up$i up
+	$ip -n m$i route add default via 192.168.$i.1
+done
+[ "$(ns hub cat /proc/sys/net/ipv4/ip_forward)" = 0 ] || fail "the hub forwards"
+
+srv() { ns hub $server "$@" --config-dir /run/srv/etc --data-dir /run/srv/data; }
+mem() { local m=$1; shift; ns $m $formnet "$@" --config-dir /run/$m/etc --data-dir /run/$m/data --backend kernel --no-write-hosts; }
+logs() { for f in /run/*.log; do echo "kernel-vm: --- $f"; tail -n 8 "$f" | sed 's/^/kernel-vm:   /'; done; }
+wait_for() { # seconds command...
+	local n=$1; shift
+	while [ "$n" -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 1; n=$((n - 1)); done
+	return 1
+}
+
+t0=$(date +%s)
+srv new --network-name mesh --network-cidr 10.250.0.0/16 --external-endpoint 10.0.0.1:51820 --listen-port 51820 >/run/srv.log 2>&1 ||
+	{ logs; fail "formnet-server new"; }
+srv add-cidr mesh --name members --cidr 10.250.1.0/24 --parent mesh >>/run/srv.log 2>&1 || { logs; fail "add-cidr"; }
+for i in 1 2; do
+	srv add-peer mesh --name m$i --cidr members --ip 10.250.1.$i --save-config /run/m$i.toml >>/run/srv.log 2>&1 ||
+		{ logs; fail "add-peer m$i"; }
+done
+srv serve mesh --backend kernel >>/run/srv.log 2>&1 &
+wait_for 60 ns hub $ip link show mesh || { logs; fail "the server's interface did not come up"; }
+
+mkdir -p /run/relay
+$formnet wg genkey >/run/relay/relay.key
+chmod 600 /run/relay/relay.key
+relay_pub=$($formnet wg pubkey </run/relay/relay.key)
+ns hub $formnet start-relay --open --data-dir /run/relay --status-port 9100 >/run/relay.log 2>&1 &
+
+for i in 1 2; do
+	mem m$i install /run/m$i.toml >/run/m$i.log 2>&1 || { logs; fail "m$i: install"; }
+	mem m$i add-bootstrap-relay 10.0.0.1:51821 "$relay_pub" >>/run/m$i.log 2>&1 || { logs; fail "m$i: add-bootstrap-relay"; }
+	mem m$i up mesh --daemon --interval 5 >>/run/m$i.log 2>&1 &
+done
+say "relayed: server, relay and both members up in $(($(date +%s) - t0))s"
+
+t1=$(date +%s)
+wait_for 90 ns m1 ping -c 1 -W 1 10.250.1.2 || { logs; fail "m1 never reached m2 through the relay"; }
+say "relayed: m1 reaches m2 $(($(date +%s) - t1))s after the agents started"
+mem m1 show mesh --short >/tmp/show 2>&1
+path=$(awk '$1 == "m2" { for (i = 1; i < NF; i++) if ($i == "path") print $(i + 1) }' /tmp/show)
+via=$(awk '$1 == "m2" { for (i = 1; i < NF; i++) if ($i == "via") print $(i + 1) }' /tmp/show)
+[ "$path" = relayed ] && [ "$via" = 10.0.0.1:51821 ] ||
+	{ sed 's/^/kernel-vm:   /' /tmp/show; fail "m1's show says m2's path is '$path' via '$via', not relayed via 10.0.0.1:51821"; }
+m2_pub=$(ns m2 $wg show mesh public-key)
+endpoint=$(ns m1 $wg show mesh endpoints | awk -v k="$m2_pub" '$1 == k { print $2 }')
+case $endpoint in
+	10.0.0.1:51821) fail "m1's WireGuard sends to the relay's own port ($endpoint)" ;;
+	10.0.0.1:*) kind="a channel of the relay" ;;
+	127.0.0.1:*) kind="its agent's loopback proxy" ;;
+	*) fail "m1's WireGuard endpoint for m2 is $endpoint, not the relay" ;;
+esac
+n=$(ns m1 ping -c 20 -i 0.2 -W 1 -q 10.250.1.2 | awk '/packets transmitted/ { print $4 }')
+[ "$n" = 20 ] || fail "m1 -> m2 through the relay: $n of 20 answered"
+say "relayed: m1's show says m2 is relayed via $via; its kernel WireGuard sends to $endpoint ($kind); 20 of 20 pings answered"
+
 verdict PASS

@@ -129,9 +129,7 @@ final class RelayManager {
                 health: Self.health(link: link, record: record, now: status.now),
                 transport: link.map { $0.transport == .tcp ? "tcp" : "udp" })
         }
-        let significant = rows.map { [$0.key, "\($0.home)", $0.health.rawValue, $0.transport ?? ""] }
-        if let written = writtenStatus,
-           written.relays.map({ [$0.key, "\($0.home)", $0.health.rawValue, $0.transport ?? ""] }) == significant,
+        if let written = writtenStatus, !RelayStatus.differs(rows, from: written.relays),
            status.now - written.at < RelayStatus.rewriteInterval {
             return
         }

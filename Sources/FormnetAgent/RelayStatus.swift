@@ -68,6 +68,22 @@ public struct RelayStatus: Codable, Sendable, Equatable {
     public static let rewriteInterval: TimeInterval = 10
     public static let staleAfter: TimeInterval = 3 * rewriteInterval
 
+    /// Whether `relays` says something other than `written` that a reader acts on: another
+    /// order, home, health or transport, or an RTT moved by more than 5 ms and 10 % (`list-relays`
+    /// would otherwise show RTTs up to `rewriteInterval` old, while the ranking already follows
+    /// the new ones).
+    static func differs(_ relays: [Relay], from written: [Relay]) -> Bool {
+        guard relays.count == written.count else { return true }
+        return zip(relays, written).contains { new, old in
+            guard new.key == old.key, new.home == old.home, new.health == old.health, new.transport == old.transport else { return true }
+            switch (new.rttMs, old.rttMs) {
+            case (nil, nil): return false
+            case (let now?, let before?): return abs(now - before) > max(5, 0.1 * before)
+            default: return true
+            }
+        }
+    }
+
     public init(updated: Date, relays: [Relay]) {
         self.updated = updated
         self.relays = relays

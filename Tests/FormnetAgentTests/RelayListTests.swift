@@ -44,6 +44,27 @@ import WireGuard
         #expect(text.hasSuffix("    source: bootstrap\n    health: unreachable (tcp)"))
     }
 
+    /// The daemon rewrites its status when a reader would see something else: the relay-selection
+    /// lab read an RTT 7 s old (51 ms for a relay slowed to 120 ms) because the order had not changed.
+    @Test func theStatusIsRewrittenWhenAnRTTMoves() {
+        func relay(_ n: Int, rtt: Double?, home: Bool = false, health: RelayStatus.Health = .usable) -> RelayStatus.Relay {
+            RelayStatus.Relay(key: Self.key(n).base64, endpoint: Endpoint("198.51.100.\(n):51821")!, rttMs: rtt, sources: [],
+                              home: home, health: health, transport: "udp")
+        }
+        let written = [relay(1, rtt: 50, home: true), relay(2, rtt: 51)]
+        #expect(!RelayStatus.differs(written, from: written))
+        #expect(!RelayStatus.differs([relay(1, rtt: 54, home: true), relay(2, rtt: 55.9)], from: written))
+        #expect(RelayStatus.differs([relay(1, rtt: 50, home: true), relay(2, rtt: 120)], from: written))
+        #expect(RelayStatus.differs([relay(1, rtt: 50, home: true), relay(2, rtt: 45)], from: written))
+        #expect(RelayStatus.differs([relay(1, rtt: 50, home: true), relay(2, rtt: nil)], from: written))
+        #expect(RelayStatus.differs([relay(2, rtt: 51, home: true), relay(1, rtt: 50)], from: written))
+        #expect(RelayStatus.differs([relay(1, rtt: 50, home: true), relay(2, rtt: 51, health: .unreachable)], from: written))
+        #expect(RelayStatus.differs([relay(1, rtt: 50, home: true)], from: written))
+        // 10 % of a long RTT is more than 5 ms: 300 → 325 ms is not news, 300 → 340 ms is.
+        #expect(!RelayStatus.differs([relay(1, rtt: 325, home: true)], from: [relay(1, rtt: 300, home: true)]))
+        #expect(RelayStatus.differs([relay(1, rtt: 340, home: true)], from: [relay(1, rtt: 300, home: true)]))
+    }
+
     @Test func withoutARunningDaemonTheRegistryIsShownAndHealthIsUnknown() throws {
         let paths = try paths()
         try RelayStatus(updated: now.addingTimeInterval(-RelayStatus.staleAfter - 1), relays: [])

@@ -65,12 +65,14 @@ import WireGuard
 
     /// Alice and bob registered, each with a channel for the other (100 and 101), and bob's
     /// WireGuard has used his: a packet from alice's WireGuard goes to him raw.
-    func pairWithChannels(_ h: Harness) {
+    @discardableResult
+    func pairWithChannels(_ h: Harness) -> (alice: RelayClientProtocol, bob: RelayClientProtocol) {
         let a = h.register(alice, from: Fixture.aliceAddress)
         let b = h.register(bob, from: Fixture.bobAddress)
         _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
         _ = requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress)
         _ = channelPacket(h, WireGuardPacket.transport(0), on: 101, from: Self.bobWireGuard)
+        return (a, b)
     }
 
     /// The channels the status endpoint's /peers/KEY lists for `owner`: "peer port learned-address".
@@ -219,10 +221,9 @@ import WireGuard
     @Test func aReleaseClosesThePairsChannelsAndTellsThePeer() {
         let ports = FakeChannelPorts()
         let h = Harness(channelPorts: ports)
-        let a = h.register(alice, from: Fixture.aliceAddress)
-        var b = h.register(bob, from: Fixture.bobAddress)
-        _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
-        _ = requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress)
+        let pair = pairWithChannels(h)
+        let a = pair.alice
+        var b = pair.bob
         _ = channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
         #expect(channelPacket(h, WireGuardPacket.transport(0), on: 101, from: Self.bobWireGuard)
             == .forwardRaw(socket: 100, to: Self.aliceWireGuard, length: 32))

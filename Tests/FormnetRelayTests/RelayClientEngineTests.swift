@@ -49,6 +49,25 @@ import WireGuard
         }
     }
 
+    /// Two engines, each with a plain UDP socket standing in for its WireGuard.
+    struct EnginePair {
+        let wireGuardA: DatagramSocket, wireGuardB: DatagramSocket
+        let keyA = PrivateKey.generate(), keyB = PrivateKey.generate()
+        let engineA: RelayClientEngine, engineB: RelayClientEngine
+
+        init() throws {
+            wireGuardA = try DatagramSocket(port: 0)
+            wireGuardB = try DatagramSocket(port: 0)
+            engineA = try RelayClientEngine(clientKey: keyA, wireGuardPort: wireGuardA.localPort, logger: Logger(label: "a"))
+            engineB = try RelayClientEngine(clientKey: keyB, wireGuardPort: wireGuardB.localPort, logger: Logger(label: "b"))
+        }
+
+        func stop() {
+            engineA.stop()
+            engineB.stop()
+        }
+    }
+
     static func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
@@ -61,12 +80,9 @@ import WireGuard
     @Test func carriesPacketsBothWaysThroughTheRelay() throws {
         let relay = try LoopbackRelay()
         defer { relay.stop() }
-        let wireGuardA = try DatagramSocket(port: 0)
-        let wireGuardB = try DatagramSocket(port: 0)
-        let keyA = PrivateKey.generate(), keyB = PrivateKey.generate()
-        let engineA = try RelayClientEngine(clientKey: keyA, wireGuardPort: wireGuardA.localPort, logger: Logger(label: "a"))
-        let engineB = try RelayClientEngine(clientKey: keyB, wireGuardPort: wireGuardB.localPort, logger: Logger(label: "b"))
-        defer { engineA.stop(); engineB.stop() }
+        let pair = try EnginePair()
+        defer { pair.stop() }
+        let (wireGuardA, wireGuardB, keyA, keyB, engineA, engineB) = (pair.wireGuardA, pair.wireGuardB, pair.keyA, pair.keyB, pair.engineA, pair.engineB)
         engineA.setRelays([relay.target], udpBlocked: false)
         engineB.setRelays([relay.target], udpBlocked: false)
         #expect(Self.waitFor(3) {
@@ -153,11 +169,9 @@ import WireGuard
     @Test func holdsPacketsUntilARelayCanCarryThem() throws {
         let relay = try LoopbackRelay()
         defer { relay.stop() }
-        let wireGuardA = try DatagramSocket(port: 0), wireGuardB = try DatagramSocket(port: 0)
-        let keyA = PrivateKey.generate(), keyB = PrivateKey.generate()
-        let engineA = try RelayClientEngine(clientKey: keyA, wireGuardPort: wireGuardA.localPort, logger: Logger(label: "a"))
-        let engineB = try RelayClientEngine(clientKey: keyB, wireGuardPort: wireGuardB.localPort, logger: Logger(label: "b"))
-        defer { engineA.stop(); engineB.stop() }
+        let pair = try EnginePair()
+        defer { pair.stop() }
+        let (wireGuardA, wireGuardB, keyB, engineA, engineB) = (pair.wireGuardA, pair.wireGuardB, pair.keyB, pair.engineA, pair.engineB)
         engineB.setRelays([relay.target], udpBlocked: false)
         #expect(Self.waitFor(3) { engineB.status().links[relay.target.key]?.usable == true })
         let proxyForB = try engineA.route(keyB.publicKey, preferring: [relay.target.key])
@@ -190,11 +204,9 @@ import WireGuard
     @Test func aRefusedChannelIsReleasedAtTheRelay() throws {
         let relay = try LoopbackRelay(channelPorts: try ChannelSocketsTests.freePair())
         defer { relay.stop() }
-        let wireGuardA = try DatagramSocket(port: 0), wireGuardB = try DatagramSocket(port: 0)
-        let keyA = PrivateKey.generate(), keyB = PrivateKey.generate()
-        let engineA = try RelayClientEngine(clientKey: keyA, wireGuardPort: wireGuardA.localPort, logger: Logger(label: "a"))
-        let engineB = try RelayClientEngine(clientKey: keyB, wireGuardPort: wireGuardB.localPort, logger: Logger(label: "b"))
-        defer { engineA.stop(); engineB.stop() }
+        let pair = try EnginePair()
+        defer { pair.stop() }
+        let (wireGuardA, wireGuardB, keyA, keyB, engineA, engineB) = (pair.wireGuardA, pair.wireGuardB, pair.keyA, pair.keyB, pair.engineA, pair.engineB)
         for engine in [engineA, engineB] { engine.setRelays([relay.target], udpBlocked: false) }
         let proxyForB = try engineA.route(keyB.publicKey, preferring: [relay.target.key])
         let proxyForA = try engineB.route(keyA.publicKey, preferring: [relay.target.key])
