@@ -197,28 +197,33 @@ say "down: wg1 and wg2 removed"
 
 # --- a relayed pair: the server, a relay and two members' agents, all on the kernel backend --
 #
-#     m1 192.168.1.2 ---- 192.168.1.1  hub  192.168.2.1 ---- 192.168.2.2 m2
-#                                      10.0.0.1: formnet-server :51820, start-relay :51821
+#     m1 192.168.0.2 ---- isolated port ┐
+#                                       br0  hub 192.168.0.1: formnet-server :51820, start-relay :51821
+#     m2 192.168.0.3 ---- isolated port ┘
 #
-# The hub does not forward (a new namespace's default), so the members reach the server and
-# the relay, which live on the hub's own address, and never each other: every direct attempt
-# fails and the pair can only talk through the relay.
+# The members' bridge ports are isolated from each other, so they reach the hub and never each
+# other: every direct attempt fails and the pair can only talk through the relay. One bridge
+# rather than a link per member keeps the hub on one address (a host with several answers UDP
+# from the address its routes pick, which a client that sent to another drops).
 
 server=/usr/bin/formnet-server
 $ip netns add hub || fail "ip netns add hub"
 $ip -n hub link set lo up
-$ip -n hub addr add 10.0.0.1/32 dev lo
+$ip -n hub link add br0 type bridge || fail "bridge br0"
+$ip -n hub addr add 192.168.0.1/24 dev br0
+$ip -n hub link set br0 up
 for i in 1 2; do
 	$ip netns add m$i || fail "ip netns add m$i"
 	$ip -n m$i link set lo up
 	$ip -n hub link add h$i type veth peer name up$i netns m$i || fail "veth hub-m$i"
-	$ip -n hub addr add 192.168.$i.1/24 dev h$i
-	$ip -n m$i addr add 192.168.$i.2/24 dev up$i
+	$ip -n hub link set h$i master br0
+	$ip -n hub link set h$i type bridge_slave isolated on || fail "isolating h$i"
 	$ip -n hub link set h$i up
+	$ip -n m$i addr add 192.168.0.$((i + 1))/24 dev up$i
 	$ip -n m$i link set up$i up
-	$ip -n m$i route add default via 192.168.$i.1
 done
-[ "$(ns hub cat /proc/sys/net/ipv4/ip_forward)" = 0 ] || fail "the hub forwards"
+ns m1 ping -c 1 -W 1 192.168.0.1 >/dev/null 2>&1 || fail "m1 does not reach the hub"
+ns m1 ping -c 1 -W 1 192.168.0.3 >/dev/null 2>&1 && fail "m1 reaches m2 directly: the bridge ports are not isolated"
 
 srv() { ns hub $server "$@" --config-dir /run/srv/etc --data-dir /run/srv/data; }
 mem() { local m=$1; shift; ns $m $formnet "$@" --config-dir /run/$m/etc --data-dir /run/$m/data --backend kernel --no-write-hosts; }
@@ -230,7 +235,7 @@ wait_for() { # seconds command...
 }
 
 t0=$(date +%s)
-srv new --network-name mesh --network-cidr 10.250.0.0/16 --external-endpoint 10.0.0.1:51820 --listen-port 51820 >/run/srv.log 2>&1 ||
+srv new --network-name mesh --network-cidr 10.250.0.0/16 --external-endpoint 192.168.0.1:51820 --listen-port 51820 >/run/srv.log 2>&1 ||
 	{ logs; fail "formnet-server new"; }
 srv add-cidr mesh --name members --cidr 10.250.1.0/24 --parent mesh >>/run/srv.log 2>&1 || { logs; fail "add-cidr"; }
 for i in 1 2; do
@@ -248,7 +253,7 @@ ns hub $formnet start-relay --open --data-dir /run/relay --status-port 9100 >/ru
 
 for i in 1 2; do
 	mem m$i install /run/m$i.toml >/run/m$i.log 2>&1 || { logs; fail "m$i: install"; }
-	mem m$i add-bootstrap-relay 10.0.0.1:51821 "$relay_pub" >>/run/m$i.log 2>&1 || { logs; fail "m$i: add-bootstrap-relay"; }
+	mem m$i add-bootstrap-relay 192.168.0.1:51821 "$relay_pub" >>/run/m$i.log 2>&1 || { logs; fail "m$i: add-bootstrap-relay"; }
 	mem m$i up mesh --daemon --interval 5 >>/run/m$i.log 2>&1 &
 done
 say "relayed: server, relay and both members up in $(($(date +%s) - t0))s"
@@ -259,18 +264,23 @@ say "relayed: m1 reaches m2 $(($(date +%s) - t1))s after the agents started"
 mem m1 show mesh --short >/tmp/show 2>&1
 path=$(awk '$1 == "m2" { for (i = 1; i < NF; i++) if ($i == "path") print $(i + 1) }' /tmp/show)
 via=$(awk '$1 == "m2" { for (i = 1; i < NF; i++) if ($i == "via") print $(i + 1) }' /tmp/show)
-[ "$path" = relayed ] && [ "$via" = 10.0.0.1:51821 ] ||
-	{ sed 's/^/kernel-vm:   /' /tmp/show; fail "m1's show says m2's path is '$path' via '$via', not relayed via 10.0.0.1:51821"; }
+[ "$path" = relayed ] && [ "$via" = 192.168.0.1:51821 ] ||
+	{ sed 's/^/kernel-vm:   /' /tmp/show; fail "m1's show says m2's path is '$path' via '$via', not relayed via 192.168.0.1:51821"; }
+# The relay grants each member a channel for the other: the kernel's WireGuard then sends to a
+# port of the relay itself, and the agents are out of the data path.
+m1_pub=$(ns m1 $wg show mesh public-key)
 m2_pub=$(ns m2 $wg show mesh public-key)
-endpoint=$(ns m1 $wg show mesh endpoints | awk -v k="$m2_pub" '$1 == k { print $2 }')
-case $endpoint in
-	10.0.0.1:51821) fail "m1's WireGuard sends to the relay's own port ($endpoint)" ;;
-	10.0.0.1:*) kind="a channel of the relay" ;;
-	127.0.0.1:*) kind="its agent's loopback proxy" ;;
-	*) fail "m1's WireGuard endpoint for m2 is $endpoint, not the relay" ;;
-esac
+endpoint_of() { ns $1 $wg show mesh endpoints | awk -v k="$2" '$1 == k { print $2 }'; }
+on_channel() { case $(endpoint_of $1 $2) in 192.168.0.1:51821) return 1 ;; 192.168.0.1:*) return 0 ;; *) return 1 ;; esac; }
+both_on_channels() { on_channel m1 "$m2_pub" && on_channel m2 "$m1_pub"; }
+wait_for 20 both_on_channels ||
+	{ logs; fail "the kernel WireGuards send to m1: $(endpoint_of m1 "$m2_pub"), m2: $(endpoint_of m2 "$m1_pub"), not to channels of the relay"; }
+channel_sent() { ns hub wget -qO- http://127.0.0.1:9100/metrics | awk '$1 == "formnet_relay_channel_packets_sent_total" { print $2 }'; }
+before=$(channel_sent)
 n=$(ns m1 ping -c 20 -i 0.2 -W 1 -q 10.250.1.2 | awk '/packets transmitted/ { print $4 }')
-[ "$n" = 20 ] || fail "m1 -> m2 through the relay: $n of 20 answered"
-say "relayed: m1's show says m2 is relayed via $via; its kernel WireGuard sends to $endpoint ($kind); 20 of 20 pings answered"
+[ "$n" = 20 ] || fail "m1 -> m2 through the relay's channels: $n of 20 answered"
+moved=$(($(channel_sent) - before))
+[ "$moved" -ge 40 ] || fail "the relay sent $moved packets out of channels for 20 pings and their replies, not all 40"
+say "relayed: m1's show says m2 is relayed via $via; the kernel WireGuards sent to channels of the relay; 20 of 20 pings answered, and the relay sent $moved packets between the channels (m1 now sends to $(endpoint_of m1 "$m2_pub"), m2 to $(endpoint_of m2 "$m1_pub"))"
 
 verdict PASS

@@ -112,7 +112,7 @@ public struct FetchLoop {
                     }
                     let device = try backend.device(named: network)
                     try apply(current.tick(device: device, now: now, relays: relays), backend: backend)
-                    try apply(serverRoute.update(device: device, ownNat: ownNat, relay: relay, status: relays), backend: backend)
+                    try apply(serverRoute.update(device: device, ownNat: ownNat, relay: relay, status: relays, now: now), backend: backend)
                 }
             } catch let error as AgentError {
                 if case .interfaceNotUp = error { throw error }

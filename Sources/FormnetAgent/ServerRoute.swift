@@ -7,11 +7,21 @@ import WireGuard
 /// with every relay of its network (`formnet-server serve`), so the relay that carries this
 /// member's peers carries the server's packets too, and the API, which is served over the
 /// tunnel, stays in reach: new peers, key changes and relay lists keep arriving.
+///
+/// The NAT type alone does not decide: a member is taken for UDP-blocked when its relays answer
+/// only over TCP, which a slow first answer also causes, and moving a working server path onto
+/// relays that may not carry it would cut the member off. So the server moves onto the relays
+/// only when its direct path is silent (`PathWatch`: WireGuard sent, nothing came back for 30 s),
+/// and back when the relayed one is; then the relays are left alone for `relayHold`.
 struct ServerRoute {
     let key: PublicKey
     let external: Endpoint
     /// The endpoint last given to WireGuard for the server.
     private(set) var current: Endpoint
+    private var watch: PathWatch?
+    private var relaysHeldUntil = -Double.infinity
+
+    static let relayHold = 300.0
 
     init(server: InterfaceConfig.Server) {
         key = server.publicKey
@@ -19,19 +29,31 @@ struct ServerRoute {
         current = server.externalEndpoint
     }
 
-    /// Moves the server onto a relay or off it as this member's NAT type and relays require, and
-    /// returns the change to WireGuard's endpoint for the server, if any.
-    mutating func update(device: Device, ownNat: NatType, relay: RelayManager?, status: RelayEngineStatus?) -> DeviceUpdate {
-        let wanted: Endpoint
-        if ownNat == .udpBlocked, let relay, let status, relay.hasUsableRelay(status) {
-            if relay.proxy(for: key) == nil { _ = relay.route(key, peerRelays: []) }
-            wanted = relay.wireGuardEndpoint(for: key, status: status) ?? external
-        } else {
-            if relay?.proxy(for: key) != nil { relay?.unroute(key) }
-            wanted = external
+    /// Moves the server onto a relay or off it, and returns the change to WireGuard's endpoint
+    /// for the server, if any.
+    mutating func update(device: Device, ownNat: NatType, relay: RelayManager?, status: RelayEngineStatus?, now: Double) -> DeviceUpdate {
+        guard let peer = device.peers.first(where: { $0.publicKey == key }) else { return DeviceUpdate() }
+        let silent = peer.endpoint.map { endpoint in
+            var watch = self.watch ?? PathWatch(endpoint: endpoint, rx: peer.rxBytes, tx: peer.txBytes, now: now)
+            defer { self.watch = watch }
+            return watch.isSilent(endpoint: endpoint, rx: peer.rxBytes, tx: peer.txBytes, now: now)
+        } ?? false
+        let routed = relay?.proxy(for: key) != nil
+        var wanted = external
+        if ownNat == .udpBlocked, let relay, let status, relay.hasUsableRelay(status), now >= relaysHeldUntil {
+            if routed && silent {
+                relay.unroute(key)
+                relaysHeldUntil = now + Self.relayHold
+            } else if routed || silent {
+                if !routed { _ = relay.route(key, peerRelays: []) }
+                wanted = relay.wireGuardEndpoint(for: key, status: status) ?? external
+            }
+        } else if routed {
+            relay?.unroute(key)
         }
         current = wanted
-        guard let peer = device.peers.first(where: { $0.publicKey == key }), peer.endpoint != wanted else { return DeviceUpdate() }
+        guard peer.endpoint != wanted else { return DeviceUpdate() }
+        watch = nil
         return DeviceUpdate(peers: [PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted)])
     }
 }

@@ -37,7 +37,7 @@ struct TraversalDriver {
         /// Background trials that failed since the pair was last direct or its inputs changed.
         var failedTrials = 0
         /// While WireGuard sends to a relay channel for the peer: whether anything comes back.
-        var channelWatch: ChannelWatch?
+        var pathWatch: PathWatch?
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
@@ -364,24 +364,35 @@ struct TraversalDriver {
         // WireGuard follows the route's channel when the relay granted one, and goes back to the
         // proxy when it stops being usable (also after a packet through the proxy roamed it there).
         if let relay, let wanted = relay.wireGuardEndpoint(for: key, status: relays), live?.endpoint != wanted {
-            updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted))
+            let keepalive = entry.desired.persistentKeepalive
+            if RelayManager.isLoopback(wanted) || keepalive == 0 {
+                updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted))
+            } else {
+                // Keepalive off and on again: WireGuard (kernel and wireguard-go alike) sends one at
+                // once, through the channel, and the relay learns where this end's WireGuard sends
+                // from. Until it knows, it hands the peer's packets to this agent's proxy; WireGuard
+                // roamed back to the proxy on each, and a pair whose traffic the other end started
+                // never settled on its channels (the kernel VM test saw it flap for good).
+                updates.append(PeerUpdate(publicKey: key, action: .updateOnly, persistentKeepalive: 0))
+                updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted, persistentKeepalive: keepalive))
+            }
             if !RelayManager.isLoopback(wanted) {
                 logger.info("\(network): \(label(key)): WireGuard sends through the relay's channel at \(wanted)")
             }
         }
         if let relay, let live, let endpoint = live.endpoint, !RelayManager.isLoopback(endpoint),
            endpoint == relays.routes[key]?.channel {
-            var watch = entry.channelWatch ?? ChannelWatch(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, now: now)
+            var watch = entry.pathWatch ?? PathWatch(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, now: now)
             if watch.isSilent(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, now: now) {
-                logger.warning("\(network): \(label(key)): nothing came back through the relay's channel at \(endpoint) for \(Int(ChannelWatch.silence)) s (are the relay's channel ports firewalled?): back to its proxy")
+                logger.warning("\(network): \(label(key)): nothing came back through the relay's channel at \(endpoint) for \(Int(PathWatch.silence)) s (are the relay's channel ports firewalled?): back to its proxy")
                 relay.engine.refuseChannel(of: key)
                 if let proxy = relay.proxy(for: key) { updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: proxy)) }
-                peers[key]?.channelWatch = nil
+                peers[key]?.pathWatch = nil
             } else {
-                peers[key]?.channelWatch = watch
+                peers[key]?.pathWatch = watch
             }
         } else {
-            peers[key]?.channelWatch = nil
+            peers[key]?.pathWatch = nil
         }
         if let route = relays.routes[key], let via = (route.channel == nil ? nil : route.channelVia) ?? route.lastSentVia ?? route.lastInboundVia,
            let link = relays.links[via],

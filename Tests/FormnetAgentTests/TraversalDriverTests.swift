@@ -191,6 +191,46 @@ import WireGuard
         #expect(manager.proxy(for: peerKey) == routed.peers.last?.endpoint)
     }
 
+    /// When WireGuard moves onto a relay channel, its keepalive goes off and on again in the same
+    /// update: WireGuard then sends at once through the channel, and the relay learns where it
+    /// sends from before the peer's packets arrive through the proxy and roam it back there.
+    @Test func movingOntoAChannelMakesWireGuardSendThroughItAtOnce() throws {
+        let relayKey = PrivateKey.generate().publicKey
+        let directory = try fixture.temporaryDirectory()
+        let paths = Paths(configDir: directory, dataDir: directory)
+        let manager = try RelayManager(network: "evilcorp", paths: paths, clientKey: PrivateKey.generate(), wireGuardPort: 0,
+                                       geoDatabase: nil, logger: Logger(label: "test"))
+        let offer = NetworkRelay(publicKey: relayKey, endpoint: Endpoint("127.0.0.1:9")!, capacity: 10, load: 0, peerId: 10, lastSeen: Date())
+        manager.refresh(serverRelays: [offer], ownNat: .portPreserving, ownAddress: nil, status: manager.engine.status())
+        var driver = TraversalDriver(network: "evilcorp", options: TraversalOptions(), paths: paths, relay: manager,
+                                     logger: Logger(label: "test"))
+        let s = state(peerEndpoint: "198.51.100.3:40000", peerNat: .symmetric)
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .symmetric, device: nil, now: 100)
+        let link = RelayEngineStatus.Link(target: RelayTarget(key: relayKey, endpoint: offer.endpoint), transport: .udp,
+                                          phase: .registered(since: 0), usable: true, rttSamples: [], observedAddress: nil, info: nil)
+        func status(channel: Endpoint?) -> RelayEngineStatus {
+            let route = RelayEngineStatus.Route(peer: peerKey, proxy: manager.proxy(for: peerKey) ?? Endpoint("127.0.0.1:1")!, preferences: [relayKey],
+                                                automatic: false, packetsIn: 0, packetsOut: 0, packetsDropped: 0, channel: channel,
+                                                channelVia: channel == nil ? nil : relayKey)
+            return RelayEngineStatus(links: [relayKey: link], routes: [peerKey: route], discovered: [], grantedChannels: [], now: 0)
+        }
+        let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"))])
+        let routed = driver.tick(device: device, now: 100.1, relays: status(channel: nil))
+        let proxy = try #require(manager.proxy(for: peerKey))
+        #expect(routed.peers.last?.endpoint == proxy)
+
+        let channel = Endpoint("198.51.100.9:40000")!
+        let onProxy = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: proxy, persistentKeepalive: 25)])
+        let moved = driver.tick(device: onProxy, now: 100.2, relays: status(channel: channel)).peers
+        #expect(moved.map(\.persistentKeepalive) == [0, 25])
+        #expect(moved.map(\.endpoint) == [nil, channel])
+        #expect(moved.allSatisfy { $0.action == .updateOnly && $0.publicKey == peerKey })
+        // Back to the proxy (the channel is gone): only the endpoint changes.
+        let onChannel = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: channel, persistentKeepalive: 25)])
+        #expect(driver.tick(device: onChannel, now: 100.3, relays: status(channel: nil)).peers
+            == [PeerUpdate(publicKey: peerKey, action: .updateOnly, endpoint: proxy)])
+    }
+
     @Test func removedPeerIsForgotten() throws {
         var driver = driver(try fixture.temporaryDirectory())
         let s = state(peerEndpoint: "198.51.100.3:40000")

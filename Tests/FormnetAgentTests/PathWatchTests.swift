@@ -2,13 +2,13 @@ import Testing
 import WireGuard
 @testable import FormnetAgent
 
-@Suite struct ChannelWatchTests {
+@Suite struct PathWatchTests {
     static let channel = Endpoint("198.18.0.31:51900")!
     static let other = Endpoint("198.18.0.32:51901")!
 
     /// The watch's answers to a sequence of readings (endpoint, rx, tx, now).
     static func answers(_ readings: [(Endpoint, UInt64, UInt64, Double)], start: (rx: UInt64, tx: UInt64)) -> [Bool] {
-        var watch = ChannelWatch(endpoint: channel, rx: start.rx, tx: start.tx, now: 0)
+        var watch = PathWatch(endpoint: channel, rx: start.rx, tx: start.tx, now: 0)
         return readings.map { watch.isSilent(endpoint: $0.0, rx: $0.1, tx: $0.2, now: $0.3) }
     }
 
