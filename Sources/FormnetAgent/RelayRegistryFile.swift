@@ -9,8 +9,10 @@ import WireGuard
 enum RelayRegistryFile {
     /// Loads the registry (missing or unreadable: empty, with a warning), lets `change` edit it,
     /// and saves it when it changed. Returns what `change` returned and the registry as saved.
+    /// The data directory is made if missing: `add-bootstrap-relay` may come before `install`.
     static func update<T>(_ path: String, warn: (String) -> Void,
                           _ change: (inout RelayRegistry) throws -> T) throws -> (T, RelayRegistry) {
+        try AtomicFile.makeDirectory((path as NSString).deletingLastPathComponent)
         let lockPath = path + ".lock"
         let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw WireGuardError.system(operation: "open \(lockPath)", errno: errno) }

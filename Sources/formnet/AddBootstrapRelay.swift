@@ -8,40 +8,39 @@ struct AddBootstrapRelay: ParsableCommand {
         abstract: "Add a relay that no coordination server lists (kept in the relay registry).",
         discussion: "The key is what is trusted: the relay is used only once its answer to registration proves it holds the key. A running daemon takes the relay within 10 seconds.")
 
-    @Argument(help: ArgumentHelp("The relay's UDP and TCP endpoint.", valueName: "IP:PORT")) var endpoint: String
-    @Argument(help: ArgumentHelp("The relay's base64 public key, as start-relay prints it.", valueName: "PUBKEY"))
-    var publicKey: String
+    @Argument(help: ArgumentHelp("The relay's UDP and TCP endpoint.", valueName: "IP:PORT"), transform: RelayArguments.endpoint)
+    var endpoint: Endpoint
+    @Argument(help: ArgumentHelp("The relay's base64 public key, as start-relay prints it.", valueName: "PUBKEY"),
+              transform: RelayArguments.key)
+    var publicKey: PublicKey
     @OptionGroup var options: MemberOptions
-
-    func validate() throws {
-        _ = try parsedEndpoint()
-        _ = try parsedKey()
-    }
 
     func run() throws {
         let logger = options.logger
-        let (endpoint, key) = (try parsedEndpoint(), try parsedKey())
-        switch try BootstrapRelays.add(endpoint: endpoint, key: key, paths: options.agentOptions.paths,
+        switch try BootstrapRelays.add(endpoint: endpoint, key: publicKey, paths: options.agentOptions.paths,
                                        warn: { logger.warning("\($0)") }) {
-        case .added: print("added bootstrap relay \(endpoint) (\(key))")
-        case .duplicate: print("relay \(endpoint) (\(key)) is already a bootstrap relay: nothing changed")
-        case .endpointUpdated(let previous): print("bootstrap relay \(key) moved from \(previous) to \(endpoint)")
+        case .added: print("added bootstrap relay \(endpoint) (\(publicKey))")
+        case .duplicate: print("relay \(endpoint) (\(publicKey)) is already a bootstrap relay: nothing changed")
+        case .endpointUpdated(let previous): print("bootstrap relay \(publicKey) moved from \(previous) to \(endpoint)")
         }
     }
+}
 
-    private func parsedEndpoint() throws -> Endpoint {
-        guard let parsed = Endpoint(endpoint) else {
-            throw ValidationError("'\(endpoint)' is not an endpoint: give IP:PORT or [IPv6]:PORT")
+/// The relay arguments of the bootstrap-relay commands, parsed once, by the argument parser.
+enum RelayArguments {
+    static func endpoint(_ text: String) throws -> Endpoint {
+        guard let parsed = Endpoint(text) else {
+            throw ValidationError("'\(text)' is not an endpoint: give IP:PORT or [IPv6]:PORT")
         }
         guard parsed.port != 0, parsed.address != .v4(0), parsed.address != .v6(0, 0) else {
-            throw ValidationError("'\(endpoint)' cannot be reached: give the relay's address and port")
+            throw ValidationError("'\(text)' cannot be reached: give the relay's address and port")
         }
         return parsed
     }
 
-    private func parsedKey() throws -> PublicKey {
-        guard let key = PublicKey(base64: publicKey) else {
-            throw ValidationError("'\(publicKey)' is not a WireGuard public key (44 base64 characters)")
+    static func key(_ text: String) throws -> PublicKey {
+        guard let key = PublicKey(base64: text) else {
+            throw ValidationError("'\(text)' is not a WireGuard public key (44 base64 characters)")
         }
         return key
     }
@@ -52,21 +51,15 @@ struct DeleteBootstrapRelay: ParsableCommand {
         commandName: "delete-bootstrap-relay",
         abstract: "Remove a relay added with add-bootstrap-relay (a relay a server also lists stays known from it).")
 
-    @Argument(help: ArgumentHelp("The relay's base64 public key.", valueName: "PUBKEY")) var publicKey: String
+    @Argument(help: ArgumentHelp("The relay's base64 public key.", valueName: "PUBKEY"), transform: RelayArguments.key)
+    var publicKey: PublicKey
     @OptionGroup var options: MemberOptions
-
-    func validate() throws {
-        guard PublicKey(base64: publicKey) != nil else {
-            throw ValidationError("'\(publicKey)' is not a WireGuard public key (44 base64 characters)")
-        }
-    }
 
     func run() throws {
         let logger = options.logger
-        guard let key = PublicKey(base64: publicKey) else { return }
-        guard try BootstrapRelays.delete(key: key, paths: options.agentOptions.paths, warn: { logger.warning("\($0)") }) else {
-            throw AgentError.invalidInput("\(key) is not a bootstrap relay ('formnet list-relays' shows each relay's source)")
+        guard try BootstrapRelays.delete(key: publicKey, paths: options.agentOptions.paths, warn: { logger.warning("\($0)") }) else {
+            throw AgentError.invalidInput("\(publicKey) is not a bootstrap relay ('formnet list-relays' shows each relay's source)")
         }
-        print("removed bootstrap relay \(key)")
+        print("removed bootstrap relay \(publicKey)")
     }
 }
