@@ -7,10 +7,19 @@ import WireGuard
 /// the peer back to the relay's proxy. And the server's path (`ServerRoute`): a member that
 /// takes itself for UDP-blocked moves the server onto its relays only when the direct path is
 /// silent, and back when the relayed one is.
+///
+/// Keepalives do not count as sending. On an idle pair only one end sends them: WireGuard's
+/// persistent-keepalive timer restarts on every packet sent or received, so the end whose timer
+/// fires first sends one every interval and the other, receiving it, never sends its own. That
+/// end sends and hears nothing, on a path that works; counting its keepalives made every idle
+/// relayed pair give its channels up after 30 s (the relayed lab under load saw it).
 struct PathWatch: Equatable {
     /// Longer than WireGuard's persistent keepalive (25 s) and the keepalive it sends 10 s after
     /// receiving data: a working channel with a live peer brings something back within it.
     static let silence = 30.0
+    /// What one keepalive adds to WireGuard's transmit counter: a transport message with no
+    /// payload (16-byte header, 16-byte tag).
+    static let keepaliveBytes: UInt64 = 32
 
     private(set) var endpoint: Endpoint
     private var rx: UInt64
@@ -25,13 +34,16 @@ struct PathWatch: Equatable {
         since = now
     }
 
-    /// Takes the peer's counters; true when WireGuard sent since the last packet it received
-    /// and nothing came for `silence`.
-    mutating func isSilent(endpoint: Endpoint, rx: UInt64, tx: UInt64, now: Double) -> Bool {
+    /// Takes the peer's counters and its persistent-keepalive interval (seconds, 0 for none);
+    /// true when WireGuard sent more than its keepalives since the last packet it received and
+    /// nothing came for `silence`.
+    mutating func isSilent(endpoint: Endpoint, rx: UInt64, tx: UInt64, keepalive: UInt16, now: Double) -> Bool {
         guard endpoint == self.endpoint, rx == self.rx else {
             self = PathWatch(endpoint: endpoint, rx: rx, tx: tx, now: now)
             return false
         }
-        return tx > self.tx && now - since >= Self.silence
+        let elapsed = now - since
+        let keepalives = keepalive == 0 ? 0 : UInt64(elapsed / Double(keepalive)) + 1
+        return elapsed >= Self.silence && tx > self.tx && tx - self.tx > keepalives * Self.keepaliveBytes
     }
 }

@@ -36,7 +36,7 @@ struct ServerRoute {
         let silent = peer.endpoint.map { endpoint in
             var watch = self.watch ?? PathWatch(endpoint: endpoint, rx: peer.rxBytes, tx: peer.txBytes, now: now)
             defer { self.watch = watch }
-            return watch.isSilent(endpoint: endpoint, rx: peer.rxBytes, tx: peer.txBytes, now: now)
+            return watch.isSilent(endpoint: endpoint, rx: peer.rxBytes, tx: peer.txBytes, keepalive: peer.persistentKeepalive, now: now)
         } ?? false
         let routed = relay?.proxy(for: key) != nil
         var wanted = external

@@ -383,7 +383,7 @@ struct TraversalDriver {
         if let relay, let live, let endpoint = live.endpoint, !RelayManager.isLoopback(endpoint),
            endpoint == relays.routes[key]?.channel {
             var watch = entry.pathWatch ?? PathWatch(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, now: now)
-            if watch.isSilent(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, now: now) {
+            if watch.isSilent(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, keepalive: live.persistentKeepalive, now: now) {
                 logger.warning("\(network): \(label(key)): nothing came back through the relay's channel at \(endpoint) for \(Int(PathWatch.silence)) s (are the relay's channel ports firewalled?): back to its proxy")
                 relay.engine.refuseChannel(of: key)
                 if let proxy = relay.proxy(for: key) { updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: proxy)) }
