@@ -34,6 +34,13 @@ struct PathWatch: Equatable {
         since = now
     }
 
+    /// Watches WireGuard's `peer` at `endpoint`, starting a watch when there is none.
+    static func isSilent(_ watch: inout PathWatch?, peer: Peer, at endpoint: Endpoint, now: Double) -> Bool {
+        var current = watch ?? PathWatch(endpoint: endpoint, rx: peer.rxBytes, tx: peer.txBytes, now: now)
+        defer { watch = current }
+        return current.isSilent(endpoint: endpoint, rx: peer.rxBytes, tx: peer.txBytes, keepalive: peer.persistentKeepalive, now: now)
+    }
+
     /// Takes the peer's counters and its persistent-keepalive interval (seconds, 0 for none);
     /// true when WireGuard sent more than its keepalives since the last packet it received and
     /// nothing came for `silence`.

@@ -187,11 +187,8 @@ final class RelayManager {
         return status.routes[peer]?.channel ?? proxy
     }
 
-    /// Whether WireGuard's endpoint for a peer is one of the relay proxies.
-    static func isLoopback(_ endpoint: Endpoint) -> Bool { endpoint.address == RelayClientEngine.proxyAddress }
-
     /// Whether packets from this endpoint came through a relay: a proxy, or a relay's channel.
     static func isRelayed(_ endpoint: Endpoint, status: RelayEngineStatus?) -> Bool {
-        isLoopback(endpoint) || status?.grantedChannels.contains(endpoint) == true
+        RelayClientEngine.isProxy(endpoint) || status?.grantedChannels.contains(endpoint) == true
     }
 }

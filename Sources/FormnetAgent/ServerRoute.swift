@@ -33,11 +33,7 @@ struct ServerRoute {
     /// for the server, if any.
     mutating func update(device: Device, ownNat: NatType, relay: RelayManager?, status: RelayEngineStatus?, now: Double) -> DeviceUpdate {
         guard let peer = device.peers.first(where: { $0.publicKey == key }) else { return DeviceUpdate() }
-        let silent = peer.endpoint.map { endpoint in
-            var watch = self.watch ?? PathWatch(endpoint: endpoint, rx: peer.rxBytes, tx: peer.txBytes, now: now)
-            defer { self.watch = watch }
-            return watch.isSilent(endpoint: endpoint, rx: peer.rxBytes, tx: peer.txBytes, keepalive: peer.persistentKeepalive, now: now)
-        } ?? false
+        let silent = peer.endpoint.map { PathWatch.isSilent(&watch, peer: peer, at: $0, now: now) } ?? false
         let routed = relay?.proxy(for: key) != nil
         var wanted = external
         if ownNat == .udpBlocked, let relay, let status, relay.hasUsableRelay(status), now >= relaysHeldUntil {

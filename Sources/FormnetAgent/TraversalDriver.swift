@@ -365,7 +365,7 @@ struct TraversalDriver {
         // proxy when it stops being usable (also after a packet through the proxy roamed it there).
         if let relay, let wanted = relay.wireGuardEndpoint(for: key, status: relays), live?.endpoint != wanted {
             let keepalive = entry.desired.persistentKeepalive
-            if RelayManager.isLoopback(wanted) || keepalive == 0 {
+            if RelayClientEngine.isProxy(wanted) || keepalive == 0 {
                 updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted))
             } else {
                 // Keepalive off and on again: WireGuard (kernel and wireguard-go alike) sends one at
@@ -376,14 +376,14 @@ struct TraversalDriver {
                 updates.append(PeerUpdate(publicKey: key, action: .updateOnly, persistentKeepalive: 0))
                 updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted, persistentKeepalive: keepalive))
             }
-            if !RelayManager.isLoopback(wanted) {
+            if !RelayClientEngine.isProxy(wanted) {
                 logger.info("\(network): \(label(key)): WireGuard sends through the relay's channel at \(wanted)")
             }
         }
-        if let relay, let live, let endpoint = live.endpoint, !RelayManager.isLoopback(endpoint),
+        if let relay, let live, let endpoint = live.endpoint, !RelayClientEngine.isProxy(endpoint),
            endpoint == relays.routes[key]?.channel {
-            var watch = entry.pathWatch ?? PathWatch(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, now: now)
-            if watch.isSilent(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, keepalive: live.persistentKeepalive, now: now) {
+            var watch = entry.pathWatch
+            if PathWatch.isSilent(&watch, peer: live, at: endpoint, now: now) {
                 logger.warning("\(network): \(label(key)): nothing came back through the relay's channel at \(endpoint) for \(Int(PathWatch.silence)) s (are the relay's channel ports firewalled?): back to its proxy")
                 relay.engine.refuseChannel(of: key)
                 if let proxy = relay.proxy(for: key) { updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: proxy)) }

@@ -49,7 +49,7 @@ import WireGuard
         #expect(update(device(serverAt: external, rx: 200, tx: 300), at: 69).isEmpty)
         let toRelay = update(device(serverAt: external, rx: 200, tx: 400), at: 70)
         let proxy = try #require(manager.proxy(for: fixture.serverKey))
-        #expect(RelayManager.isLoopback(proxy))
+        #expect(RelayClientEngine.isProxy(proxy))
         #expect(toRelay == [PeerUpdate(publicKey: fixture.serverKey, action: .updateOnly, endpoint: proxy)])
         #expect(route.current == proxy)
         #expect(manager.engine.status().routes[fixture.serverKey]?.preferences == Array(usable.links.keys))
@@ -84,7 +84,7 @@ import WireGuard
         #expect(update(device(serverAt: external, rx: 0, tx: 60), at: 62).isEmpty)
         #expect(update(device(serverAt: external, rx: 0, tx: 70), at: 200).isEmpty)
         #expect(update(device(serverAt: external, rx: 0, tx: 80), at: 360).isEmpty)
-        #expect(update(device(serverAt: external, rx: 0, tx: 90), at: 361).first.map { RelayManager.isLoopback($0.endpoint!) } == true)
+        #expect(update(device(serverAt: external, rx: 0, tx: 90), at: 361).first.map { RelayClientEngine.isProxy($0.endpoint!) } == true)
     }
 
     @Test func withoutAUsableRelayTheServerStaysAtItsEndpoint() throws {

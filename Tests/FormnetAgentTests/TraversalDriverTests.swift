@@ -180,7 +180,7 @@ import WireGuard
             routes: [:], discovered: [], grantedChannels: [], now: 0)
         let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"))])
         let routed = driver.tick(device: device, now: 100.1, relays: usable)
-        #expect(routed.peers.last?.endpoint.map(RelayManager.isLoopback) == true)
+        #expect(routed.peers.last?.endpoint.map(RelayClientEngine.isProxy) == true)
         #expect(manager.engine.status().routes[peerKey]?.preferences == [relays[0], relays[1]])
 
         let after = state(relays: [relays[1], relays[0]])

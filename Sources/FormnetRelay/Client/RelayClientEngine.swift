@@ -76,6 +76,9 @@ public final class RelayClientEngine: Sendable {
     /// Where every proxy listens: no peer's real endpoint is on the host's loopback.
     public static let proxyAddress = IPAddress.v4(0x7F00_0001)
 
+    /// Whether a WireGuard endpoint is one of the proxies (of an agent's or the server's engine).
+    public static func isProxy(_ endpoint: Endpoint) -> Bool { endpoint.address == proxyAddress }
+
     private let shared: Mutex<EngineState>
     /// A pipe that wakes the loop's poll when a command changed the sockets to watch.
     private let wake: (read: Int32, write: Int32)

@@ -49,7 +49,7 @@ public enum DevicePeers {
     /// other members could use.
     public static func observedEndpoints(_ device: Device) -> [PublicKey: Endpoint] {
         Dictionary(device.peers.compactMap { peer in
-            peer.endpoint.flatMap { $0.address == RelayClientEngine.proxyAddress ? nil : (peer.publicKey, $0) }
+            peer.endpoint.flatMap { RelayClientEngine.isProxy($0) ? nil : (peer.publicKey, $0) }
         }, uniquingKeysWith: { first, _ in first })
     }
 }

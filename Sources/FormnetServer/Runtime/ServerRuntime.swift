@@ -141,13 +141,14 @@ public struct ServerRuntime: Sendable {
                     "last-seen": "\(relay.lastSeen.ISO8601Format())",
                 ])
             }
-            // Registered with every relay members are given: a member routes to the server
-            // through its own home relay, which is one of them.
-            relays.setRelays(Visibility.relays(in: try store.snapshot(), now: now).map { RelayTarget(key: $0.publicKey, endpoint: $0.endpoint) },
-                             udpBlocked: false)
             let device = try backend.device(named: network)
             try store.recordObservedEndpoints(DevicePeers.observedEndpoints(device))
-            let desired = DevicePeers.desired(from: try store.peers(), serverAddress: config.address, now: now) {
+            let snapshot = try store.snapshot()
+            // Registered with every relay members are given: a member routes to the server
+            // through its own home relay, which is one of them.
+            relays.setRelays(Visibility.relays(in: snapshot, now: now).map { RelayTarget(key: $0.publicKey, endpoint: $0.endpoint) },
+                             udpBlocked: false)
+            let desired = DevicePeers.desired(from: snapshot.peers, serverAddress: config.address, now: now) {
                 transitions.deviceKey(for: $0, now: now)
             }
             let updates = DevicePeers.updates(current: device.peers, desired: desired)
