@@ -5,6 +5,8 @@ import WireGuard
 
 /// One fetch: ask the server for the state, check pinned keys, bring the device's peers in line
 /// with the state, and record the state in the peer cache, the members file and the hosts file.
+/// The daemon uses the check and the record around its planner (`MemberDaemon`); `up` and
+/// `fetch` apply a state at once.
 public struct StateSync {
     public let network: String
     public let config: InterfaceConfig
@@ -38,49 +40,50 @@ public struct StateSync {
         try apply(try client.state())
     }
 
-    /// Applies a state (fetched, or the cached one when the server cannot be reached).
-    /// - Parameter traversalOwnsEndpoints: NAT traversal sets the member peers' endpoints, so the
-    ///   state's endpoints must not overwrite the one it chose.
-    /// - Parameter serverEndpoint: where WireGuard reaches the server (`ServerRoute`), when not
-    ///   the configured external endpoint.
-    @discardableResult
-    public func apply(_ fetched: API.State, traversalOwnsEndpoints: Bool = false, serverEndpoint: Endpoint? = nil) throws -> Result {
-        guard let ownKey = config.privateKey?.publicKey else {
-            throw AgentError.invalidInput("the config for '\(network)' has no valid private key")
-        }
+    /// Checks a fetched state against the pinned keys: peers whose keys conflict with pinned
+    /// ones are left as pinned, and each conflict is logged.
+    public func check(_ fetched: API.State) -> CheckedState {
         let cache = loadCache()
         let outcome = KeyPinning.check(fetched, pins: cache.pinnedKeys, previous: cache.state)
         for conflict in outcome.conflicts { logger.error("\(conflict)") }
+        return CheckedState(state: outcome.state, pins: outcome.pins, conflicts: outcome.conflicts,
+                            previousEndpoints: cache.endpoints)
+    }
 
+    /// Records an applied state in the peer cache, the members file and the hosts file.
+    public func record(_ checked: CheckedState) throws {
+        try AtomicFile.makeDirectory(options.paths.dataDir)
+        try PeerCache(state: checked.state, pinnedKeys: checked.pins).save(to: cachePath)
+        try Self.writeMembers(of: checked.state, to: options.paths.members(network))
+        if let hostsPath = options.hostsPath {
+            let entries = checked.state.peers.filter { !$0.isDisabled && $0.isRedeemed }
+                .map { HostsFile.Entry(ip: $0.ip, name: $0.name) }
+            try HostsFile.update(path: hostsPath, network: network, entries: entries)
+        }
+    }
+
+    /// Applies a state (fetched, or the cached one when the server cannot be reached) once,
+    /// outside the daemon: `up` and `fetch`.
+    @discardableResult
+    public func apply(_ fetched: API.State) throws -> Result {
+        guard let ownKey = config.privateKey?.publicKey else {
+            throw AgentError.invalidInput("the config for '\(network)' has no valid private key")
+        }
+        let checked = check(fetched)
         let device: Device
         do {
             device = try backend.device(named: network)
         } catch WireGuardError.interfaceNotFound {
             throw AgentError.interfaceNotUp(network)
         }
-        var desired = DesiredPeer.from(state: outcome.state, config: config, ownKey: ownKey)
-        if traversalOwnsEndpoints {
-            for index in desired.indices where desired[index].publicKey != config.server.publicKey {
-                desired[index].endpoint = nil
-            }
+        let planned = MemberPlanner.stateUpdate(checked, config: config, ownKey: ownKey, device: device, traversalOwnsEndpoints: false,
+                                                serverEndpoint: config.server.externalEndpoint)
+        if !planned.update.peers.isEmpty {
+            try backend.apply(planned.update, to: network)
+            logger.info("\(network): fetched \(planned.peers - 1) peer(s) from the server; applied \(planned.update.peers.count) change(s)")
         }
-        if let serverEndpoint, let index = desired.firstIndex(where: { $0.publicKey == config.server.publicKey }) {
-            desired[index].endpoint = serverEndpoint
-        }
-        let update = PeerDiff.update(current: device.peers, desired: desired, previousEndpoints: cache.endpoints)
-        if !update.peers.isEmpty {
-            try backend.apply(update, to: network)
-            logger.info("\(network): fetched \(desired.count - 1) peer(s) from the server; applied \(update.peers.count) change(s)")
-        }
-        try AtomicFile.makeDirectory(options.paths.dataDir)
-        try PeerCache(state: outcome.state, pinnedKeys: outcome.pins).save(to: cachePath)
-        try Self.writeMembers(of: outcome.state, to: options.paths.members(network))
-        if let hostsPath = options.hostsPath {
-            let entries = outcome.state.peers.filter { !$0.isDisabled && $0.isRedeemed }
-                .map { HostsFile.Entry(ip: $0.ip, name: $0.name) }
-            try HostsFile.update(path: hostsPath, network: network, entries: entries)
-        }
-        return Result(changes: update.peers.count, conflicts: outcome.conflicts, state: outcome.state)
+        try record(checked)
+        return Result(changes: planned.update.peers.count, conflicts: checked.conflicts, state: checked.state)
     }
 
     /// The keys a relay run with `--network` serves (`Paths.members`): every enabled, redeemed

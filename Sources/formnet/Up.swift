@@ -33,7 +33,7 @@ struct Up: ParsableCommand {
     }
 
     func run() throws {
-        if daemon { FetchLoop.catchStopSignals() }
+        if daemon { MemberDaemon.catchStopSignals() }
         let member = try options.member(network.network)
         if let unreachable = try member.up(fetch: !daemon) {
             member.logger.warning("\(network.network): up with the cached peers; \(unreachable)")
@@ -42,7 +42,7 @@ struct Up: ParsableCommand {
             let traversal = TraversalOptions(enabled: !noNatTraversal, reportHostCandidates: !noNatCandidates,
                                              excluded: excludeNatCandidates.compactMap(IPNetwork.init),
                                              natProbeInterval: .seconds(natProbeInterval), geoIPDatabase: geoipDb)
-            try FetchLoop(member: member, interval: .seconds(interval), traversal: traversal).run()
+            try MemberDaemon(member: member, interval: .seconds(interval), traversal: traversal).run()
         }
     }
 }

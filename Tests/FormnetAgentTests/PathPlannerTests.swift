@@ -7,7 +7,7 @@ import WireGuard
 @testable import FormnetAgent
 @testable import FormnetRelay
 
-@Suite struct TraversalDriverTests {
+@Suite struct PathPlannerTests {
     let fixture = Fixture()
     let peerKey = PrivateKey.generate().publicKey
 
@@ -20,9 +20,8 @@ import WireGuard
                          cidrs: fixture.cidrs)
     }
 
-    func driver(_ directory: String) -> TraversalDriver {
-        TraversalDriver(network: "evilcorp", options: TraversalOptions(),
-                        paths: Paths(configDir: directory, dataDir: directory), relay: nil, logger: Logger(label: "test"))
+    func driver() -> PathPlanner {
+        PathPlanner(network: "evilcorp", options: TraversalOptions(), cache: ConnectionCache(), relay: nil, logger: Logger(label: "test"))
     }
 
     func desired(_ state: API.State) -> [DesiredPeer] {
@@ -31,8 +30,7 @@ import WireGuard
     }
 
     @Test func attemptReAddsThePeerAtTheFirstCandidate() throws {
-        let directory = try fixture.temporaryDirectory()
-        var driver = driver(directory)
+        var driver = driver()
         let s = state(peerEndpoint: "198.51.100.3:40000", peerCandidates: ["192.168.1.3:40000"])
         let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         #expect(update.peers.map(\.action) == [.remove, .addOrUpdate])
@@ -43,7 +41,7 @@ import WireGuard
     }
 
     @Test func attemptWithoutHandshakeIsResentOnceWithinItsSecond() throws {
-        var driver = driver(try fixture.temporaryDirectory())
+        var driver = driver()
         let s = state(peerEndpoint: "198.51.100.3:40000")
         _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"))])
@@ -55,47 +53,41 @@ import WireGuard
     }
 
     @Test func aPeerWhoseCandidatesAllFailedRecentlyIsNotAttemptedWhenARelayCanCarryIt() throws {
-        let directory = try fixture.temporaryDirectory()
-        let paths = Paths(configDir: directory, dataDir: directory)
         var cache = ConnectionCache()
         for endpoint in ["198.51.100.3:40000", "192.168.1.3:40000"] {
             cache.update(peer: peerKey, endpoint: Endpoint(endpoint)!, kind: .serverReflexive, now: 50) { $0.recordFailure(at: 50) }
         }
-        try cache.save(to: paths.connectionCache("evilcorp"))
         let s = state(peerEndpoint: "198.51.100.3:40000", peerCandidates: ["192.168.1.3:40000"])
-        let relay = try RelayManager(network: "evilcorp", paths: paths, clientKey: PrivateKey.generate(), wireGuardPort: 9,
-                                     geoDatabase: nil, logger: Logger(label: "test"))
-        var withRelay = TraversalDriver(network: "evilcorp", options: TraversalOptions(), paths: paths, relay: relay,
-                                        logger: Logger(label: "test"))
+        let routes = RelayRoutes(status: RelayEngineStatus(links: [:], routes: [:], discovered: [], grantedChannels: [], now: 0))
+        var withRelay = PathPlanner(network: "evilcorp", options: TraversalOptions(), cache: cache, relay: routes, logger: Logger(label: "test"))
         let update = withRelay.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving,
                                     device: nil, now: 100)
         #expect(update.peers.isEmpty)
         #expect(withRelay.peers[peerKey]?.machine.phase == .unreachable(.failedRecently, retryAt: 105))
-        #expect(withRelay.snapshot.1.peers[peerKey.base64]?.reason == "every candidate failed recently")
+        #expect(withRelay.status.peers[peerKey.base64]?.reason == "every candidate failed recently")
 
         // Without a relay, or when the failures are old, the candidates are tried as usual.
-        var withoutRelay = driver(directory)
+        var withoutRelay = PathPlanner(network: "evilcorp", options: TraversalOptions(), cache: cache, relay: nil, logger: Logger(label: "test"))
         #expect(withoutRelay.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving,
                                   device: nil, now: 100).peers.map(\.action) == [.remove, .addOrUpdate])
-        var later = TraversalDriver(network: "evilcorp", options: TraversalOptions(), paths: paths, relay: relay,
-                                    logger: Logger(label: "test"))
+        var later = PathPlanner(network: "evilcorp", options: TraversalOptions(), cache: cache, relay: routes, logger: Logger(label: "test"))
         #expect(later.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving,
-                           device: nil, now: 50 + TraversalDriver.recentFailureWindow).peers.map(\.action) == [.remove, .addOrUpdate])
+                           device: nil, now: 50 + PathPlanner.recentFailureWindow).peers.map(\.action) == [.remove, .addOrUpdate])
     }
 
     @Test func exhaustedPeerIsPointedBackAtItsBestCandidate() throws {
-        var driver = driver(try fixture.temporaryDirectory())
+        var driver = driver()
         let s = state(peerEndpoint: "198.51.100.3:40000", peerCandidates: ["192.168.1.3:40000"])
         _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("192.168.1.3:40000"))])
         _ = driver.tick(device: device, now: 101.1)
         let last = driver.tick(device: device, now: 102.2)
         #expect(last.peers.last == PeerUpdate(publicKey: peerKey, action: .updateOnly, endpoint: Endpoint("198.51.100.3:40000")))
-        #expect(driver.snapshot.1.peers[peerKey.base64]?.path == .unreachableDirect)
+        #expect(driver.status.peers[peerKey.base64]?.path == .unreachableDirect)
     }
 
     @Test func liveSessionFromBeforeARestartIsAdoptedNotReAdded() throws {
-        var driver = driver(try fixture.temporaryDirectory())
+        var driver = driver()
         let s = state(peerEndpoint: "198.51.100.3:40000")
         let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"),
                                                            lastHandshake: Date(timeIntervalSince1970: 60))])
@@ -103,11 +95,11 @@ import WireGuard
                                  device: device, now: 100)
         #expect(update.peers.isEmpty)
         #expect(!driver.isAttempting)
-        #expect(driver.snapshot.1.peers[peerKey.base64]?.path == .direct)
+        #expect(driver.status.peers[peerKey.base64]?.path == .direct)
     }
 
     @Test func sameStateDoesNotRestartAttempts() throws {
-        var driver = driver(try fixture.temporaryDirectory())
+        var driver = driver()
         let s = state(peerEndpoint: "198.51.100.3:40000")
         _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         let again = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100.2)
@@ -115,54 +107,59 @@ import WireGuard
     }
 
     @Test func sameLanPairTriesThePrivateAddressFirst() throws {
-        var driver = driver(try fixture.temporaryDirectory())
+        var driver = driver()
         let s = state(peerEndpoint: "203.0.113.1:40000", peerCandidates: ["192.168.1.3:40000"])
         let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         #expect(update.peers[1].endpoint == Endpoint("192.168.1.3:40000"))
     }
 
-    @Test func handshakeMakesThePathDirectAndIsPersisted() throws {
-        let directory = try fixture.temporaryDirectory()
-        var driver = driver(directory)
+    @Test func handshakeMakesThePathDirectAndIsRecorded() throws {
+        var driver = driver()
         let s = state(peerEndpoint: "198.51.100.3:40000")
         _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
-        let before = driver.snapshot
         let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"),
                                                            lastHandshake: Date(timeIntervalSince1970: 100.3))])
         #expect(driver.tick(device: device, now: 100.4).peers.isEmpty)
         #expect(!driver.isAttempting)
-        driver.persist(previousCache: before.0, previousStatus: before.1)
-        let status = try #require(TraversalStatus.load(from: "\(directory)/evilcorp.traversal.json"))
-        #expect(status.natType == .portPreserving)
-        #expect(status.peers[peerKey.base64]?.path == .direct)
-        let cache = ConnectionCache.load(from: "\(directory)/evilcorp.connections.json") { Issue.record("\($0)") }
-        #expect(cache.stats(for: peerKey)[Endpoint("198.51.100.3:40000")!]?.successes == 1)
+        #expect(driver.status.natType == .portPreserving)
+        #expect(driver.status.peers[peerKey.base64]?.path == .direct)
+        #expect(driver.cache.stats(for: peerKey)[Endpoint("198.51.100.3:40000")!]?.successes == 1)
     }
 
     @Test func symmetricPeerIsUnreachableDirectWithoutAttempts() throws {
-        var driver = driver(try fixture.temporaryDirectory())
+        var driver = driver()
         let s = state(peerEndpoint: "198.51.100.3:40000", peerNat: .symmetric)
         let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         #expect(update.peers.isEmpty)
-        #expect(driver.snapshot.1.peers[peerKey.base64]?.path == .unreachableDirect)
+        #expect(driver.status.peers[peerKey.base64]?.path == .unreachableDirect)
+    }
+
+    /// Registered relays, each usable; a route for the peer when `proxy` is given.
+    func usable(_ relays: [PublicKey], proxy: Endpoint? = nil, channel: Endpoint? = nil) -> RelayEngineStatus {
+        let links = relays.enumerated().map { index, key in
+            (key, RelayEngineStatus.Link(target: RelayTarget(key: key, endpoint: Endpoint("192.0.2.\(10 + index):51821")!), transport: .udp,
+                                         phase: .registered(since: 0), usable: true, rttSamples: [], observedAddress: nil, info: nil))
+        }
+        let route = proxy.map {
+            RelayEngineStatus.Route(peer: peerKey, proxy: $0, preferences: relays, automatic: false, packetsIn: 0, packetsOut: 0,
+                                    packetsDropped: 0, channel: channel, channelVia: channel == nil ? nil : relays.first)
+        }
+        return RelayEngineStatus(links: Dictionary(uniqueKeysWithValues: links), routes: route.map { [peerKey: $0] } ?? [:],
+                                 discovered: [], grantedChannels: [], now: 0)
+    }
+
+    func relayedPlanner(_ relays: [PublicKey]) -> PathPlanner {
+        var routes = RelayRoutes(status: usable(relays))
+        routes.ranked = relays
+        return PathPlanner(network: "evilcorp", options: TraversalOptions(), cache: ConnectionCache(), relay: routes,
+                           logger: Logger(label: "test"))
     }
 
     /// A peer relayed to us moves its home: our route to it follows its new list, as it would
     /// had we routed it now (the lab saw a sender keep the old home for good).
     @Test func relayedPeerIsReachedThroughItsNewHome() throws {
         let relays = [PrivateKey.generate().publicKey, PrivateKey.generate().publicKey]
-        let directory = try fixture.temporaryDirectory()
-        let paths = Paths(configDir: directory, dataDir: directory)
-        let manager = try RelayManager(network: "evilcorp", paths: paths, clientKey: PrivateKey.generate(), wireGuardPort: 0,
-                                       geoDatabase: nil, logger: Logger(label: "test"))
-        // Loopback targets: the registrations go nowhere, and the test needs none.
-        let offers = relays.enumerated().map { index, key in
-            NetworkRelay(publicKey: key, endpoint: Endpoint("127.0.0.1:\(9 + index)")!, capacity: 10, load: 0, peerId: Int64(10 + index),
-                         lastSeen: Date())
-        }
-        manager.refresh(serverRelays: offers, ownNat: .portPreserving, ownAddress: nil, status: manager.engine.status())
-        var driver = TraversalDriver(network: "evilcorp", options: TraversalOptions(), paths: paths, relay: manager,
-                                     logger: Logger(label: "test"))
+        var driver = relayedPlanner(relays)
         func state(relays: [PublicKey]) -> API.State {
             var s = self.state(peerEndpoint: "198.51.100.3:40000", peerNat: .symmetric)
             s.peers[1].relays = relays
@@ -171,24 +168,21 @@ import WireGuard
         let before = state(relays: [relays[0], relays[1]])
         _ = driver.plan(state: before, desired: desired(before), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving,
                         device: nil, now: 100)
-        let usable = RelayEngineStatus(
-            links: Dictionary(uniqueKeysWithValues: offers.map { offer in
-                (offer.publicKey, RelayEngineStatus.Link(target: RelayTarget(key: offer.publicKey, endpoint: offer.endpoint), transport: .udp,
-                                                   phase: .registered(since: 0), usable: true, rttSamples: [],
-                                                   observedAddress: nil, info: nil))
-            }),
-            routes: [:], discovered: [], grantedChannels: [], now: 0)
         let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"))])
-        let routed = driver.tick(device: device, now: 100.1, relays: usable)
-        #expect(routed.peers.last?.endpoint.map(RelayClientEngine.isProxy) == true)
-        #expect(manager.engine.status().routes[peerKey]?.preferences == [relays[0], relays[1]])
+        let routed = driver.tick(device: device, now: 100.1)
+        // Until the engine has opened the proxy, the update names the pending one.
+        #expect(routed.peers.last?.endpoint == MemberPlan.pendingProxy)
+        #expect(driver.relay?.take() == [.route(peerKey, preferring: [relays[0], relays[1]])])
 
+        let proxy = Endpoint("127.0.0.1:40001")!
+        driver.relay?.begin(status: usable(relays, proxy: proxy))
+        #expect(driver.relay?.proxy(for: peerKey) == proxy)
         let after = state(relays: [relays[1], relays[0]])
         let update = driver.plan(state: after, desired: desired(after), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving,
                                  device: device, now: 101)
         #expect(update.peers.isEmpty)
-        #expect(manager.engine.status().routes[peerKey]?.preferences == [relays[1], relays[0]])
-        #expect(manager.proxy(for: peerKey) == routed.peers.last?.endpoint)
+        #expect(driver.relay?.take() == [.route(peerKey, preferring: [relays[1], relays[0]])])
+        #expect(driver.relay?.proxy(for: peerKey) == proxy)
     }
 
     /// When WireGuard moves onto a relay channel, its keepalive goes off and on again in the same
@@ -196,48 +190,34 @@ import WireGuard
     /// sends from before the peer's packets arrive through the proxy and roam it back there.
     @Test func movingOntoAChannelMakesWireGuardSendThroughItAtOnce() throws {
         let relayKey = PrivateKey.generate().publicKey
-        let directory = try fixture.temporaryDirectory()
-        let paths = Paths(configDir: directory, dataDir: directory)
-        let manager = try RelayManager(network: "evilcorp", paths: paths, clientKey: PrivateKey.generate(), wireGuardPort: 0,
-                                       geoDatabase: nil, logger: Logger(label: "test"))
-        let offer = NetworkRelay(publicKey: relayKey, endpoint: Endpoint("127.0.0.1:9")!, capacity: 10, load: 0, peerId: 10, lastSeen: Date())
-        manager.refresh(serverRelays: [offer], ownNat: .portPreserving, ownAddress: nil, status: manager.engine.status())
-        var driver = TraversalDriver(network: "evilcorp", options: TraversalOptions(), paths: paths, relay: manager,
-                                     logger: Logger(label: "test"))
+        var driver = relayedPlanner([relayKey])
         let s = state(peerEndpoint: "198.51.100.3:40000", peerNat: .symmetric)
         _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .symmetric, device: nil, now: 100)
-        let link = RelayEngineStatus.Link(target: RelayTarget(key: relayKey, endpoint: offer.endpoint), transport: .udp,
-                                          phase: .registered(since: 0), usable: true, rttSamples: [], observedAddress: nil, info: nil)
-        func status(channel: Endpoint?) -> RelayEngineStatus {
-            let route = RelayEngineStatus.Route(peer: peerKey, proxy: manager.proxy(for: peerKey) ?? Endpoint("127.0.0.1:1")!, preferences: [relayKey],
-                                                automatic: false, packetsIn: 0, packetsOut: 0, packetsDropped: 0, channel: channel,
-                                                channelVia: channel == nil ? nil : relayKey)
-            return RelayEngineStatus(links: [relayKey: link], routes: [peerKey: route], discovered: [], grantedChannels: [], now: 0)
-        }
         let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"))])
-        let routed = driver.tick(device: device, now: 100.1, relays: status(channel: nil))
-        let proxy = try #require(manager.proxy(for: peerKey))
-        #expect(routed.peers.last?.endpoint == proxy)
+        #expect(driver.tick(device: device, now: 100.1).peers.last?.endpoint == MemberPlan.pendingProxy)
+        let proxy = Endpoint("127.0.0.1:40001")!
 
         let channel = Endpoint("198.51.100.9:40000")!
+        driver.relay?.begin(status: usable([relayKey], proxy: proxy, channel: channel))
         let onProxy = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: proxy, persistentKeepalive: 25)])
-        let moved = driver.tick(device: onProxy, now: 100.2, relays: status(channel: channel)).peers
+        let moved = driver.tick(device: onProxy, now: 100.2).peers
         #expect(moved.map(\.persistentKeepalive) == [0, 25])
         #expect(moved.map(\.endpoint) == [nil, channel])
         #expect(moved.allSatisfy { $0.action == .updateOnly && $0.publicKey == peerKey })
         // Back to the proxy (the channel is gone): only the endpoint changes.
+        driver.relay?.begin(status: usable([relayKey], proxy: proxy))
         let onChannel = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: channel, persistentKeepalive: 25)])
-        #expect(driver.tick(device: onChannel, now: 100.3, relays: status(channel: nil)).peers
+        #expect(driver.tick(device: onChannel, now: 100.3).peers
             == [PeerUpdate(publicKey: peerKey, action: .updateOnly, endpoint: proxy)])
     }
 
     @Test func removedPeerIsForgotten() throws {
-        var driver = driver(try fixture.temporaryDirectory())
+        var driver = driver()
         let s = state(peerEndpoint: "198.51.100.3:40000")
         _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         _ = driver.plan(state: s, desired: [], ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 101)
         #expect(driver.peers.isEmpty)
-        #expect(driver.snapshot.1.peers.isEmpty)
+        #expect(driver.status.peers.isEmpty)
     }
 }
 

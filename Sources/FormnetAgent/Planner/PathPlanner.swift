@@ -7,11 +7,11 @@ import WireGuard
 
 /// Runs one `TraversalMachine` per peer against the WireGuard device: feeds it candidates, NAT
 /// types and handshakes, turns its actions into device updates, and records the outcomes in the
-/// connection cache and the status file `formnet show` reads. With a relay manager, a peer the
+/// connection cache and the status file `formnet show` reads. With relay routes, a peer the
 /// machine declares unreachable is routed through a relay at once, and stays relayed until its
 /// inputs change (a NAT type or candidate) or its packets start arriving directly; its route
 /// follows the relays it reports, home first.
-struct TraversalDriver {
+struct PathPlanner {
     /// What a machine was last started with; a change restarts it (a connected peer stays so).
     struct Inputs: Equatable {
         var candidates: [Candidate]
@@ -50,26 +50,22 @@ struct TraversalDriver {
 
     let network: String
     let options: TraversalOptions
-    let cachePath: String
-    let statusPath: String
     let logger: Logger
-    private(set) var peers: [PublicKey: PeerTraversal] = [:]
-    private var ownKey: PublicKey?
-    private var cache: ConnectionCache
-    private var status = TraversalStatus()
-    let relay: RelayManager?
-    let prober: TunnelProber?
+    var peers: [PublicKey: PeerTraversal] = [:]
+    private(set) var ownKey: PublicKey?
+    /// What each candidate did (`Paths.connectionCache`), and what `formnet show` reads
+    /// (`Paths.traversalStatus`): the daemon writes them when they change.
+    var cache: ConnectionCache
+    var status = TraversalStatus()
+    /// The relay routes, when relay fallback is on.
+    var relay: RelayRoutes?
 
-    init(network: String, options: TraversalOptions, paths: Paths, relay: RelayManager?, prober: TunnelProber? = nil,
-         logger: Logger) {
+    init(network: String, options: TraversalOptions, cache: ConnectionCache, relay: RelayRoutes?, logger: Logger) {
         self.network = network
-        self.relay = relay
-        self.prober = prober
         self.options = options
-        cachePath = paths.connectionCache(network)
-        statusPath = paths.traversalStatus(network)
+        self.cache = cache
+        self.relay = relay
         self.logger = logger
-        cache = ConnectionCache.load(from: cachePath) { logger.warning("\($0)") }
     }
 
     /// Whether any peer is trying candidates: the loop then ticks fast.
@@ -79,17 +75,16 @@ struct TraversalDriver {
 
     /// Attempting, or waiting for a relay to become usable for an unreachable peer: the loop
     /// then ticks fast, so the relayed path starts as soon as a registration completes.
-    var needsFastTick: Bool {
+    func needsFastTick(now: Double) -> Bool {
         isAttempting || (relay != nil && peers.contains { key, entry in
             if case .unreachable = entry.machine.phase { relay?.proxy(for: key) == nil } else { false }
-        }) || trialWithinASecond
+        }) || trialWithinASecond(now: now)
     }
 
     /// A relayed pair's direct trial starts within a second: both hosts must start it within
     /// a tick of the slot, so they tick fast until then.
-    private var trialWithinASecond: Bool {
+    private func trialWithinASecond(now: Double) -> Bool {
         guard let ownKey, let relay else { return false }
-        let now = Date().timeIntervalSince1970
         return peers.contains { key, entry in
             guard relay.proxy(for: key) != nil, let slot = entry.nextTrialSlot else { return false }
             return DirectTrialSchedule.slot(now: now + 1, ownKey, key) >= slot
@@ -135,7 +130,7 @@ struct TraversalDriver {
             entry.address = peer.ip
             entry.name = peer.name
             if isNew, let live = device?.peer(want.publicKey), let endpoint = live.endpoint,
-               !RelayManager.isRelayed(endpoint, status: lastRelayStatus),
+               !isRelayed(endpoint),
                let handshake = live.lastHandshake?.timeIntervalSince1970,
                now - handshake < entry.machine.timing.staleAfter {
                 let current = ordered.first { $0.endpoint == endpoint } ?? Candidate(endpoint: endpoint, kind: .serverReflexive)
@@ -160,8 +155,8 @@ struct TraversalDriver {
             // A relayed peer that reports other relays (a new home, or its first list after we
             // routed it) is reached through them from now on: the engine's preferences were
             // fixed when the route was made, and would keep the old home, or our own, for good.
-            if !isNew, entry.peerRelays != previousRelays, let relay, relay.proxy(for: want.publicKey) != nil {
-                _ = relay.route(want.publicKey, peerRelays: entry.peerRelays)
+            if !isNew, entry.peerRelays != previousRelays, relay?.proxy(for: want.publicKey) != nil {
+                _ = relay?.route(want.publicKey, peerRelays: entry.peerRelays)
             }
         }
         for key in peers.keys where !kept.contains(key) {
@@ -173,13 +168,13 @@ struct TraversalDriver {
     }
 
     /// Advances every machine with the device's latest handshakes.
-    mutating func tick(device: Device, now: Double, relays: RelayEngineStatus? = nil) -> DeviceUpdate {
+    mutating func tick(device: Device, now: Double) -> DeviceUpdate {
         var updates: [PeerUpdate] = []
         for (key, entry) in peers {
             var machine = entry.machine
             let live = device.peer(key)
-            if let relay, let relays {
-                if relay.proxy(for: key) != nil {
+            if let relays = relay?.status {
+                if relay?.proxy(for: key) != nil {
                     updates += tickRelayed(key, entry: entry, live: live, relays: relays, now: now)
                     if let trial = startDirectTrialIfDue(key, now: now) {
                         peers[key]?.lastKick = now
@@ -188,7 +183,7 @@ struct TraversalDriver {
                     }
                     continue
                 }
-                if case .unreachable(let reason, _) = machine.phase, relay.hasUsableRelay(relays) {
+                if case .unreachable(let reason, _) = machine.phase, relay?.hasUsableRelay == true {
                     updates += routeThroughRelay(key, entry: entry, reason: reason, relays: relays)
                     continue
                 }
@@ -203,19 +198,21 @@ struct TraversalDriver {
                                  machine: machine, device: live, now: now)
             }
         }
-        if let prober { measure(with: prober, device: device, now: now) }
         return DeviceUpdate(peers: updates)
     }
 
-    /// Points the prober at the directly connected peers and files what it measured under the
-    /// endpoint each probe went to.
-    private mutating func measure(with prober: TunnelProber, device: Device, now: Double) {
-        prober.setTargets(peers.compactMap { key, entry in
+    /// The directly connected peers, for the tunnel prober to measure.
+    func probeTargets(device: Device) -> [TunnelProbeBook.Target] {
+        peers.compactMap { key, entry in
             guard case .connected = entry.machine.phase, relay?.proxy(for: key) == nil, let address = entry.address,
-                  let endpoint = device.peer(key)?.endpoint, !RelayManager.isRelayed(endpoint, status: lastRelayStatus) else { return nil }
+                  let endpoint = device.peer(key)?.endpoint, !isRelayed(endpoint) else { return nil }
             return TunnelProbeBook.Target(peer: key, address: address, endpoint: endpoint)
-        }.sorted { $0.peer.base64 < $1.peer.base64 })
-        for outcome in prober.drain() {
+        }.sorted { $0.peer.base64 < $1.peer.base64 }
+    }
+
+    /// Files what the prober measured under the endpoint each probe went to.
+    mutating func record(_ outcomes: [TunnelProbeBook.Outcome], now: Double) {
+        for outcome in outcomes {
             guard let entry = peers[outcome.peer] else { continue }
             let kind = cache.stats(for: outcome.peer)[outcome.endpoint]?.kind
                 ?? entry.machine.candidates.first { $0.endpoint == outcome.endpoint }?.kind ?? .serverReflexive
@@ -230,19 +227,6 @@ struct TraversalDriver {
             }
         }
     }
-
-    /// Writes the cache and the status when they changed; failures only warn, since both only
-    /// speed things up or inform.
-    func persist(previousCache: ConnectionCache, previousStatus: TraversalStatus) {
-        if cache != previousCache {
-            do { try cache.save(to: cachePath) } catch { logger.warning("\(network): saving \(cachePath): \(error)") }
-        }
-        if status != previousStatus {
-            do { try status.save(to: statusPath) } catch { logger.warning("\(network): saving \(statusPath): \(error)") }
-        }
-    }
-
-    var snapshot: (ConnectionCache, TraversalStatus) { (cache, status) }
 
     private mutating func apply(_ actions: [TraversalMachine.Action], peer: DesiredPeer, peerNat: NatType,
                                 machine: TraversalMachine, device: Peer?, now: Double) -> [PeerUpdate] {
@@ -265,10 +249,10 @@ struct TraversalDriver {
             case .connected(let candidate, let after):
                 // A handshake the peer started may have roamed the endpoint to where it came from.
                 let endpoint = device?.endpoint ?? candidate.endpoint
-                if RelayManager.isRelayed(endpoint, status: lastRelayStatus), let relay, let entry = peers[key] {
+                if isRelayed(endpoint), relay != nil, let entry = peers[key] {
                     // The peer relays to us and the handshake came through its relay, not
                     // through the candidate: keep the relayed path (now routed as ours too).
-                    if let proxy = relay.route(key, peerRelays: entry.peerRelays), proxy != endpoint {
+                    if let proxy = relay?.route(key, peerRelays: entry.peerRelays), proxy != endpoint {
                         updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: proxy))
                     }
                     status.peers[key.base64] = .init(path: .relayed, natType: peerNat, reason: "the peer relays to us")
@@ -286,7 +270,7 @@ struct TraversalDriver {
                     $0.recordFailure(at: now)
                 }
             case .unreachable(let reason):
-                if let relay, let relays = lastRelayStatus, relay.hasUsableRelay(relays), let entry = peers[key] {
+                if let relays = relay?.status, relay?.hasUsableRelay == true, let entry = peers[key] {
                     updates += routeThroughRelay(key, entry: entry, reason: reason, relays: relays)
                     continue
                 }
@@ -308,107 +292,13 @@ struct TraversalDriver {
         return updates
     }
 
-    /// A relayed peer whose pair could go direct tries its candidates again at the pair's
-    /// trial slot (both hosts at once); failing, it is relayed again, succeeding, the relay
-    /// route closes.
-    private mutating func startDirectTrialIfDue(_ key: PublicKey, now: Double) -> [TraversalMachine.Action]? {
-        // Still relayed: the tick may just have moved it to a direct path the peer found.
-        guard let ownKey, let entry = peers[key], relay?.proxy(for: key) != nil, entry.machine.directPossible else { return nil }
-        guard let slot = entry.nextTrialSlot else {
-            peers[key]?.nextTrialSlot = DirectTrialSchedule.firstTrialSlot(relayedAt: now, ownKey, key)
-            return nil
-        }
-        let current = DirectTrialSchedule.slot(now: now, ownKey, key)
-        guard current >= slot else { return nil }
-        peers[key]?.nextTrialSlot = current + 1
-        // Pairs that keep failing (a peer behind a firewall its NAT type does not show) try
-        // less often; both hosts of a pair fail the same trials, so they skip the same slots.
-        guard DirectTrialSchedule.tries(slot: current, afterFailures: entry.failedTrials) else { return nil }
-        peers[key]?.failedTrials += 1
-        logger.info("\(network): \(label(key)): relayed; trying a direct path again (both sides at once)")
-        return peers[key]?.machine.retryDirect(now: now)
-    }
-
-    /// The engine's view at the last tick, for decisions made while applying actions.
-    var lastRelayStatus: RelayEngineStatus?
-
-    /// Points the peer at its relay proxy; re-added so the first initiation leaves at once.
-    private mutating func routeThroughRelay(_ key: PublicKey, entry: PeerTraversal, reason: TraversalMachine.Reason,
-                                            relays: RelayEngineStatus) -> [PeerUpdate] {
-        guard let relay, let proxy = relay.route(key, peerRelays: entry.peerRelays) else { return [] }
-        let via = relays.links[relay.ranked.first { id in entry.peerRelays.contains(id) && relays.links[id]?.usable == true }
-            ?? relay.ranked.first { relays.links[$0]?.usable == true } ?? key]
-        logger.info("\(network): \(label(key)): relayed (\(Self.describe(reason))) through \(via.map { "\($0.target.endpoint)" } ?? "a relay")")
-        status.peers[key.base64] = .init(path: .relayed, endpoint: via?.target.endpoint, natType: entry.inputs.peer,
-                                         reason: Self.describe(reason), relay: via?.target.key.base64)
-        return [.remove(key), PeerUpdate(publicKey: key, endpoint: proxy, persistentKeepalive: entry.desired.persistentKeepalive,
-                                         replaceAllowedIPs: true, allowedIPs: entry.desired.allowedIPs)]
-    }
-
-    /// A relayed peer: reports which relay carries it, and takes a direct path when the peer's
-    /// packets start arriving directly (its side found one; WireGuard roamed the endpoint).
-    private mutating func tickRelayed(_ key: PublicKey, entry: PeerTraversal, live: Peer?, relays: RelayEngineStatus,
-                                      now: Double) -> [PeerUpdate] {
-        if let live, let endpoint = live.endpoint, !RelayManager.isRelayed(endpoint, status: relays),
-           let handshake = live.lastHandshake?.timeIntervalSince1970, now - handshake < 30 {
-            let candidate = entry.machine.candidates.first { $0.endpoint == endpoint } ?? Candidate(endpoint: endpoint, kind: .serverReflexive)
-            peers[key]?.machine.adopt(candidate, candidates: entry.machine.candidates, local: entry.inputs.local,
-                                      peer: entry.inputs.peer, lastHandshake: handshake)
-            relay?.unroute(key)
-            cache.update(peer: key, endpoint: endpoint, kind: candidate.kind, now: now) { $0.recordSuccess(at: now, timeToHandshake: 0) }
-            status.peers[key.base64] = .init(path: .direct, endpoint: endpoint, natType: entry.inputs.peer)
-            logger.info("\(network): \(label(key)): moved from the relay to a direct path at \(endpoint)")
-            return []
-        }
-        var updates: [PeerUpdate] = []
-        // WireGuard follows the route's channel when the relay granted one, and goes back to the
-        // proxy when it stops being usable (also after a packet through the proxy roamed it there).
-        if let relay, let wanted = relay.wireGuardEndpoint(for: key, status: relays), live?.endpoint != wanted {
-            let keepalive = entry.desired.persistentKeepalive
-            if RelayClientEngine.isProxy(wanted) || keepalive == 0 {
-                updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted))
-            } else {
-                // Keepalive off and on again: WireGuard (kernel and wireguard-go alike) sends one at
-                // once, through the channel, and the relay learns where this end's WireGuard sends
-                // from. Until it knows, it hands the peer's packets to this agent's proxy; WireGuard
-                // roamed back to the proxy on each, and a pair whose traffic the other end started
-                // never settled on its channels (the kernel VM test saw it flap for good).
-                updates.append(PeerUpdate(publicKey: key, action: .updateOnly, persistentKeepalive: 0))
-                updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted, persistentKeepalive: keepalive))
-            }
-            if !RelayClientEngine.isProxy(wanted) {
-                logger.info("\(network): \(label(key)): WireGuard sends through the relay's channel at \(wanted)")
-            }
-        }
-        if let relay, let live, let endpoint = live.endpoint, !RelayClientEngine.isProxy(endpoint),
-           endpoint == relays.routes[key]?.channel {
-            var watch = entry.pathWatch
-            if PathWatch.isSilent(&watch, peer: live, at: endpoint, now: now) {
-                logger.warning("\(network): \(label(key)): nothing came back through the relay's channel at \(endpoint) for \(Int(PathWatch.silence)) s (are the relay's channel ports firewalled?): back to its proxy")
-                relay.engine.refuseChannel(of: key)
-                if let proxy = relay.proxy(for: key) { updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: proxy)) }
-                peers[key]?.pathWatch = nil
-            } else {
-                peers[key]?.pathWatch = watch
-            }
-        } else {
-            peers[key]?.pathWatch = nil
-        }
-        if let route = relays.routes[key], let via = (route.channel == nil ? nil : route.channelVia) ?? route.lastSentVia ?? route.lastInboundVia,
-           let link = relays.links[via],
-           status.peers[key.base64]?.relay != via.base64 || status.peers[key.base64]?.path != .relayed {
-            // Also when a re-plan wrote unreachable-direct while no relay was usable for a moment
-            // (a failover): the route stayed, and the packets it carries say the path is relayed.
-            let previous = status.peers[key.base64]
-            status.peers[key.base64] = .init(path: .relayed, endpoint: link.target.endpoint, natType: entry.inputs.peer,
-                                             reason: previous?.reason, relay: via.base64)
-            logger.info("\(network): \(label(key)): now relayed through \(link.target.endpoint)")
-        }
-        return updates
+    /// Whether packets from this endpoint came through a relay: a proxy, or a relay's channel.
+    func isRelayed(_ endpoint: Endpoint) -> Bool {
+        relay?.isRelayed(endpoint) ?? RelayClientEngine.isProxy(endpoint)
     }
 
     /// "name (key)" for what the daemon says: names are what people know, keys are what is unique.
-    private func label(_ key: PublicKey) -> String {
+    func label(_ key: PublicKey) -> String {
         peers[key]?.name.map { "\($0) (\(key.base64.prefix(8))…)" } ?? key.base64
     }
 

@@ -23,6 +23,13 @@ struct ServerRoute {
 
     static let relayHold = 300.0
 
+    /// Where WireGuard reaches the server now, for a state's peer diff: a proxy still being
+    /// opened counts as the route's proxy once the engine has it, else as the external endpoint.
+    func endpoint(relay: RelayRoutes?) -> Endpoint {
+        guard current == MemberPlan.pendingProxy else { return current }
+        return relay?.proxy(for: key).flatMap { $0 == MemberPlan.pendingProxy ? nil : $0 } ?? external
+    }
+
     init(server: InterfaceConfig.Server) {
         key = server.publicKey
         external = server.externalEndpoint
@@ -31,18 +38,18 @@ struct ServerRoute {
 
     /// Moves the server onto a relay or off it, and returns the change to WireGuard's endpoint
     /// for the server, if any.
-    mutating func update(device: Device, ownNat: NatType, relay: RelayManager?, status: RelayEngineStatus?, now: Double) -> DeviceUpdate {
+    mutating func update(device: Device, ownNat: NatType, relay: inout RelayRoutes?, now: Double) -> DeviceUpdate {
         guard let peer = device.peers.first(where: { $0.publicKey == key }) else { return DeviceUpdate() }
         let silent = peer.endpoint.map { PathWatch.isSilent(&watch, peer: peer, at: $0, now: now) } ?? false
         let routed = relay?.proxy(for: key) != nil
         var wanted = external
-        if ownNat == .udpBlocked, let relay, let status, relay.hasUsableRelay(status), now >= relaysHeldUntil {
+        if ownNat == .udpBlocked, relay?.hasUsableRelay == true, now >= relaysHeldUntil {
             if routed && silent {
-                relay.unroute(key)
+                relay?.unroute(key)
                 relaysHeldUntil = now + Self.relayHold
             } else if routed || silent {
-                if !routed { _ = relay.route(key, peerRelays: []) }
-                wanted = relay.wireGuardEndpoint(for: key, status: status) ?? external
+                if !routed { _ = relay?.route(key, peerRelays: []) }
+                wanted = relay?.wireGuardEndpoint(for: key) ?? external
             }
         } else if routed {
             relay?.unroute(key)

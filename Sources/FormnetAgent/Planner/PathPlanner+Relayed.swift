@@ -1,0 +1,106 @@
+import Foundation
+import FormnetKit
+import FormnetRelay
+import FormnetTraversal
+import WireGuard
+
+/// The relayed half of `PathPlanner`: routing a peer through the relays, following the
+/// route's channel, giving up a channel that carries nothing back, and the background trials
+/// that take a relayed pair back to a direct path.
+extension PathPlanner {
+    /// A relayed peer whose pair could go direct tries its candidates again at the pair's
+    /// trial slot (both hosts at once); failing, it is relayed again, succeeding, the relay
+    /// route closes.
+    mutating func startDirectTrialIfDue(_ key: PublicKey, now: Double) -> [TraversalMachine.Action]? {
+        // Still relayed: the tick may just have moved it to a direct path the peer found.
+        guard let ownKey, let entry = peers[key], relay?.proxy(for: key) != nil, entry.machine.directPossible else { return nil }
+        guard let slot = entry.nextTrialSlot else {
+            peers[key]?.nextTrialSlot = DirectTrialSchedule.firstTrialSlot(relayedAt: now, ownKey, key)
+            return nil
+        }
+        let current = DirectTrialSchedule.slot(now: now, ownKey, key)
+        guard current >= slot else { return nil }
+        peers[key]?.nextTrialSlot = current + 1
+        // Pairs that keep failing (a peer behind a firewall its NAT type does not show) try
+        // less often; both hosts of a pair fail the same trials, so they skip the same slots.
+        guard DirectTrialSchedule.tries(slot: current, afterFailures: entry.failedTrials) else { return nil }
+        peers[key]?.failedTrials += 1
+        logger.info("\(network): \(label(key)): relayed; trying a direct path again (both sides at once)")
+        return peers[key]?.machine.retryDirect(now: now)
+    }
+
+    /// Points the peer at its relay proxy; re-added so the first initiation leaves at once.
+    mutating func routeThroughRelay(_ key: PublicKey, entry: PeerTraversal, reason: TraversalMachine.Reason,
+                                            relays: RelayEngineStatus) -> [PeerUpdate] {
+        guard let proxy = relay?.route(key, peerRelays: entry.peerRelays), let ranked = relay?.ranked else { return [] }
+        let via = relays.links[ranked.first { id in entry.peerRelays.contains(id) && relays.links[id]?.usable == true }
+            ?? ranked.first { relays.links[$0]?.usable == true } ?? key]
+        logger.info("\(network): \(label(key)): relayed (\(Self.describe(reason))) through \(via.map { "\($0.target.endpoint)" } ?? "a relay")")
+        status.peers[key.base64] = .init(path: .relayed, endpoint: via?.target.endpoint, natType: entry.inputs.peer,
+                                         reason: Self.describe(reason), relay: via?.target.key.base64)
+        return [.remove(key), PeerUpdate(publicKey: key, endpoint: proxy, persistentKeepalive: entry.desired.persistentKeepalive,
+                                         replaceAllowedIPs: true, allowedIPs: entry.desired.allowedIPs)]
+    }
+
+    /// A relayed peer: reports which relay carries it, and takes a direct path when the peer's
+    /// packets start arriving directly (its side found one; WireGuard roamed the endpoint).
+    mutating func tickRelayed(_ key: PublicKey, entry: PeerTraversal, live: Peer?, relays: RelayEngineStatus,
+                                      now: Double) -> [PeerUpdate] {
+        if let live, let endpoint = live.endpoint, !isRelayed(endpoint),
+           let handshake = live.lastHandshake?.timeIntervalSince1970, now - handshake < 30 {
+            let candidate = entry.machine.candidates.first { $0.endpoint == endpoint } ?? Candidate(endpoint: endpoint, kind: .serverReflexive)
+            peers[key]?.machine.adopt(candidate, candidates: entry.machine.candidates, local: entry.inputs.local,
+                                      peer: entry.inputs.peer, lastHandshake: handshake)
+            relay?.unroute(key)
+            cache.update(peer: key, endpoint: endpoint, kind: candidate.kind, now: now) { $0.recordSuccess(at: now, timeToHandshake: 0) }
+            status.peers[key.base64] = .init(path: .direct, endpoint: endpoint, natType: entry.inputs.peer)
+            logger.info("\(network): \(label(key)): moved from the relay to a direct path at \(endpoint)")
+            return []
+        }
+        var updates: [PeerUpdate] = []
+        // WireGuard follows the route's channel when the relay granted one, and goes back to the
+        // proxy when it stops being usable (also after a packet through the proxy roamed it there).
+        if let wanted = relay?.wireGuardEndpoint(for: key), live?.endpoint != wanted {
+            let keepalive = entry.desired.persistentKeepalive
+            if RelayClientEngine.isProxy(wanted) || keepalive == 0 {
+                updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted))
+            } else {
+                // Keepalive off and on again: WireGuard (kernel and wireguard-go alike) sends one at
+                // once, through the channel, and the relay learns where this end's WireGuard sends
+                // from. Until it knows, it hands the peer's packets to this agent's proxy; WireGuard
+                // roamed back to the proxy on each, and a pair whose traffic the other end started
+                // never settled on its channels (the kernel VM test saw it flap for good).
+                updates.append(PeerUpdate(publicKey: key, action: .updateOnly, persistentKeepalive: 0))
+                updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted, persistentKeepalive: keepalive))
+            }
+            if !RelayClientEngine.isProxy(wanted) {
+                logger.info("\(network): \(label(key)): WireGuard sends through the relay's channel at \(wanted)")
+            }
+        }
+        if relay != nil, let live, let endpoint = live.endpoint, !RelayClientEngine.isProxy(endpoint),
+           endpoint == relays.routes[key]?.channel {
+            var watch = entry.pathWatch
+            if PathWatch.isSilent(&watch, peer: live, at: endpoint, now: now) {
+                logger.warning("\(network): \(label(key)): nothing came back through the relay's channel at \(endpoint) for \(Int(PathWatch.silence)) s (are the relay's channel ports firewalled?): back to its proxy")
+                relay?.refuseChannel(of: key)
+                if let proxy = relay?.proxy(for: key) { updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: proxy)) }
+                peers[key]?.pathWatch = nil
+            } else {
+                peers[key]?.pathWatch = watch
+            }
+        } else {
+            peers[key]?.pathWatch = nil
+        }
+        if let route = relays.routes[key], let via = (route.channel == nil ? nil : route.channelVia) ?? route.lastSentVia ?? route.lastInboundVia,
+           let link = relays.links[via],
+           status.peers[key.base64]?.relay != via.base64 || status.peers[key.base64]?.path != .relayed {
+            // Also when a re-plan wrote unreachable-direct while no relay was usable for a moment
+            // (a failover): the route stayed, and the packets it carries say the path is relayed.
+            let previous = status.peers[key.base64]
+            status.peers[key.base64] = .init(path: .relayed, endpoint: link.target.endpoint, natType: entry.inputs.peer,
+                                             reason: previous?.reason, relay: via.base64)
+            logger.info("\(network): \(label(key)): now relayed through \(link.target.endpoint)")
+        }
+        return updates
+    }
+}

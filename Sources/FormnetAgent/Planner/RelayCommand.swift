@@ -1,0 +1,18 @@
+import FormnetRelay
+import WireGuard
+
+/// What the planner asks of the relay client engine; the daemon carries the commands out in
+/// order, before it applies the plan's device update.
+enum RelayCommand: Sendable, Equatable {
+    /// Keep registrations with these relays, home first.
+    case setRelays([RelayTarget], udpBlocked: Bool)
+    /// Carry the peer's packets through the first usable relay of the list; opens the peer's
+    /// loopback proxy, which `MemberPlan.resolving(proxies:)` puts into the device update.
+    case route(PublicKey, preferring: [PublicKey])
+    case unroute(PublicKey)
+    /// Stop using the peer's channel and ask its relay for none for a while: it carried
+    /// nothing back (`PathWatch`).
+    case refuseChannel(PublicKey)
+    /// WireGuard's listen port, where the proxies deliver.
+    case setWireGuardPort(UInt16)
+}
