@@ -11,6 +11,7 @@
 #   lab_spawn NAME CMD...          start CMD on host NAME in the background; its pid in LAB_PID
 #   lab_internet CIDR              an "internet": a bridge in host "inet" with prefix CIDR (e.g. 198.18.0.0/24)
 #   lab_attach_public NAME ADDR    wire host NAME to the internet bridge with ADDR/prefix
+#   lab_public_hosts NAME:ADDR...  make each host NAME and wire it to the internet with ADDR
 #   lab_teardown                   kill every process on the lab hosts and remove them
 # Source after lib.sh. The formnet helpers (below the NAT routers) come after.
 
@@ -68,6 +69,14 @@ lab_attach_public() {
     lab_exec inet ip link set "$port" master br0 up
     lab_exec "$name" ip addr add "$addr/$LAB_PREFIX_LEN" dev eth0
     lab_exec "$name" ip link set eth0 up
+}
+
+lab_public_hosts() {
+    local spec
+    for spec in "$@"; do
+        lab_host "${spec%%:*}"
+        lab_attach_public "${spec%%:*}" "${spec#*:}"
+    done
 }
 
 lab_teardown() {
@@ -132,7 +141,7 @@ lab_attach_lan() {
 }
 
 lab_lan_hosts() {
-    local host router addr
+    local spec host router addr
     for spec in "$@"; do
         IFS=: read -r host router addr <<<"$spec"
         lab_host "$host"
