@@ -11,8 +11,9 @@
 #   lab_spawn NAME CMD...          start CMD on host NAME in the background; its pid in LAB_PID
 #   lab_internet CIDR              an "internet": a bridge in host "inet" with prefix CIDR (e.g. 198.18.0.0/24)
 #   lab_attach_public NAME ADDR    wire host NAME to the internet bridge with ADDR/prefix
+#   lab_public_hosts NAME:ADDR...  make each host NAME and wire it to the internet with ADDR
 #   lab_teardown                   kill every process on the lab hosts and remove them
-# Source after lib.sh.
+# Source after lib.sh. The formnet helpers (below the NAT routers) come after.
 
 LAB="${LAB:-fnl}"
 LAB_HOSTS=()
@@ -46,14 +47,6 @@ lab_exec() {
     nsenter --net="/run/netns/$LAB-$name" --mount="$LAB_RUN/$name.mnt" "$@"
 }
 
-# lab_wg_endpoint HOST IFACE PEER-ADDRESS: where HOST's WireGuard on IFACE sends the packets of the
-# peer whose allowed IPs are PEER-ADDRESS/32 (a direct endpoint, a relay channel, or a loopback proxy).
-lab_wg_endpoint() {
-    local key
-    key="$(lab_exec "$1" wg show "$2" allowed-ips | awk -v ip="$3/32" '$2 == ip { print $1 }')"
-    lab_exec "$1" wg show "$2" endpoints | awk -v k="$key" '$1 == k { print $2 }'
-}
-
 lab_spawn() {
     local name="$1"; shift
     local LAB_RUN; LAB_RUN="$(lab_run)"
@@ -76,6 +69,14 @@ lab_attach_public() {
     lab_exec inet ip link set "$port" master br0 up
     lab_exec "$name" ip addr add "$addr/$LAB_PREFIX_LEN" dev eth0
     lab_exec "$name" ip link set eth0 up
+}
+
+lab_public_hosts() {
+    local spec
+    for spec in "$@"; do
+        lab_host "${spec%%:*}"
+        lab_attach_public "${spec%%:*}" "${spec#*:}"
+    done
 }
 
 lab_teardown() {
@@ -107,6 +108,9 @@ lab_teardown() {
 #   lab_router_behind NAME TYPE ROUTER ADDR LAN_CIDR   a router whose outside is on ROUTER's LAN
 #                  (NAT behind NAT, as a carrier-grade NAT)
 #   lab_attach_lan HOST ROUTER ADDR              wire HOST to ROUTER's LAN, default route via it
+#   lab_lan_hosts HOST:ROUTER:ADDR...            make each HOST and wire it to ROUTER's LAN
+#   lab_block_udp ROUTER, lab_unblock_udp ROUTER  from now on ROUTER forwards no UDP (TCP passes);
+#                  again
 #
 # Each router drops unsolicited packets sent to its own outside address: otherwise an early
 # punch from the other side leaves an unreplied conntrack entry and the member's own outbound
@@ -134,6 +138,23 @@ lab_attach_lan() {
     lab_exec "$host" ip addr add "$addr/${gw#*/}" dev eth0
     lab_exec "$host" ip link set eth0 up
     lab_exec "$host" ip route add default via "${gw%/*}"
+}
+
+lab_lan_hosts() {
+    local spec host router addr
+    for spec in "$@"; do
+        IFS=: read -r host router addr <<<"$spec"
+        lab_host "$host"
+        lab_attach_lan "$host" "$router" "$addr"
+    done
+}
+
+lab_block_udp() { lab_exec "$1" nft insert rule inet filter forward meta l4proto udp drop; }
+lab_unblock_udp() {
+    local handle
+    for handle in $(lab_exec "$1" nft -a list chain inet filter forward | awk '/meta l4proto udp drop/ { print $NF }'); do
+        lab_exec "$1" nft delete rule inet filter forward handle "$handle"
+    done
 }
 
 _lab_router_inside() {
@@ -173,3 +194,133 @@ table inet filter {
 }
 NFT
 }
+
+# formnet on the lab hosts. A test sets NET (the network's name), WORK (its directory: WORK/HOST
+# holds each host's config and data directories, WORK/HOST.log its agent's output), FORMNET and
+# SERVER_BIN (require_server), and IP, each host's address on the network.
+#
+#   server SUBCOMMAND ARGS...      formnet-server on host "server", with its directories
+#   member HOST ARGS...            formnet on HOST, with its directories, userspace WireGuard
+#   invite HOST [ARGS...]          add HOST as a peer at ip_of HOST; its invitation in WORK/HOST.toml
+#   start_server API-ADDR          `formnet-server serve`; its pid in SERVER_PID once the API
+#                                  listens on API-ADDR (e.g. 10.80.0.1:51820)
+#   start_agent HOST [ARGS...]     `formnet up --daemon --interval $INTERVAL ARGS...` on HOST; its pid
+#                                  in LAB_PID and AGENT_PID[HOST]
+#   install_all HOST...            every HOST installs its invitation at once; install_done HOST: it did
+#   knows_relays HOST N            after a `formnet up`, HOST's state lists at least N relays
+#   ip_of HOST                     HOST's address on the network (IP[HOST])
+#   pings HOST PEER [COUNT]        HOST gets a reply from PEER across the tunnel (1 ping, or COUNT)
+#   show_field HOST PEER FIELD     the word after FIELD in PEER's line of HOST's `formnet show --short`
+#   short_field PEER FIELD         the same, from a `formnet show --short` on standard input
+#   path_of/via_of HOST PEER       the path (direct, relayed, ...) and relay HOST shows for PEER
+#   path_is HOST PEER PATH...      HOST shows one of PATHs for PEER
+#   wg_endpoint HOST PEER          where HOST's WireGuard sends PEER's packets (a direct endpoint, a
+#                                  relay channel, or its agent's loopback proxy)
+#   tail_logs LINES NAME...        the last LINES lines of each WORK/NAME.log there is
+#   wait_for SECONDS WHAT CMD...   runs CMD until it succeeds; after SECONDS a FAIL line names WHAT
+#   now, since START [DIGITS]      the time; the seconds since START (1 decimal, or DIGITS)
+#
+# start_server and start_agent start their process with $LAB_SPAWN: lab_spawn, or the test's own.
+
+declare -A IP=() AGENT_PID=()
+INTERVAL=10
+LAB_SPAWN=lab_spawn
+WAIT_POLL=0.2   # seconds between wait_for's tries
+
+server() {
+    local sub="$1"; shift
+    lab_exec server "$SERVER_BIN" "$sub" --config-dir "$WORK/server/etc" --data-dir "$WORK/server/data" "$@"
+}
+
+member() {
+    local name="$1"; shift
+    lab_exec "$name" "$FORMNET" --config-dir "$WORK/$name/etc" --data-dir "$WORK/$name/data" \
+        --backend userspace --no-write-hosts "$@"
+}
+
+invite() {
+    local name="$1"; shift
+    server add-peer "$NET" --name "$name" --cidr members --ip "$(ip_of "$name")" --save-config "$WORK/$name.toml" "$@"
+}
+
+start_server() {
+    $LAB_SPAWN server "$SERVER_BIN" serve "$NET" --config-dir "$WORK/server/etc" --data-dir "$WORK/server/data" \
+        --backend userspace 2>>"$WORK/server.log"
+    SERVER_PID=$LAB_PID
+    wait_for 20 "server API on $1" lab_exec server sh -c "ss -ltn | grep -q '$1'"
+}
+
+start_agent() {
+    local name="$1"; shift
+    $LAB_SPAWN "$name" "$FORMNET" up "$NET" --config-dir "$WORK/$name/etc" --data-dir "$WORK/$name/data" \
+        --backend userspace --no-write-hosts --daemon --interval "$INTERVAL" "$@" >>"$WORK/$name.log" 2>&1
+    AGENT_PID[$name]=$LAB_PID
+}
+
+# Installs run together: each waits out the server's redeem transition (5 s).
+declare -A _INSTALL_PID=()
+install_all() {
+    local m
+    for m in "$@"; do
+        member "$m" install "$WORK/$m.toml" >>"$WORK/$m.log" 2>&1 &
+        _INSTALL_PID[$m]=$!
+    done
+}
+install_done() { wait "${_INSTALL_PID[$1]}"; }
+
+knows_relays() {
+    member "$1" up "$NET" >/dev/null 2>&1 || return 1
+    python3 -c 'import json, sys; sys.exit(0 if len(json.load(open(sys.argv[1]))["state"]["relays"]) >= int(sys.argv[2]) else 1)' \
+        "$WORK/$1/data/$NET.json" "$2" 2>/dev/null
+}
+
+ip_of() {
+    [ -n "${IP[$1]:-}" ] || die "no address for '$1' in IP"
+    echo "${IP[$1]}"
+}
+
+pings() { lab_exec "$1" ping -c "${3:-1}" -W 1 -q "$(ip_of "$2")" >/dev/null; }
+
+short_field() {
+    awk -v name="$1" -v f="$2" '$1 == name { for (i = 2; i < NF; i++) if ($i == f) { print $(i + 1); exit } }'
+}
+show_field() { member "$1" show "$NET" --short 2>/dev/null | short_field "$2" "$3"; }
+path_of() { show_field "$1" "$2" path; }
+via_of() { show_field "$1" "$2" via; }
+path_is() {
+    local path p; path="$(path_of "$1" "$2")"
+    for p in "${@:3}"; do [ "$path" = "$p" ] && return 0; done
+    return 1
+}
+
+wg_endpoint() {
+    local key
+    key="$(lab_exec "$1" wg show "$NET" allowed-ips | awk -v ip="$(ip_of "$2")/32" '$2 == ip { print $1 }')"
+    lab_exec "$1" wg show "$NET" endpoints | awk -v k="$key" '$1 == k { print $2 }'
+}
+
+tail_logs() {
+    local lines="$1" name; shift
+    for name in "$@"; do
+        [ -f "$WORK/$name.log" ] && { echo "--- $name.log"; tail -n "$lines" "$WORK/$name.log"; }
+    done
+    return 0
+}
+
+# By the clock, in whole seconds: a try can take long (a ping waits for its reply). Each try's
+# output is dropped. A bare wait_for that times out stops a test under set -e, and its FAIL line
+# (on standard error, like die's) says what it waited for; inside check, the check's follows it.
+wait_for() {
+    local seconds="$1" what="$2"; shift 2
+    local deadline=$(( ${EPOCHREALTIME//[!0-9]/} + seconds * 1000000 ))
+    until "$@" >/dev/null 2>&1; do
+        if [ "${EPOCHREALTIME//[!0-9]/}" -ge "$deadline" ]; then
+            echo "FAIL: timed out after $seconds s waiting for $what" >&2
+            return 1
+        fi
+        sleep "$WAIT_POLL"
+    done
+}
+
+now() { date +%s.%N; }
+since() { awk -v s="$1" -v e="$(now)" -v f="%.${2:-1}f" 'BEGIN { printf f, e - s }'; }

@@ -15,6 +15,17 @@ require_tool() { # require_tool TOOL DEBIAN-PACKAGE
     command -v "$1" >/dev/null 2>&1 || die "'$1' is missing: apt-get install --no-install-recommends $2"
 }
 require_formnet() { [ -x "$FORMNET" ] || die "no formnet binary at $FORMNET: run 'swift build' first"; }
+require_server() { # sets SERVER_BIN: $FORMNET_SERVER, or formnet-server beside formnet
+    SERVER_BIN="${FORMNET_SERVER:-$(dirname "$FORMNET")/formnet-server}"
+    [ -x "$SERVER_BIN" ] || die "no formnet-server binary at $SERVER_BIN: run 'swift build' first"
+}
+require_bin_dir() { # sets BIN_DIR absolute ($BIN_DIR, or formnet's directory), which holds both binaries
+    BIN_DIR="$(cd "${BIN_DIR:-$(dirname "$FORMNET")}" && pwd)"
+    local b
+    for b in formnet formnet-server; do
+        [ -x "$BIN_DIR/$b" ] || die "no $b binary in $BIN_DIR: run 'swift build' first"
+    done
+}
 
 pass() { echo "PASS: $*"; PASSED=$((PASSED + 1)); }
 fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
