@@ -87,7 +87,7 @@ public struct ServerRuntime: Sendable {
         try backend.createInterface(named: network)
         do {
             try backend.apply(DeviceUpdate(privateKey: privateKey, listenPort: config.listenPort, replacePeers: true,
-                                           peers: peers.map(PeerUpdate.add)), to: network)
+                                           peers: PeerDiff.update(current: [], desired: peers).peers), to: network)
             try links.addAddress(address, to: network)
             try links.setMTU(mtu, on: network)
             try links.setUp(true, name: network)
@@ -151,12 +151,14 @@ public struct ServerRuntime: Sendable {
             let desired = DevicePeers.desired(from: snapshot.peers, serverAddress: config.address, now: now) {
                 transitions.deviceKey(for: $0, now: now)
             }
-            let updates = DevicePeers.updates(current: device.peers, desired: desired)
-            guard !updates.isEmpty else { return }
-            try backend.apply(DeviceUpdate(peers: updates), to: network)
+            // A stored endpoint is only where a peer starts; WireGuard's roaming follows members
+            // from there.
+            let update = PeerDiff.update(current: device.peers, desired: desired, correcting: .allowedIPsOnly)
+            guard !update.peers.isEmpty else { return }
+            try backend.apply(update, to: network)
             logger.info("WireGuard peers reconciled", metadata: [
-                "removed": "\(updates.filter { $0.action == .remove }.count)",
-                "changed": "\(updates.filter { $0.action != .remove }.count)",
+                "removed": "\(update.peers.filter { $0.action == .remove }.count)",
+                "changed": "\(update.peers.filter { $0.action != .remove }.count)",
             ])
         } catch {
             logger.error("refresh failed", metadata: ["error": "\(error)"])
