@@ -84,17 +84,9 @@ public struct ServerRuntime: Sendable {
 
     func bringUp(privateKey: PrivateKey, address: IPNetwork) throws {
         let peers = DevicePeers.desired(from: try store.peers(), serverAddress: config.address, now: Date())
-        try backend.createInterface(named: network)
-        do {
-            try backend.apply(DeviceUpdate(privateKey: privateKey, listenPort: config.listenPort, replacePeers: true,
-                                           peers: PeerDiff.update(current: [], desired: peers).peers), to: network)
-            try links.addAddress(address, to: network)
-            try links.setMTU(mtu, on: network)
-            try links.setUp(true, name: network)
-        } catch {
-            try? backend.deleteInterface(named: network)
-            throw error
-        }
+        try InterfaceBringUp(privateKey: privateKey, listenPort: config.listenPort, peers: peers, addresses: [address],
+                             mtu: mtu, routes: [])
+            .run(named: network, backend: backend, links: links)
     }
 
     /// Two STUN observers on consecutive ports of every address: members compare what the two
