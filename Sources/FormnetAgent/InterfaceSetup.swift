@@ -1,9 +1,8 @@
 import FormnetKit
 import WireGuard
 
-/// Creating a member's WireGuard interface from its config, as wg-quick would: key and port,
-/// the given peers, the address with the network's prefix, MTU, link up, and a route for the
-/// whole network. If any step fails the interface is removed, so nothing is left half-made.
+/// A member's WireGuard interface made from its config (`InterfaceBringUp`): key and port, the
+/// given peers, the address with the network's prefix, MTU, and a route for the whole network.
 public struct InterfaceSetup {
     public let backend: any WireGuardBackend
     public let links: any LinkControl
@@ -18,21 +17,10 @@ public struct InterfaceSetup {
             throw AgentError.invalidInput("the config for '\(name)' has no valid private key")
         }
         let mtu = options.mtu ?? config.interface.mtu ?? AgentOptions.defaultMTU(relayFallback: config.interface.relayFallback != false)
-        try backend.createInterface(named: name)
-        do {
-            try backend.apply(DeviceUpdate(privateKey: privateKey, listenPort: config.interface.listenPort ?? 0,
-                                           replacePeers: true, peers: PeerDiff.update(current: [], desired: peers).peers),
-                              to: name)
-            try links.addAddress(config.interface.address, to: name)
-            try links.setMTU(mtu, on: name)
-            try links.setUp(true, name: name)
-            if options.routing {
-                try links.addRoute(config.interface.address.canonical, via: name)
-            }
-        } catch {
-            try? backend.deleteInterface(named: name)
-            throw error
-        }
+        try InterfaceBringUp(privateKey: privateKey, listenPort: config.interface.listenPort ?? 0, peers: peers,
+                             addresses: [config.interface.address], mtu: mtu,
+                             routes: options.routing ? [config.interface.address.canonical] : [])
+            .run(named: name, backend: backend, links: links)
     }
 
     public func exists(_ name: String) -> Bool {

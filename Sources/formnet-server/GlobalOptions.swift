@@ -21,13 +21,6 @@ struct GlobalOptions: ParsableArguments {
     func files(_ network: String) throws -> ServerFiles {
         try ServerFiles(network: network, paths: paths)
     }
-
-    func makeBackend() -> any WireGuardBackend {
-        switch backend {
-        case .kernel: KernelBackend()
-        case .userspace: UserspaceBackend()
-        }
-    }
 }
 
 /// The network a subcommand acts on; its name is also the interface name.

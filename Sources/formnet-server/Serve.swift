@@ -22,7 +22,7 @@ struct Serve: AsyncParsableCommand {
         let (config, store) = try global.files(name.network).open()
         ServerLog.bootstrap()
         try await ServerRuntime(
-            network: name.network, config: config, store: store, backend: global.makeBackend(), links: RouteNetlink(),
+            network: name.network, config: config, store: store, backend: global.backend.makeBackend(), links: RouteNetlink(),
             mtu: global.mtu, refreshInterval: .seconds(refreshInterval), stunPort: stunPort == 0 ? nil : stunPort,
             logger: ServerLog.logger()
         ).run()

@@ -19,7 +19,7 @@ struct Uninstall: ParsableCommand {
         guard yes else {
             throw ValidationError("this deletes \(files.configPath) and \(files.databasePath) for good; pass --yes to confirm")
         }
-        let backend = global.makeBackend()
+        let backend = global.backend.makeBackend()
         if (try? backend.interfaces())?.contains(name.network) == true {
             try backend.deleteInterface(named: name.network)
             print("removed interface \(name.network)")

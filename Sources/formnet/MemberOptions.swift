@@ -24,11 +24,7 @@ struct MemberOptions: ParsableArguments {
     }
 
     var setup: InterfaceSetup {
-        let wireguard: any WireGuardBackend = switch backend {
-        case .kernel: KernelBackend()
-        case .userspace: UserspaceBackend()
-        }
-        return InterfaceSetup(backend: wireguard, links: RouteNetlink())
+        InterfaceSetup(backend: backend.makeBackend(), links: RouteNetlink())
     }
 
     var logger: Logger {

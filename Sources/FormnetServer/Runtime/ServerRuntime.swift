@@ -84,17 +84,9 @@ public struct ServerRuntime: Sendable {
 
     func bringUp(privateKey: PrivateKey, address: IPNetwork) throws {
         let peers = DevicePeers.desired(from: try store.peers(), serverAddress: config.address, now: Date())
-        try backend.createInterface(named: network)
-        do {
-            try backend.apply(DeviceUpdate(privateKey: privateKey, listenPort: config.listenPort, replacePeers: true,
-                                           peers: peers.map(PeerUpdate.add)), to: network)
-            try links.addAddress(address, to: network)
-            try links.setMTU(mtu, on: network)
-            try links.setUp(true, name: network)
-        } catch {
-            try? backend.deleteInterface(named: network)
-            throw error
-        }
+        try InterfaceBringUp(privateKey: privateKey, listenPort: config.listenPort, peers: peers, addresses: [address],
+                             mtu: mtu, routes: [])
+            .run(named: network, backend: backend, links: links)
     }
 
     /// Two STUN observers on consecutive ports of every address: members compare what the two
@@ -151,12 +143,14 @@ public struct ServerRuntime: Sendable {
             let desired = DevicePeers.desired(from: snapshot.peers, serverAddress: config.address, now: now) {
                 transitions.deviceKey(for: $0, now: now)
             }
-            let updates = DevicePeers.updates(current: device.peers, desired: desired)
-            guard !updates.isEmpty else { return }
-            try backend.apply(DeviceUpdate(peers: updates), to: network)
+            // A stored endpoint is only where a peer starts; WireGuard's roaming follows members
+            // from there.
+            let update = PeerDiff.update(current: device.peers, desired: desired, correcting: .allowedIPsOnly)
+            guard !update.peers.isEmpty else { return }
+            try backend.apply(update, to: network)
             logger.info("WireGuard peers reconciled", metadata: [
-                "removed": "\(updates.filter { $0.action == .remove }.count)",
-                "changed": "\(updates.filter { $0.action != .remove }.count)",
+                "removed": "\(update.peers.filter { $0.action == .remove }.count)",
+                "changed": "\(update.peers.filter { $0.action != .remove }.count)",
             ])
         } catch {
             logger.error("refresh failed", metadata: ["error": "\(error)"])

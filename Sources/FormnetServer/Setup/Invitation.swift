@@ -42,7 +42,7 @@ public enum Invitation {
         let temporaryKey = PrivateKey.generate()
         let contents = API.PeerContents(
             name: request.name, ip: request.ip ?? config.address, cidrId: cidr.id, publicKey: temporaryKey.publicKey,
-            persistentKeepalive: ServerNames.persistentKeepalive, isAdmin: request.isAdmin,
+            persistentKeepalive: DesiredPeer.defaultKeepalive, isAdmin: request.isAdmin,
             isRedeemed: false, inviteExpires: now.addingTimeInterval(request.expiresAfter))
         return try store.addPeer(contents, address: request.ip == nil ? .firstFree : .given) { peer in
             guard let address = IPNetwork(address: peer.ip, prefixLength: config.networkCidrPrefix) else {

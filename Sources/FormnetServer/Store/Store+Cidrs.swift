@@ -118,7 +118,7 @@ extension Store {
                                    is_admin, is_disabled, is_redeemed)
                 VALUES (?, ?, ?, ?, ?, 1, ?, 1, 0, 1)
                 """, arguments: [ServerNames.serverPeer, serverIP.description, infrastructureID, serverKey.base64,
-                                 externalEndpoint.description, Int64(ServerNames.persistentKeepalive)])
+                                 externalEndpoint.description, Int64(DesiredPeer.defaultKeepalive)])
         }
     }
 
@@ -138,6 +138,4 @@ extension Store {
 public enum ServerNames {
     public static let infrastructureCidr = "formnet-server"
     public static let serverPeer = "formnet-server"
-    /// innernet's keepalive for every peer: frequent enough to hold NAT mappings open.
-    public static let persistentKeepalive: UInt16 = 25
 }

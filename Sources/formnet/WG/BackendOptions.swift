@@ -8,10 +8,7 @@ struct BackendOptions: ParsableArguments {
     var backend: BackendKind = .kernel
 
     func make() -> any WireGuardBackend {
-        switch backend {
-        case .kernel: KernelBackend()
-        case .userspace: UserspaceBackend()
-        }
+        backend.makeBackend()
     }
 }
 

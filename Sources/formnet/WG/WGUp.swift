@@ -31,22 +31,8 @@ struct WGUp: ParsableCommand {
         guard (1280...65535).contains(mtu) || (576...65535).contains(mtu) && networks.allSatisfy(\.address.isIPv4) else {
             throw ValidationError("--mtu \(mtu) is out of range (576–65535; at least 1280 with an IPv6 address)")
         }
-        let wireguard = backend.make()
-        let links = RouteNetlink()
-        try wireguard.createInterface(named: name.interface)
-        do {
-            try wireguard.apply(.replacing(with: device), to: name.interface)
-            for net in networks { try links.addAddress(net, to: name.interface) }
-            try links.setMTU(mtu, on: name.interface)
-            try links.setUp(true, name: name.interface)
-            if !noRouting {
-                for net in Set(device.peers.flatMap(\.allowedIPs).map(\.canonical)) {
-                    try links.addRoute(net, via: name.interface)
-                }
-            }
-        } catch {
-            try? wireguard.deleteInterface(named: name.interface)
-            throw error
-        }
+        let routes = noRouting ? [] : Array(Set(device.peers.flatMap(\.allowedIPs).map(\.canonical)))
+        try InterfaceBringUp(configuration: .replacing(with: device), addresses: networks, mtu: mtu, routes: routes)
+            .run(named: name.interface, backend: backend.make(), links: RouteNetlink())
     }
 }

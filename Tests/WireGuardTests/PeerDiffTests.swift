@@ -1,6 +1,5 @@
 import Testing
 import WireGuard
-@testable import FormnetAgent
 
 @Suite struct PeerDiffTests {
     let alice = PrivateKey.generate().publicKey
@@ -77,5 +76,36 @@ import WireGuard
         let current = [Peer(publicKey: alice, allowedIPs: [aliceIP], persistentKeepalive: 0)]
         let update = PeerDiff.update(current: current, desired: [desired(alice, aliceIP)])
         #expect(update.peers == [PeerUpdate(publicKey: alice, action: .updateOnly, persistentKeepalive: 25)])
+    }
+
+    @Test func removesBeforeItAddsOrCorrects() {
+        let current = [Peer(publicKey: alice, allowedIPs: [aliceIP], persistentKeepalive: 25),
+                       Peer(publicKey: bob, allowedIPs: [bobIP], persistentKeepalive: 25)]
+        let carol = PrivateKey.generate().publicKey
+        let carolIP = IPNetwork("10.66.1.4/32")!
+        let update = PeerDiff.update(current: current, desired: [desired(alice, bobIP), desired(carol, carolIP)])
+        #expect(update.peers == [.remove(bob), .setAllowedIPs(alice, [bobIP]),
+                                 PeerUpdate(publicKey: carol, persistentKeepalive: 25, replaceAllowedIPs: true,
+                                            allowedIPs: [carolIP])])
+    }
+
+    /// The server's reconciliation: present peers keep the endpoint WireGuard roamed to and the
+    /// keepalive they were added with; only their allowed IPs are corrected.
+    @Test func allowedIPsOnlyLeavesEndpointAndKeepaliveOfPresentPeersAlone() {
+        let keep = Peer(publicKey: alice, endpoint: Endpoint("192.0.2.1:1"), allowedIPs: [aliceIP])
+        let moved = Peer(publicKey: bob, allowedIPs: [bobIP])
+        let gone = Peer(publicKey: PrivateKey.generate().publicKey, allowedIPs: [IPNetwork("10.66.1.4/32")!])
+        let new = PrivateKey.generate().publicKey
+        let newIP = IPNetwork("10.66.1.5/32")!
+        let movedIP = IPNetwork("10.66.1.9/32")!
+        let desiredPeers = [desired(alice, aliceIP, endpoint: Endpoint("192.0.2.99:1")),
+                            desired(bob, movedIP, endpoint: aliceEndpoint, keepalive: 25),
+                            desired(new, newIP, endpoint: nil, keepalive: 0)]
+        let update = PeerDiff.update(current: [keep, moved, gone], desired: desiredPeers, correcting: .allowedIPsOnly)
+        #expect(update.peers == [.remove(gone.publicKey), .setAllowedIPs(bob, [movedIP]),
+                                 .add(Peer(publicKey: new, allowedIPs: [newIP]))])
+        #expect(update.replacePeers == false && update.privateKey == nil)
+        let unchanged = [desired(alice, aliceIP, endpoint: aliceEndpoint, keepalive: 25)]
+        #expect(PeerDiff.update(current: [keep], desired: unchanged, correcting: .allowedIPsOnly).peers.isEmpty)
     }
 }

@@ -1,23 +1,8 @@
 import FormnetKit
 import WireGuard
 
-/// How one WireGuard peer of this member's device should look, derived from the server's state.
-public struct DesiredPeer: Sendable, Equatable {
-    public var publicKey: PublicKey
-    public var allowedIPs: [IPNetwork]
-    public var endpoint: Endpoint?
-    public var persistentKeepalive: UInt16
-
-    public init(publicKey: PublicKey, allowedIPs: [IPNetwork], endpoint: Endpoint?, persistentKeepalive: UInt16) {
-        self.publicKey = publicKey
-        self.allowedIPs = allowedIPs
-        self.endpoint = endpoint
-        self.persistentKeepalive = persistentKeepalive
-    }
-
-    /// Members keep NAT mappings open and let the server observe their endpoint.
-    public static let defaultKeepalive: UInt16 = 25
-
+/// A member's desired peers, derived from the server's state and the member's config.
+extension DesiredPeer {
     /// The peers this member's device should have: every enabled, redeemed peer the server shows
     /// except this member itself, plus the server. Unredeemed peers are left out: their key is
     /// an invitation key that redeeming replaces, and only the server talks to it.
