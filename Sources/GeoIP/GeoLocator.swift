@@ -1,3 +1,4 @@
+import FormnetKit
 import WireGuard
 
 /// Where a relay, or this host, is. The rule lives here rather than in FormnetRelay because it
