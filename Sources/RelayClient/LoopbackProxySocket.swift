@@ -25,10 +25,11 @@ struct LoopbackProxySocket {
         }
         descriptor = fd
         port = SocketCalls.localAddress(of: fd)?.port ?? 0
-        try connect(toWireGuardPort: wireGuardPort)
+        try Self.connect(fd, toWireGuardPort: wireGuardPort)
     }
 
-    func connect(toWireGuardPort port: UInt16) throws {
+    /// Points the proxy socket `descriptor` at WireGuard's port.
+    static func connect(_ descriptor: Int32, toWireGuardPort port: UInt16) throws {
         let target = DatagramAddress(Endpoint(address: RelayClientEngine.proxyAddress, port: port))
         guard SocketCalls.connect(descriptor, family: AF_INET, to: target) == 0 else {
             throw WireGuardError.system(operation: "connect proxy to WireGuard port \(port)", errno: errno)

@@ -123,7 +123,7 @@ public final class RelayClientEngine: Sendable {
     }
 
     /// Stops using the peer's channel, releases it at its relay, and asks that relay for none for
-    /// a while (`EngineState.channelRefusedHold`): the agent saw it carry nothing back.
+    /// a while (`RouteTable.channelRefusedHold`): the agent saw it carry nothing back.
     public func refuseChannel(of peer: PublicKey) {
         shared.withLock { $0.refuseChannel(of: peer, now: RelayClock.monotonicSeconds()) }
         poke()

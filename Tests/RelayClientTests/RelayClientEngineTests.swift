@@ -128,14 +128,6 @@ import WireGuard
         #expect(Self.waitFor(2) { engineA.status().links[relay.target.key]?.rttSamples.isEmpty == false })
     }
 
-    @Test func theGreaterKeyFollows() {
-        let low = PublicKey(bytes: [0x01] + [UInt8](repeating: 0xFF, count: 31))!
-        let high = PublicKey(bytes: [0x02] + [UInt8](repeating: 0x00, count: 31))!
-        #expect(EngineState.follows(high, peer: low))
-        #expect(!EngineState.follows(low, peer: high))
-        #expect(!EngineState.follows(low, peer: low))
-    }
-
     /// Each end prefers the other's home relay; the pair still ends up on one relay (the one the
     /// lesser key sends through), so channels there can carry it both ways.
     @Test func bothEndsOfAPairSettleOnOneRelay() throws {
