@@ -1,5 +1,4 @@
 import Foundation
-import RelayWire
 import WireGuard
 
 /// Whom the relay serves. There is no default: an open relay made by accident launders traffic

@@ -105,7 +105,7 @@ public final class ChannelSockets: ChannelPorts {
     /// leave through `main`; those for TCP registrations go to `toTCP`.
     public func runForwardingLoop(state: NIOLockedValueBox<RelayState>, main: UDPRelaySocket,
                                   toTCP: @escaping (UInt64, UnsafeRawBufferPointer) -> Bool, logger: Logger) {
-        guard let batch = DatagramBatch(capacity: Self.batchSize, slotSize: RelayWire.maxFrame) else {
+        guard let batch = ForwardingBatch(capacity: Self.batchSize, family: family, toTCP: toTCP) else {
             logger.critical("recvmmsg/sendmmsg not found in the C library")
             return
         }
@@ -116,9 +116,6 @@ public final class ChannelSockets: ChannelPorts {
             events.deallocate()
             releaseClosed(force: true)
         }
-        var tcpFrames: [(connection: UInt64, slot: Int, length: Int)] = []
-        tcpFrames.reserveCapacity(Self.batchSize)
-        var sendFailures = 0
         while !stopping.load(ordering: .relaxed) {
             releaseClosed()
             let ready = Int(epoll_wait(epoll, events, Int32(Self.batchSize), 200))
@@ -131,33 +128,16 @@ public final class ChannelSockets: ChannelPorts {
                 while received == Self.batchSize {
                     // Each packet lands after a data header's room, so a packet for a peer without a
                     // channel becomes a data frame in place.
-                    received = batch.receive(on: fd, offset: headerLength, flags: Int32(MSG_DONTWAIT))
+                    received = batch.datagrams.receive(on: fd, offset: headerLength, flags: Int32(MSG_DONTWAIT))
                     guard received > 0 else { break }
                     let now = RelayClock.now()
-                    tcpFrames.removeAll(keepingCapacity: true)
-                    state.withLockedValue { state in
-                        for _ in 0..<sendFailures { state.countSendFailure() }
-                        for i in 0..<received {
-                            guard let source = batch.source(i) else { continue }
-                            let slot = UnsafeMutableRawBufferPointer(start: batch.slot(i), count: batch.slotSize)
-                            let (socket, destination, start, length): (Int32, RelayAddress, Int, Int)
-                            switch state.handleChannelPacket(slot, length: batch.length(i), descriptor: fd, from: source, now: now) {
-                            case .drop, .consumed, .reply: continue
-                            case .forwardRaw(let out, let address, let n): (socket, destination, start, length) = (out, address, headerLength, n)
-                            case .forward(.udp(let address), let n): (socket, destination, start, length) = (main.descriptor, address, 0, n)
-                            case .forward(.tcp(let connection, _), let n):
-                                tcpFrames.append((connection, i, n))
-                                continue
-                            }
-                            if !batch.queue(slot.baseAddress! + start, length: length, on: socket, to: destination, family: family) {
-                                state.countSendFailure()
-                            }
+                    batch.forward(received, state: state) { state, slot, length, source in
+                        switch state.handleChannelPacket(slot, length: length, descriptor: fd, from: source, now: now) {
+                        case .drop, .consumed, .reply: return .none
+                        case .forwardRaw(let out, let address, let n): return .udp(socket: out, to: address, start: headerLength, length: n)
+                        case .forward(.udp(let address), let n): return .udp(socket: main.descriptor, to: address, start: 0, length: n)
+                        case .forward(.tcp(let connection, _), let n): return .tcp(connection: connection, length: n)
                         }
-                    }
-                    sendFailures = batch.flush()
-                    for (connection, slot, length) in tcpFrames {
-                        let frame = UnsafeRawBufferPointer(start: batch.slot(slot), count: length)
-                        if !toTCP(connection, frame) { sendFailures += 1 }
                     }
                 }
             }

@@ -1,5 +1,3 @@
-import RelayWire
-
 /// `LOW-HIGH` port ranges on the command line (`start-relay --channel-ports`).
 public enum PortRange {
     /// Two ports from 1 to 65535, LOW not above HIGH; nil for anything else.

@@ -1,5 +1,4 @@
 import Foundation
-import RelayWire
 import WireGuard
 
 /// The relay's X25519 key pair, `DATA_DIR/relay.key`: created on first start, refused if anyone

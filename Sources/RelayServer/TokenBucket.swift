@@ -1,5 +1,3 @@
-import RelayWire
-
 /// A token bucket in integer arithmetic on a monotonic nanosecond clock. Tokens are held in
 /// billionths so that refilling by `elapsed ns × rate per second` needs no division per frame.
 public struct TokenBucket: Sendable {

@@ -69,48 +69,28 @@ public final class UDPRelaySocket: Sendable {
     /// is a TCP registration.
     public func runForwardingLoop(state: NIOLockedValueBox<RelayState>, toTCP: @escaping (UInt64, UnsafeRawBufferPointer) -> Bool,
                                   logger: Logger) {
-        guard let batch = DatagramBatch(capacity: Self.batchSize, slotSize: RelayWire.maxFrame) else {
+        guard let batch = ForwardingBatch(capacity: Self.batchSize, family: family, toTCP: toTCP) else {
             logger.critical("recvmmsg/sendmmsg not found in the C library")
             return
         }
-        var tcpFrames: [(connection: UInt64, slot: Int, length: Int)] = []
-        tcpFrames.reserveCapacity(Self.batchSize)
-        var sendFailures = 0
+        let (descriptor, family) = (descriptor, family)
         while !stopping.load(ordering: .relaxed) {
-            let received = batch.receive(on: descriptor, flags: DatagramBatch.waitForOne)
+            let received = batch.datagrams.receive(on: descriptor, flags: DatagramBatch.waitForOne)
             if received == 0 { continue }
             let now = RelayClock.now()
-            tcpFrames.removeAll(keepingCapacity: true)
-            state.withLockedValue { state in
-                for _ in 0..<sendFailures { state.countSendFailure() }
-                for i in 0..<received {
-                    guard let source = batch.source(i) else { continue }
-                    let slot = UnsafeMutableRawBufferPointer(start: batch.slot(i), count: batch.slotSize)
-                    let destination: RelayAddress
-                    let length: Int
-                    switch state.handle(slot, length: batch.length(i), from: .udp(source), observed: source, now: now) {
-                    case .drop, .consumed: continue
-                    case .reply(let n): (destination, length) = (source, n)
-                    case .forward(.udp(let address), let n): (destination, length) = (address, n)
-                    case .forward(.tcp(let connection, _), let n):
-                        tcpFrames.append((connection, i, n))
-                        continue
-                    case .forwardRaw(let socket, let address, let n):
-                        // A data frame for a peer whose WireGuard uses a channel: rare on this
-                        // socket (senders on channels send there), so one datagram at a time.
-                        let packet = UnsafeRawBufferPointer(start: slot.baseAddress! + DataFrameHeader.length, count: n)
-                        if !SocketCalls.send(packet, to: address, family: family, on: socket) { state.countSendFailure() }
-                        continue
-                    }
-                    if !batch.queue(slot.baseAddress!, length: length, on: descriptor, to: destination, family: family) {
-                        state.countSendFailure()
-                    }
+            batch.forward(received, state: state) { state, slot, length, source in
+                switch state.handle(slot, length: length, from: .udp(source), observed: source, now: now) {
+                case .drop, .consumed: return .none
+                case .reply(let n): return .udp(socket: descriptor, to: source, start: 0, length: n)
+                case .forward(.udp(let address), let n): return .udp(socket: descriptor, to: address, start: 0, length: n)
+                case .forward(.tcp(let connection, _), let n): return .tcp(connection: connection, length: n)
+                case .forwardRaw(let socket, let address, let n):
+                    // A data frame for a peer whose WireGuard uses a channel: rare on this
+                    // socket (senders on channels send there), so one datagram at a time.
+                    let packet = UnsafeRawBufferPointer(start: slot.baseAddress! + DataFrameHeader.length, count: n)
+                    if !SocketCalls.send(packet, to: address, family: family, on: socket) { state.countSendFailure() }
+                    return .none
                 }
-            }
-            sendFailures = batch.flush()
-            for (connection, slot, length) in tcpFrames {
-                let frame = UnsafeRawBufferPointer(start: batch.slot(slot), count: length)
-                if !toTCP(connection, frame) { sendFailures += 1 }
             }
         }
     }

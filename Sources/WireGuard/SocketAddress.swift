@@ -18,10 +18,11 @@ public enum SocketAddress {
 
     /// Nil unless the bytes are exactly a sockaddr_in or sockaddr_in6 of the family they claim.
     public static func endpoint(from bytes: [UInt8]) -> Endpoint? {
-        guard bytes.count >= 4, let family = Netlink.integer(sa_family_t.self, bytes[0..<2]) else { return nil }
-        switch (Int32(family), bytes.count) {
+        guard bytes.count >= MemoryLayout<sa_family_t>.size else { return nil }
+        let family = Int32(bytes.withUnsafeBytes { $0.loadUnaligned(as: sa_family_t.self) })
+        switch (family, bytes.count) {
         case (AF_INET, inet4Length), (AF_INET6, inet6Length):
-            return address(in: bytes).map { endpoint($0, family: Int32(family)) }
+            return address(in: bytes).map { endpoint($0, family: family) }
         default:
             return nil
         }

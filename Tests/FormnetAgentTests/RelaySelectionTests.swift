@@ -1,5 +1,4 @@
 import FormnetKit
-import RelayWire
 import Testing
 import WireGuard
 @testable import FormnetAgent

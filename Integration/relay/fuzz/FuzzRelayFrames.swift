@@ -1,4 +1,6 @@
-import FormnetRelay
+import RelayClient
+import RelayServer
+import RelayWire
 import WireGuard
 
 // libFuzzer entry point over everything in the relay that reads untrusted bytes: the frame
