@@ -17,7 +17,7 @@ enum BatchedDatagramIO {
     static let receive: ReceiveFunction? = lookup("recvmmsg")
     static let send: SendFunction? = lookup("sendmmsg")
 
-    /// MSG_WAITFORONE: block for the first datagram only, then take what is queued.
+    /// MSG_WAITFORONE, which Glibc also declares only under _GNU_SOURCE.
     static let waitForOne: Int32 = 0x10000
 
     private static func lookup<F>(_ name: String) -> F? {
