@@ -31,7 +31,7 @@ public struct DataFrameHeader: Equatable, Sendable {
                                timestamp: BigEndian.readU64(frame, at: timestampOffset), flags: frame[flagsOffset])
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func isWellFormed(_ frame: UnsafeRawBufferPointer) -> Bool {
         frame.count > length && frame.count <= RelayWire.maxFrame
             && frame[RelayWire.versionOffset] == RelayWire.version && frame[RelayWire.typeOffset] == FrameType.data.rawValue
