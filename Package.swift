@@ -28,24 +28,29 @@ let package = Package(
         .systemLibrary(name: "CEpoll", path: "Sources/CEpoll"),
         .systemLibrary(name: "CMaxMindDB", path: "Sources/CMaxMindDB", pkgConfig: "libmaxminddb"),
 
+        // Batched UDP I/O and the one conversion between sockaddr and an address: every
+        // datagram socket of the relay, its clients, the probe and STUN sit on it.
+        .target(name: "Datagram"),
         .target(
             name: "WireGuard",
             dependencies: [
-                "CNetlink", "CSodium",
+                "CNetlink", "CSodium", "Datagram",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "FormnetKit",
-            dependencies: ["WireGuard", "GeoIP", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["WireGuard", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         // NAT traversal's pure parts (step machine, candidates, cache, NAT type) and STUN.
-        .target(name: "FormnetTraversal", dependencies: ["FormnetKit", "WireGuard"]),
-        .target(name: "GeoIP", dependencies: ["CMaxMindDB", "WireGuard"]),
+        .target(name: "FormnetTraversal", dependencies: ["FormnetKit", "WireGuard", "Datagram"]),
+        .target(name: "GeoIP", dependencies: ["CMaxMindDB", "FormnetKit", "WireGuard"]),
+        // The relay protocol as both ends see it: frames, their layouts and the TCP stream framing.
+        .target(name: "RelayWire", dependencies: ["Datagram", "WireGuard", "CSodium"]),
         .target(
-            name: "FormnetRelay",
+            name: "RelayServer",
             dependencies: [
-                "WireGuard", "CSodium", "CEpoll", "FormnetKit", "GeoIP",
+                "RelayWire", "Datagram", "WireGuard", "CEpoll",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -53,32 +58,39 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        .target(
+            name: "RelayClient",
+            dependencies: ["RelayWire", "Datagram", "WireGuard", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "formnet-relay-probe",
             dependencies: [
-                "FormnetRelay", "WireGuard",
+                "RelayWire", "RelayClient", "Datagram", "WireGuard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(
             name: "FormnetAgent",
             dependencies: [
-                "FormnetKit", "FormnetTraversal", "FormnetRelay", "GeoIP", "WireGuard",
+                "FormnetKit", "FormnetTraversal", "RelayWire", "RelayClient", "GeoIP", "WireGuard",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .executableTarget(
             name: "formnet",
             dependencies: [
-                "WireGuard", "FormnetRelay", "FormnetAgent", "FormnetKit",
+                "WireGuard", "RelayWire", "RelayServer", "FormnetAgent", "FormnetKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "FormnetServer",
             dependencies: [
-                "FormnetKit", "FormnetTraversal", "FormnetRelay", "WireGuard",
+                "FormnetKit", "FormnetTraversal", "RelayClient", "WireGuard",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -91,12 +103,32 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .testTarget(name: "DatagramTests", dependencies: ["Datagram"]),
         .testTarget(name: "WireGuardTests", dependencies: ["WireGuard"]),
-        .testTarget(name: "FormnetKitTests", dependencies: ["FormnetKit"]),
-        .testTarget(name: "FormnetTraversalTests", dependencies: ["FormnetTraversal"]),
-        .testTarget(name: "GeoIPTests", dependencies: ["GeoIP"]),
-        .testTarget(name: "FormnetRelayTests", dependencies: ["FormnetRelay", "FormnetTraversal"]),
-        .testTarget(name: "FormnetServerTests", dependencies: ["FormnetServer"]),
-        .testTarget(name: "FormnetAgentTests", dependencies: ["FormnetAgent"]),
+        .testTarget(name: "FormnetKitTests", dependencies: ["FormnetKit", "WireGuard"]),
+        .testTarget(name: "FormnetTraversalTests", dependencies: ["FormnetTraversal", "FormnetKit", "WireGuard"]),
+        .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "FormnetKit", "WireGuard"]),
+        .testTarget(name: "RelayWireTests", dependencies: ["RelayWire", "WireGuard"]),
+        .testTarget(name: "RelayServerTests", dependencies: ["RelayServer", "RelayClient", "RelayWire", "WireGuard"]),
+        .testTarget(
+            name: "RelayClientTests",
+            dependencies: [
+                "RelayClient", "RelayServer", "RelayWire", "FormnetTraversal", "WireGuard",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "FormnetServerTests",
+            dependencies: ["FormnetServer", "FormnetKit", "WireGuard", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "FormnetAgentTests",
+            dependencies: [
+                "FormnetAgent", "FormnetKit", "FormnetTraversal", "RelayWire", "RelayClient", "GeoIP", "WireGuard",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
     ]
 )

@@ -1,6 +1,5 @@
 import Foundation
 import FormnetKit
-import FormnetRelay
 import WireGuard
 
 /// `formnet list-relays`: for a network, the relays as its running daemon ranks them (home,

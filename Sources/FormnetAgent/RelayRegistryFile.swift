@@ -1,5 +1,4 @@
 import Foundation
-import FormnetRelay
 import Glibc
 import WireGuard
 

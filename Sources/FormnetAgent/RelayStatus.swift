@@ -1,6 +1,5 @@
 import Foundation
 import FormnetKit
-import GeoIP
 import WireGuard
 
 /// What a member's daemon last knew of the relays it may use — the ranking, the home relay and

@@ -1,5 +1,5 @@
 import Foundation
-import FormnetRelay
+import RelayWire
 import FormnetTraversal
 import Glibc
 import Logging

@@ -1,5 +1,4 @@
 import Foundation
-import GeoIP
 import WireGuard
 
 /// The coordination server's HTTP API: JSON over HTTP, served only on the server's tunnel

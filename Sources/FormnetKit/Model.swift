@@ -1,5 +1,4 @@
 import Foundation
-import GeoIP
 import WireGuard
 
 /// A member of a formnet network as the coordination server records it (innernet's Peer).

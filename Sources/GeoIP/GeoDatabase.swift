@@ -1,4 +1,5 @@
 import CMaxMindDB
+import FormnetKit
 import Foundation
 import WireGuard
 

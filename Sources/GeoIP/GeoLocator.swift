@@ -1,6 +1,7 @@
+import FormnetKit
 import WireGuard
 
-/// Where a relay, or this host, is. The rule lives here rather than in FormnetRelay because it
+/// Where a relay, or this host, is. The rule lives here rather than with relay selection because it
 /// is about places and addresses only (nothing of relays), and so that its tests can build the
 /// databases they need with GeoIPTests' MaxMind DB writer.
 ///

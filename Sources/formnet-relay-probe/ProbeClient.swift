@@ -1,5 +1,6 @@
 import Foundation
-import FormnetRelay
+import RelayWire
+import RelayClient
 import WireGuard
 
 /// A test client: one key, one socket, the library's client protocol.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import FormnetRelay
+import RelayWire
+import RelayClient
 import WireGuard
 
 /// Test clients for Integration/relay/run: each subcommand plays one scenario against a running

@@ -1,9 +1,9 @@
 import ArgumentParser
 import FormnetAgent
 import FormnetKit
-import FormnetRelay
+import RelayWire
+import RelayServer
 import Foundation
-import GeoIP
 import WireGuard
 import Logging
 

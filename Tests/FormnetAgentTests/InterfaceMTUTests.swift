@@ -1,4 +1,4 @@
-import FormnetRelay
+import RelayWire
 import Testing
 @testable import FormnetAgent
 

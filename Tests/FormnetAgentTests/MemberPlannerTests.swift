@@ -6,7 +6,7 @@ import Logging
 import Testing
 import WireGuard
 @testable import FormnetAgent
-@testable import FormnetRelay
+@testable import RelayClient
 
 /// The daemon's whole pass, from a fixed clock: what one step asks of WireGuard and of the
 /// relay engine for each kind of path, given what the daemon observed.

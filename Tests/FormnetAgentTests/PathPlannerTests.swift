@@ -5,7 +5,7 @@ import Logging
 import Testing
 import WireGuard
 @testable import FormnetAgent
-@testable import FormnetRelay
+@testable import RelayClient
 
 @Suite struct PathPlannerTests {
     let fixture = Fixture()

@@ -1,7 +1,5 @@
 import Foundation
 import FormnetKit
-import FormnetRelay
-import GeoIP
 import Testing
 import WireGuard
 @testable import FormnetAgent

@@ -3,7 +3,7 @@ import FormnetKit
 import Testing
 import WireGuard
 @testable import FormnetAgent
-@testable import FormnetRelay
+@testable import RelayClient
 
 /// A member whose UDP is blocked reaches the server through its relays, and goes back to the
 /// server's external endpoint when UDP works again.

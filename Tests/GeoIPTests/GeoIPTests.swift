@@ -1,3 +1,4 @@
+import FormnetKit
 import Foundation
 import Testing
 import WireGuard
@@ -38,22 +39,5 @@ import WireGuard
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(throws: GeoDatabase.OpenError.self) { try GeoDatabase(path: path) }
         #expect(throws: GeoDatabase.OpenError.self) { try GeoDatabase(path: path + ".absent") }
-    }
-
-    @Test func greatCircleDistances() {
-        // Reference values from the haversine formula with the mean Earth radius.
-        #expect(abs(frankfurt.distance(to: newYork) - 6200) < 20)
-        #expect(abs(frankfurt.distance(to: singapore) - 10260) < 30)
-        #expect(frankfurt.distance(to: frankfurt) == 0)
-        #expect(abs(frankfurt.distance(to: newYork) - newYork.distance(to: frankfurt)) < 1e-9)
-        let antipode = GeoLocation(latitude: 0, longitude: 180)
-        #expect(abs(GeoLocation(latitude: 0, longitude: 0).distance(to: antipode) - Double.pi * GeoLocation.earthRadiusKm) < 1e-6)
-    }
-
-    @Test func parsesLocationFlags() {
-        #expect(GeoLocation("50.11, 8.68") == GeoLocation(latitude: 50.11, longitude: 8.68))
-        #expect(GeoLocation("91,0") == nil)
-        #expect(GeoLocation("0,181") == nil)
-        #expect(GeoLocation("north") == nil)
     }
 }

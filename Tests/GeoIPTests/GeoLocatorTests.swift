@@ -1,3 +1,4 @@
+import FormnetKit
 import Foundation
 import Testing
 import WireGuard

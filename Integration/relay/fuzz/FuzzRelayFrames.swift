@@ -1,4 +1,6 @@
-import FormnetRelay
+import RelayClient
+import RelayServer
+import RelayWire
 import WireGuard
 
 // libFuzzer entry point over everything in the relay that reads untrusted bytes: the frame
@@ -69,15 +71,16 @@ public func fuzzRelayFrames(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         // registered client's pass, data frames get its real session, and the bits of byte 2
         // choose whether the peer's real key and a fresh timestamp are put in too, so that the
         // forwarding path is reached as well as every check before it.
-        if source == clientAddress, length >= 50, buffer[1] == FrameType.data.rawValue {
-            let choice = buffer[2]
-            if choice & 1 == 0 { peerKey.publicKey.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[2..<34]).copyMemory(from: $0) } }
-            buffer.storeBytes(of: fixture.client.sessionID.bigEndian, toByteOffset: 34, as: UInt64.self)
-            if choice & 2 == 0 { buffer.storeBytes(of: now.wallMillis.bigEndian, toByteOffset: 42, as: UInt64.self) }
+        if source == clientAddress, length >= DataFrameHeader.flagsOffset, buffer[RelayWire.typeOffset] == FrameType.data.rawValue {
+            let choice = buffer[DataFrameHeader.peerOffset]
+            if choice & 1 == 0 { PeerID(peerKey.publicKey).write(to: buffer, at: DataFrameHeader.peerOffset) }
+            buffer.storeBytes(of: fixture.client.sessionID.bigEndian, toByteOffset: DataFrameHeader.sessionOffset, as: UInt64.self)
+            if choice & 2 == 0 { buffer.storeBytes(of: now.wallMillis.bigEndian, toByteOffset: DataFrameHeader.timestampOffset, as: UInt64.self) }
         }
         switch fixture.state.handle(buffer, length: length, from: .udp(source), observed: source, now: now) {
         case .reply(let n): precondition(n > 0 && n <= RelayWire.maxFrame)
         case .forward(let to, let n): precondition(to == .udp(peerAddress) && n == length && source == clientAddress)
+        case .forwardRaw: preconditionFailure("this relay has no channels")
         case .drop, .consumed: break
         }
     }

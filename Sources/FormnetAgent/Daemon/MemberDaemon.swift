@@ -1,6 +1,6 @@
 import Foundation
 import FormnetKit
-import FormnetRelay
+import RelayClient
 import FormnetTraversal
 import GeoIP
 import Logging

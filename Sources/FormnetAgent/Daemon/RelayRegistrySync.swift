@@ -1,6 +1,6 @@
 import Foundation
 import FormnetKit
-import FormnetRelay
+import RelayClient
 import Logging
 import WireGuard
 

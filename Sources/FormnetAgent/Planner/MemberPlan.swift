@@ -1,4 +1,4 @@
-import FormnetRelay
+import RelayClient
 import FormnetTraversal
 import WireGuard
 

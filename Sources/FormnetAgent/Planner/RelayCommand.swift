@@ -1,4 +1,4 @@
-import FormnetRelay
+import RelayClient
 import WireGuard
 
 /// What the planner asks of the relay client engine; the daemon carries the commands out in

@@ -1,4 +1,4 @@
-import FormnetRelay
+import RelayClient
 import WireGuard
 
 /// The peers this member routes through its relays, as the planner decides them within a step:

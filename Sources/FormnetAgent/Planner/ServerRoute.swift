@@ -1,5 +1,5 @@
 import FormnetKit
-import FormnetRelay
+import RelayClient
 import WireGuard
 
 /// How this member's WireGuard reaches the coordination server: at the server's external

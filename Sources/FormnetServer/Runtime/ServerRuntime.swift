@@ -1,5 +1,5 @@
 import FormnetKit
-import FormnetRelay
+import RelayClient
 import Foundation
 import Hummingbird
 import FormnetTraversal

@@ -1,6 +1,5 @@
 import FormnetKit
 import Foundation
-import GeoIP
 import GRDB
 import WireGuard
 

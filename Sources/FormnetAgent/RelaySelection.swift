@@ -1,0 +1,150 @@
+import FormnetKit
+import WireGuard
+
+/// Which relay is home, and which come next if it fails.
+///
+/// Ranking, first rule that separates two relays wins:
+/// 1. healthy relays before unhealthy ones (an unhealthy relay stopped answering pings);
+/// 2. relays with a measured RTT before relays without: a measurement beats any estimate;
+///    among measured relays the lower smoothed RTT (`smoothedRTT`: three pongs) ranks first;
+/// 3. among unmeasured relays, when this host's location is known, located relays by
+///    great-circle distance from it, nearest first, then relays whose location is unknown;
+/// 4. RTTs within 1 ms, or distances within 50 km, are ties, which the load ratio
+///    (load / capacity, lower first, unknown last) breaks: such small differences are noise,
+///    a busy relay is not. Ties are measured from the best relay of each tier, so that the
+///    order stays total;
+/// 5. the relay key, so that the same inputs always give the same order.
+///
+/// Home, with hysteresis so that two relays of similar RTT do not make it flap:
+/// - no current home, or it is gone or unhealthy: the first ranked relay, at once;
+/// - both RTTs known: switch only when the best is more than 10 ms AND more than 1/3 faster
+///   than the current home (the rule Tailscale's and iroh's relay choice uses);
+/// - otherwise, when both distances are known: switch only when the best is nearer by more
+///   than 100 km AND by more than 1/3 of the current home's distance;
+/// - otherwise keep the current home: there is nothing to compare it with.
+public enum RelaySelection {
+    public static let rttTieMilliseconds = 1.0
+    public static let distanceTieKilometres = 50.0
+    public static let switchMinimumRTTGainMilliseconds = 10.0
+    public static let switchMinimumDistanceGainKilometres = 100.0
+    public static let switchMinimumGainFraction = 1.0 / 3.0
+    public static let smoothingWindow = 3
+
+    public struct Candidate: Sendable, Equatable {
+        public var key: PublicKey
+        public var location: GeoLocation?
+        /// Smoothed (`smoothedRTT`), nil until three pings were answered.
+        public var rttMilliseconds: Double?
+        public var load: Int?
+        public var capacity: Int?
+        public var healthy: Bool
+
+        public init(key: PublicKey, location: GeoLocation? = nil, rttMilliseconds: Double? = nil,
+                    load: Int? = nil, capacity: Int? = nil, healthy: Bool = true) {
+            self.key = key
+            self.location = location
+            self.rttMilliseconds = rttMilliseconds
+            self.load = load
+            self.capacity = capacity
+            self.healthy = healthy
+        }
+
+        public var loadRatio: Double? {
+            guard let load, let capacity, capacity > 0 else { return nil }
+            return Double(load) / Double(capacity)
+        }
+    }
+
+    public struct Outcome: Sendable, Equatable {
+        /// Every candidate, best first: the order in which to fall back.
+        public var ranked: [PublicKey]
+        /// Nil only when there is no candidate.
+        public var home: PublicKey?
+
+        public init(ranked: [PublicKey], home: PublicKey?) {
+            self.ranked = ranked
+            self.home = home
+        }
+    }
+
+    public static func choose(_ candidates: [Candidate], ownLocation: GeoLocation?, currentHome: PublicKey?) -> Outcome {
+        let ranked = rank(candidates, ownLocation: ownLocation)
+        guard let best = ranked.first else { return Outcome(ranked: [], home: nil) }
+        guard let current = candidates.first(where: { $0.key == currentHome }), current.healthy,
+              !shouldSwitch(from: current, to: best, ownLocation: ownLocation) else {
+            return Outcome(ranked: ranked.map(\.key), home: best.key)
+        }
+        return Outcome(ranked: ranked.map(\.key), home: current.key)
+    }
+
+    public static func rank(_ candidates: [Candidate], ownLocation: GeoLocation?) -> [Candidate] {
+        let byKey = candidates.sorted { $0.key.base64 < $1.key.base64 }
+        func order(_ group: [Candidate]) -> [Candidate] {
+            let measured = group.compactMap { candidate in candidate.rttMilliseconds.map { (candidate, $0) } }
+            let unmeasured = group.filter { $0.rttMilliseconds == nil }
+            let located = unmeasured.compactMap { candidate in
+                ownLocation.flatMap { own in candidate.location.map { (candidate, own.distance(to: $0)) } }
+            }
+            let unlocated = unmeasured.filter { ownLocation == nil || $0.location == nil }
+            return tiered(measured, tolerance: rttTieMilliseconds) + tiered(located, tolerance: distanceTieKilometres)
+                + byLoad(unlocated)
+        }
+        return order(byKey.filter(\.healthy)) + order(byKey.filter { !$0.healthy })
+    }
+
+    /// The median of the last three samples; nil until there are three. One late pong, a
+    /// scheduling hiccup or a queue burst on the path, must not move the home relay, and a median
+    /// ignores a single outlier where a mean would not; a short window still shows a real change
+    /// of path after two samples, which a long average would hide for many pings.
+    ///
+    /// Fewer than three samples are no measurement: the first pong, sent as the registration
+    /// completes while everything else starts too, is the likeliest outlier of all, and alone it
+    /// would count as the RTT and could take the home away from the nearest relay at once (seen
+    /// in the lab: 25 ms for a relay that answers in 1 ms). Until then distance ranks the relay.
+    ///
+    /// `minimumSamples` is for series whose every value is already a measurement (the relay
+    /// registry records smoothed RTTs): there one value is enough, and two give their mean.
+    public static func smoothedRTT(_ samples: [Double], minimumSamples: Int = smoothingWindow) -> Double? {
+        guard !samples.isEmpty, samples.count >= minimumSamples else { return nil }
+        let recent = samples.suffix(smoothingWindow).sorted()
+        let middle = recent.count / 2
+        return recent.count % 2 == 1 ? recent[middle] : (recent[middle - 1] + recent[middle]) / 2
+    }
+
+    private static func shouldSwitch(from current: Candidate, to best: Candidate, ownLocation: GeoLocation?) -> Bool {
+        guard best.key != current.key else { return false }
+        if let currentRTT = current.rttMilliseconds, let bestRTT = best.rttMilliseconds {
+            let gain = currentRTT - bestRTT
+            return gain > switchMinimumRTTGainMilliseconds && gain > currentRTT * switchMinimumGainFraction
+        }
+        guard let ownLocation, let currentLocation = current.location, let bestLocation = best.location else { return false }
+        let currentDistance = ownLocation.distance(to: currentLocation)
+        let gain = currentDistance - ownLocation.distance(to: bestLocation)
+        return gain > switchMinimumDistanceGainKilometres && gain > currentDistance * switchMinimumGainFraction
+    }
+
+    /// Sorted by their metric, cut into tiers of relays within `tolerance` of each tier's first,
+    /// each tier then ordered by load.
+    private static func tiered(_ measured: [(Candidate, Double)], tolerance: Double) -> [Candidate] {
+        var tiers: [[(Candidate, Double)]] = []
+        for entry in measured.sorted(by: { $0.1 < $1.1 }) {
+            if let leader = tiers.last?.first, entry.1 - leader.1 <= tolerance {
+                tiers[tiers.count - 1].append(entry)
+            } else {
+                tiers.append([entry])
+            }
+        }
+        return tiers.flatMap { byLoad($0.map(\.0)) }
+    }
+
+    /// Stable, so relays of equal load keep the order they came in (by metric, then key).
+    private static func byLoad(_ candidates: [Candidate]) -> [Candidate] {
+        candidates.sorted { a, b in
+            switch (a.loadRatio, b.loadRatio) {
+            case (let x?, let y?): return x < y
+            case (.some, nil): return true
+            default: return false
+            }
+        }
+    }
+}

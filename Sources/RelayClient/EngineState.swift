@@ -1,0 +1,345 @@
+import Datagram
+import Foundation
+import Logging
+import RelayWire
+import WireGuard
+
+/// Everything `RelayClientEngine` owns, touched only under its lock: the relay links, the
+/// proxy sockets of the routes, and the packets moved between them. What to do with a route is
+/// the route table's decision; this is where it is done with system calls.
+struct EngineState {
+    enum Readiness {
+        case wake
+        case linkUDP(PublicKey)
+        case linkTCP(PublicKey)
+        case route(PublicKey)
+    }
+
+    /// A link that sent data this recently pings on the active cadence (`RelayLinkMachine.active`).
+    static let activeWindow = 2.0
+    /// Datagrams per recvmmsg/sendmmsg.
+    static let batchSize = 64
+    /// Relays kept from discovery answers, at most.
+    static let maxDiscovered = 64
+
+    let clientKey: PrivateKey
+    var wireGuardPort: UInt16
+    let logger: Logger
+    var links: [PublicKey: RelayLink] = [:]
+    var table: RouteTable
+    var discovered: [KnownRelay] = []
+    /// Descriptors closed only at the next poll-set build, so a descriptor number the loop is
+    /// about to handle is never reused for another socket in between.
+    var closing: [Int32] = []
+
+    init(clientKey: PrivateKey, wireGuardPort: UInt16, logger: Logger) {
+        self.clientKey = clientKey
+        self.wireGuardPort = wireGuardPort
+        self.logger = logger
+        table = RouteTable(publicKey: clientKey.publicKey)
+    }
+
+    // MARK: commands
+
+    mutating func setRelays(_ targets: [RelayTarget], udpBlocked: Bool, now: Double) {
+        let wanted = Dictionary(targets.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        for (key, link) in links where wanted[key] == nil || wanted[key]?.endpoint != link.target.endpoint {
+            link.close()
+            links[key] = nil
+        }
+        for (key, target) in wanted where links[key] == nil {
+            let machine = RelayLinkMachine(now: now, udpBlocked: udpBlocked)
+            let link = RelayLink(target: target, machine: machine, proto: RelayClientProtocol(clientKey: clientKey, relayKey: key),
+                                 logger: logger)
+            links[key] = link
+            perform(machine.initialActions, on: link, now: now)
+        }
+    }
+
+    mutating func route(_ peer: PublicKey, preferences: [PublicKey]) throws -> Endpoint {
+        if let route = table[peer] {
+            route.preferences = preferences
+            route.automatic = false
+            return route.proxy
+        }
+        let socket = try LoopbackProxySocket(wireGuardPort: wireGuardPort)
+        table.add(peer, descriptor: socket.descriptor, proxy: socket.endpoint, preferences: preferences, automatic: false,
+                  now: RelayClock.monotonicSeconds())
+        return socket.endpoint
+    }
+
+    mutating func unroute(_ peer: PublicKey) {
+        guard let route = table.remove(peer) else { return }
+        closing.append(route.descriptor)
+    }
+
+    mutating func setWireGuardPort(_ port: UInt16) {
+        guard port != wireGuardPort else { return }
+        wireGuardPort = port
+        for route in table.routes.values {
+            do { try LoopbackProxySocket.connect(route.descriptor, toWireGuardPort: port) } catch { logger.warning("\(error)") }
+        }
+    }
+
+    func status(now: Double) -> RelayEngineStatus {
+        RelayEngineStatus(
+            links: links.mapValues { link in
+                .init(target: link.target, transport: link.machine.transport, phase: link.machine.phase,
+                      usable: link.machine.isUsable(now: now), rttSamples: link.machine.rttSamples,
+                      observedAddress: link.proto.observedAddress?.endpoint, info: link.info)
+            },
+            routes: table.routes.mapValues { route in
+                .init(peer: route.peer, proxy: route.proxy, preferences: route.preferences, automatic: route.automatic,
+                      lastInboundVia: route.lastInboundVia, lastSentVia: route.lastSentVia, packetsIn: route.packetsIn,
+                      packetsOut: route.packetsOut, packetsDropped: route.packetsDropped, lastInbound: route.lastInbound,
+                      channel: table.currentChannel(of: route, links: links, now: now), channelVia: route.channel?.relay)
+            },
+            discovered: discovered, grantedChannels: table.grantedChannels, now: now)
+    }
+
+    mutating func closeAll() {
+        for link in links.values { link.close() }
+        for route in table.routes.values { close(route.descriptor) }
+        for fd in closing { close(fd) }
+        links = [:]
+        table.removeAll()
+        closing = []
+    }
+
+    // MARK: the loop
+
+    mutating func pollSet(into polled: inout [pollfd], kinds: inout [Readiness]) {
+        for fd in closing { close(fd) }
+        closing.removeAll()
+        for (key, link) in links {
+            if link.udp >= 0 {
+                polled.append(pollfd(fd: link.udp, events: Int16(POLLIN), revents: 0))
+                kinds.append(.linkUDP(key))
+            }
+            if link.tcp >= 0 {
+                polled.append(pollfd(fd: link.tcp, events: link.tcpPollEvents, revents: 0))
+                kinds.append(.linkTCP(key))
+            }
+        }
+        for (key, route) in table.routes {
+            polled.append(pollfd(fd: route.descriptor, events: Int16(POLLIN), revents: 0))
+            kinds.append(.route(key))
+        }
+    }
+
+    mutating func handle(_ kind: Readiness, fd: Int32, events: Int16, io: DatagramBatch, now: Double) {
+        switch kind {
+        case .wake:
+            return
+        case .route(let key):
+            guard let route = table[key], route.descriptor == fd else { return }
+            forwardFromWireGuard(route, io: io, now: now)
+        case .linkUDP(let key):
+            guard let link = links[key], link.udp == fd else { return }
+            receiveUDP(link, io: io, now: now)
+        case .linkTCP(let key):
+            guard let link = links[key], link.tcp == fd else { return }
+            serviceTCP(link, events: events, io: io, now: now)
+        }
+    }
+
+    mutating func tick(now: Double) {
+        for link in links.values {
+            // WireGuard's packets on a channel bypass the engine, so a link carrying one counts as active.
+            link.machine.active = now - link.lastDataSent < Self.activeWindow
+                || table.routes.values.contains { $0.channel?.relay == link.target.key }
+            perform(link.machine.tick(now: now), on: link, now: now)
+        }
+        for key in table.idleAutomaticRoutes(now: now) { unroute(key) }
+        for route in table.routes.values {
+            if let link = table.channelRequestDue(for: route, links: links, now: now) {
+                link.send(link.proto.makeChannelRequest(to: route.peer, nowMillis: RelayClock.wallMillis()), over: .udp)
+            }
+        }
+        for route in table.routes.values where route.channelReleasing != nil { releaseChannelIfDue(route, now: now) }
+        for route in table.routes.values where !route.held.isEmpty { sendHeld(route, now: now) }
+    }
+
+    /// Whether the current channels differ from those last reported (and records them).
+    mutating func channelsChanged(now: Double) -> Bool {
+        table.channelsChanged(links: links, now: now)
+    }
+
+    // MARK: channels
+
+    /// Gives the route's channel up and tells its relay to close it and the peer's: while the
+    /// channel is open the relay sends the peer's packets out of it, WireGuard roams its endpoint
+    /// back to it, and what WireGuard sends there is lost if the channel does not work; and a
+    /// firewall that drops this end's channel packets drops the peer's too.
+    mutating func refuseChannel(of peer: PublicKey, now: Double) {
+        guard table.refuseChannel(of: peer, now: now), let route = table[peer] else { return }
+        releaseChannelIfDue(route, now: now)
+    }
+
+    private func releaseChannelIfDue(_ route: Route, now: Double) {
+        guard let link = table.channelReleaseDue(for: route, links: links, now: now) else { return }
+        link.send(link.proto.makeChannelRelease(to: route.peer, nowMillis: RelayClock.wallMillis()), over: link.machine.transport)
+    }
+
+    // MARK: WireGuard → relay
+
+    private mutating func forwardFromWireGuard(_ route: Route, io: DatagramBatch, now: Double) {
+        let header = DataFrameHeader.length
+        let count = io.receive(on: route.descriptor, offset: header, flags: Int32(MSG_DONTWAIT))
+        guard count > 0 else { return }
+        guard let link = table.chooseLink(for: route, links: links, now: now) else {
+            for i in 0..<count {
+                table.hold(Array(UnsafeRawBufferPointer(start: io.slot(i) + header, count: io.length(i))), on: route, now: now)
+            }
+            return
+        }
+        let wallMillis = RelayClock.wallMillis()
+        for i in 0..<count {
+            let frame = UnsafeMutableRawBufferPointer(start: io.slot(i), count: header + io.length(i))
+            link.proto.writeHeader(into: frame, to: route.peer, nowMillis: wallMillis)
+            if link.machine.transport == .udp {
+                io.queue(frame.baseAddress!, length: frame.count, on: link.udp)
+            } else {
+                link.queueTCP(UnsafeRawBufferPointer(frame))
+            }
+        }
+        table.recordSent(route, count: count, via: link.target.key)
+        link.lastDataSent = now
+        if link.machine.transport == .udp {
+            // A full socket buffer or an unreachable port drops a packet; WireGuard recovers lost packets.
+            io.flush(flags: Int32(MSG_DONTWAIT))
+        } else {
+            link.flushTCP()
+        }
+    }
+
+    /// Sends what the route held once a relay can carry it; drops it after `holdLimit.seconds`.
+    private func sendHeld(_ route: Route, now: Double) {
+        guard let link = table.chooseLink(for: route, links: links, now: now) else {
+            return table.dropExpiredHeld(from: route, now: now)
+        }
+        let header = DataFrameHeader.length
+        let wallMillis = RelayClock.wallMillis()
+        for packet in table.takeHeld(from: route, via: link.target.key) {
+            var frame = [UInt8](repeating: 0, count: header + packet.count)
+            frame.replaceSubrange(header..., with: packet)
+            frame.withUnsafeMutableBytes { link.proto.writeHeader(into: $0, to: route.peer, nowMillis: wallMillis) }
+            link.send(frame, over: link.machine.transport)
+        }
+        link.lastDataSent = now
+    }
+
+    // MARK: relay → WireGuard
+
+    private mutating func receiveUDP(_ link: RelayLink, io: DatagramBatch, now: Double) {
+        let count = io.receive(on: link.udp, flags: Int32(MSG_DONTWAIT))
+        let wallMillis = RelayClock.wallMillis()
+        for i in 0..<count {
+            let frame = UnsafeRawBufferPointer(start: io.slot(i), count: io.length(i))
+            guard let (route, payload) = accept(frame, from: link, over: .udp, now: now, wallMillis: wallMillis) else { continue }
+            io.queue(frame.baseAddress! + payload.lowerBound, length: payload.count, on: route.descriptor)
+        }
+        io.flush(flags: Int32(MSG_DONTWAIT))
+    }
+
+    private mutating func serviceTCP(_ link: RelayLink, events: Int16, io: DatagramBatch, now: Double) {
+        let scratch = UnsafeMutableRawBufferPointer(start: io.storage, count: io.capacity * io.slotSize)
+        switch link.serviceTCP(events: events, scratch: scratch) {
+        case .nothing:
+            return
+        case .failed:
+            perform(link.machine.transportFailed(now: now), on: link, now: now)
+        case .frames(let frames):
+            let wallMillis = RelayClock.wallMillis()
+            let connection = link.tcp
+            var deliveries: [(Int32, [UInt8])] = []
+            for frame in frames where link.tcp == connection {
+                frame.withUnsafeBytes { frame in
+                    if let (route, payload) = accept(frame, from: link, over: .tcp, now: now, wallMillis: wallMillis) {
+                        deliveries.append((route.descriptor, Array(UnsafeRawBufferPointer(rebasing: frame[payload]))))
+                    }
+                }
+            }
+            for (fd, packet) in deliveries {
+                packet.withUnsafeBytes { _ = Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            }
+        }
+    }
+
+    /// Handles one frame from a relay: a data frame yields the route and the payload's range for
+    /// the caller to send; control frames are handled here.
+    private mutating func accept(_ frame: UnsafeRawBufferPointer, from link: RelayLink, over transport: RelayLinkMachine.Transport, now: Double,
+                                 wallMillis: UInt64) -> (Route, Range<Int>)? {
+        switch link.proto.receive(frame, nowMillis: wallMillis) {
+        case .data(let source, _, let payload):
+            guard let route = table[source] ?? automaticRoute(for: source, via: link, now: now) else { return nil }
+            table.recordInbound(route, via: link.target.key, now: now)
+            return (route, payload)
+        case .registered(let payload):
+            let actions = link.machine.registered(now: now, over: transport)
+            logger.info("registered with relay \(link.target.key) at \(link.target.endpoint) over \(link.machine.transport.rawValue); it sees us at \(payload.observedAddress)")
+            perform(actions, on: link, now: now)
+            for route in table.routes.values where !route.held.isEmpty { sendHeld(route, now: now) }
+        case .pong(let echo, let still):
+            perform(link.machine.pong(echo: echo, stillRegistered: still, now: now), on: link, now: now)
+        case .udpProbeAnswered:
+            guard transport == .udp else { break }
+            perform(link.machine.udpProbeAnswered(now: now), on: link, now: now)
+        case .peerUnknown(let peer):
+            table.peerUnknown(peer, via: link.target.key, now: now)
+        case .error(let error):
+            if error.code != .tooManyTunnels {
+                logger.warning("relay \(link.target.key) at \(link.target.endpoint): \(error.code)")
+            }
+            perform(link.machine.error(error.code, now: now), on: link, now: now)
+        case .info(let info):
+            link.info = info
+        case .channel(let peer, let port):
+            table.channelGranted(peer, port: port, by: link, now: now)
+        case .discovery(let answer):
+            let known = Set(discovered.map(\.key))
+            discovered += answer.relays.filter { !known.contains($0.key) }
+            if discovered.count > Self.maxDiscovered { discovered.removeFirst(discovered.count - Self.maxDiscovered) }
+        case .ignored:
+            break
+        }
+        return nil
+    }
+
+    private mutating func automaticRoute(for peer: PublicKey, via link: RelayLink, now: Double) -> Route? {
+        guard table.acceptsAutomaticRoute else { return nil }
+        do {
+            let socket = try LoopbackProxySocket(wireGuardPort: wireGuardPort)
+            let route = table.add(peer, descriptor: socket.descriptor, proxy: socket.endpoint, preferences: [], automatic: true, now: now)
+            logger.info("relayed packets from \(peer) through \(link.target.key): proxy at \(socket.endpoint)")
+            return route
+        } catch {
+            logger.warning("\(error)")
+            return nil
+        }
+    }
+
+    // MARK: link actions
+
+    private func perform(_ actions: [RelayLinkMachine.Action], on link: RelayLink, now: Double) {
+        for action in actions {
+            switch action {
+            case .connectTCP:
+                link.closeTCP()
+                link.openTCP()
+            case .closeTCP:
+                link.closeTCP()
+            case .register(let transport):
+                link.send(link.proto.makeRegister(nowMillis: RelayClock.wallMillis()), over: transport)
+            case .ping(let echo):
+                link.send(link.proto.makePing(echo: echo), over: link.machine.transport)
+            case .probeUDP(let echo):
+                link.send(EchoFrame.ping(sessionID: 0, echo: echo).encode(), over: .udp)
+            case .infoRequest:
+                link.send(PaddedRequestFrame.infoRequest(echo: UInt64(now * 1000)).encode(), over: link.machine.transport)
+            case .discoveryQuery:
+                link.send(PaddedRequestFrame.discoveryQuery(echo: UInt64(now * 1000)).encode(), over: link.machine.transport)
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import RelayWire
+import WireGuard
+
+/// The client side of the relay protocol for one relay, without sockets: builds register,
+/// ping and data frames and interprets what the relay sends back. The agent's loopback proxy
+/// and the test clients both drive it; see the client state machine in docs/relay-protocol.md.
+public struct RelayClientProtocol: Sendable {
+    public enum Event: Equatable, Sendable {
+        case registered(RegisteredPayload)
+        /// A data frame for us: the source's key and where the WireGuard packet lies in the frame.
+        case data(source: PublicKey, header: DataFrameHeader, payload: Range<Int>)
+        case pong(echo: UInt64, stillRegistered: Bool)
+        /// The answer to a UDP probe (`RelayLinkMachine.udpProbeEchoes`): says nothing of the session.
+        case udpProbeAnswered
+        case peerUnknown(PublicKey)
+        case error(ErrorFrame)
+        case info(InfoResponseFrame)
+        case discovery(DiscoveryResponseFrame)
+        /// The relay's channel port for a peer (0: none), answering our channel request.
+        case channel(peer: PublicKey, port: UInt16)
+        /// Not for us, not authentic, or not something a relay sends.
+        case ignored
+    }
+
+    public let clientKey: PrivateKey
+    public let clientPublicKey: PublicKey
+    public let relayKey: PublicKey
+    public private(set) var sessionID: UInt64 = 0
+    public private(set) var observedAddress: RelayAddress?
+    /// Relay clock minus ours, learned from a stale-timestamp error; added to every timestamp sent.
+    public private(set) var clockOffsetMillis: Int64 = 0
+    private var pendingTimestamp: UInt64?
+
+    public init(clientKey: PrivateKey, relayKey: PublicKey) {
+        self.clientKey = clientKey
+        clientPublicKey = clientKey.publicKey
+        self.relayKey = relayKey
+    }
+
+    public var isRegistered: Bool { sessionID != 0 }
+
+    public func relayTime(_ nowMillis: UInt64) -> UInt64 { UInt64(clamping: Int64(clamping: nowMillis) &+ clockOffsetMillis) }
+
+    /// A fresh register frame (new nonce); the answer to it is the next `registered` accepted.
+    public mutating func makeRegister(nowMillis: UInt64) -> [UInt8] {
+        let timestamp = relayTime(nowMillis)
+        pendingTimestamp = timestamp
+        return Self.registerFrame(clientKey: clientKey, relayKey: relayKey, timestamp: timestamp, nonce: RelayBox.randomNonce())
+    }
+
+    /// A register frame with the given fields, for callers (tests) that choose them.
+    public static func registerFrame(clientKey: PrivateKey, relayKey: PublicKey, timestamp: UInt64, nonce: [UInt8]) -> [UInt8] {
+        var plaintext = [UInt8]()
+        BigEndian.append(timestamp, to: &plaintext)
+        return RegisterFrame(clientKey: clientKey.publicKey, nonce: nonce,
+                             sealedTimestamp: RelayBox.seal(plaintext, nonce: nonce, to: relayKey, from: clientKey)).encode()
+    }
+
+    public func makePing(echo: UInt64) -> [UInt8] { EchoFrame.ping(sessionID: sessionID, echo: echo).encode() }
+
+    /// Asks for (or renews) the channel on which our WireGuard may send to `peer` directly.
+    public func makeChannelRequest(to peer: PublicKey, nowMillis: UInt64) -> [UInt8] {
+        ChannelRequestFrame(peer: peer, sessionID: sessionID, timestamp: relayTime(nowMillis)).encode()
+    }
+
+    public func makeChannelRelease(to peer: PublicKey, nowMillis: UInt64) -> [UInt8] {
+        ChannelRequestFrame(peer: peer, sessionID: sessionID, timestamp: relayTime(nowMillis), releases: true).encode()
+    }
+
+    /// A data frame carrying `payload` (a WireGuard packet) to `destination`.
+    public func wrap<Payload: Collection>(_ payload: Payload, to destination: PublicKey, nowMillis: UInt64) -> [UInt8] where Payload.Element == UInt8 {
+        DataFrameHeader(peer: destination, sessionID: sessionID, timestamp: relayTime(nowMillis)).wrap(payload)
+    }
+
+    /// Writes the data header into the first 51 bytes of `buffer`, for a proxy that received the
+    /// WireGuard packet at offset 51 of the same buffer: no copy of the packet.
+    public func writeHeader(into buffer: UnsafeMutableRawBufferPointer, to destination: PublicKey, nowMillis: UInt64) {
+        DataFrameHeader(peer: destination, sessionID: sessionID, timestamp: relayTime(nowMillis)).write(into: buffer)
+    }
+
+    public mutating func receive(_ frame: UnsafeRawBufferPointer, nowMillis: UInt64) -> Event {
+        guard case .success(let type) = FrameType.classify(frame) else { return .ignored }
+        switch type {
+        case .data:
+            guard let (header, payload) = DataFrameHeader.unwrap(frame), isRegistered, header.sessionID == sessionID else { return .ignored }
+            return .data(source: header.peer, header: header, payload: payload)
+        case .registered:
+            guard let registered = RegisteredFrame.decode(frame), let expected = pendingTimestamp,
+                  let plaintext = RelayBox.open(registered.sealedPayload, nonce: registered.nonce, from: relayKey, to: clientKey),
+                  let payload = RegisteredPayload.decode(plaintext), payload.echoedTimestamp == expected, payload.sessionID != 0 else { return .ignored }
+            pendingTimestamp = nil
+            sessionID = payload.sessionID
+            observedAddress = payload.observedAddress
+            return .registered(payload)
+        case .pong:
+            guard let pong = EchoFrame.decode(frame, as: .pong) else { return .ignored }
+            if pong.echo & RelayLinkMachine.udpProbeEchoes != 0 { return .udpProbeAnswered }
+            let still = isRegistered && pong.sessionID == sessionID
+            if isRegistered, !still { sessionID = 0 }
+            return .pong(echo: pong.echo, stillRegistered: still)
+        case .peerUnknown:
+            return PeerUnknownFrame.decode(frame).map { .peerUnknown($0.peer) } ?? .ignored
+        case .error:
+            guard let error = ErrorFrame.decode(frame) else { return .ignored }
+            if error.code == .staleTimestamp {
+                clockOffsetMillis = Int64(clamping: error.relayClockMillis) &- Int64(clamping: nowMillis)
+            }
+            return .error(error)
+        case .infoResponse:
+            return InfoResponseFrame.decode(frame).map { .info($0) } ?? .ignored
+        case .discoveryResponse:
+            return DiscoveryResponseFrame.decode(frame).map { .discovery($0) } ?? .ignored
+        case .channelGrant:
+            guard let grant = ChannelGrantFrame.decode(frame), isRegistered, grant.sessionID == sessionID else { return .ignored }
+            return .channel(peer: grant.peer, port: grant.port)
+        case .register, .ping, .infoRequest, .discoveryQuery, .announce, .channelRequest, .channelRelease:
+            return .ignored
+        }
+    }
+}

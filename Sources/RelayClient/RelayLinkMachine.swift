@@ -1,0 +1,253 @@
+import RelayWire
+
+/// The client's connection to one relay, as a pure state machine: when to register, over which
+/// transport, when to ping, when the relay counts as gone. The engine feeds it the clock (seconds,
+/// monotonic) and what the relay answered; it answers with what to send. See the client state
+/// machine in docs/relay-protocol.md.
+///
+/// Differences from the document's minimum, and why:
+/// - Pings every second while registered, not every 25 s: a relay that stops answering must be
+///   noticed within the 3 s a relayed pair may be without its path, and 18 bytes a second is
+///   nothing. The relay counts pings as activity, so they also keep the registration and the NAT
+///   binding toward the relay alive.
+/// - UDP first, TCP after `tcpFallbackAfter` without an answer (or at once when the caller
+///   knows UDP is blocked): a member behind a UDP-blocking firewall gets a path within a few
+///   hundred milliseconds instead of after the whole retry schedule.
+/// - It never gives up: a relay that restarts is registered with again by the same retries.
+/// - A link on TCP keeps asking whether UDP works (a session-0 ping over UDP, `udpRetry`) and
+///   moves to UDP when it does: a member whose first UDP answer came late, or whose network
+///   stopped blocking UDP, would otherwise stay on TCP, be taken for UDP-blocked, and get no
+///   channels. The probe leaves the TCP registration alone; only a UDP pong starts the move,
+///   which is a UDP registration that replaces the TCP one at the relay.
+public struct RelayLinkMachine: Sendable, Equatable {
+    public enum Transport: String, Sendable, Codable {
+        case udp, tcp
+    }
+
+    public enum Phase: Sendable, Equatable {
+        case registering(since: Double, attempt: Int, lastSent: Double)
+        case registered(since: Double)
+        /// Refused (not allowed, full): left alone until `retryAt`.
+        case refused(RelayErrorCode, retryAt: Double)
+    }
+
+    public enum Action: Sendable, Equatable {
+        /// Open (or reopen) the TCP connection; later frames go over it.
+        case connectTCP
+        case closeTCP
+        case register(Transport)
+        case ping(echo: UInt64)
+        /// A ping with session 0 over UDP while the link is on TCP (`udpProbeEchoes`).
+        case probeUDP(echo: UInt64)
+        case infoRequest
+        case discoveryQuery
+    }
+
+    public struct Timing: Sendable, Equatable {
+        /// Gaps between register frames while no answer comes; the last repeats.
+        public var registerRetry: [Double] = [0.25, 0.5, 1, 2, 4, 8]
+        public var tcpFallbackAfter: Double = 0.3
+        public var pingInterval: Double = 1
+        /// Without a pong for this long a registered relay is unusable and registered again.
+        public var deadAfter: Double = 2.5
+        /// The same while the link carries data (`active`): a relay that dies under traffic is
+        /// noticed in 1–1.5 s rather than 1.5–2.5 s, for 2 pings a second on busy links only.
+        public var activePingInterval: Double = 0.5
+        public var activeDeadAfter: Double = 1.5
+        public var infoInterval: Double = 60
+        public var discoveryInterval: Double = 300
+        public var notAllowedRetry: Double = 300
+        public var fullRetry: Double = 60
+        /// Gaps between UDP probes while registered over TCP; the last repeats.
+        public var udpRetry: [Double] = [2, 5, 10, 30]
+        /// A UDP registration that replaces the TCP one is given this long to be answered.
+        public var upgradeTimeout: Double = 1
+        public init() {}
+    }
+
+    /// Echo values of UDP probes have the top bit set, so that their pongs are told from the
+    /// answers to the link's own pings (`RelayClientProtocol` returns them as `udpProbeAnswered`).
+    public static let udpProbeEchoes: UInt64 = 1 << 63
+
+    public let timing: Timing
+    /// Whether the link carried data lately; the engine sets it.
+    public var active = false
+    public private(set) var phase: Phase
+    public private(set) var transport: Transport
+    /// Round-trip times in seconds, most recent last (bounded).
+    public private(set) var rttSamples: [Double] = []
+    public private(set) var lastPong: Double?
+    /// Register frames sent without an answer since the last registration (for status).
+    public private(set) var unanswered = 0
+    private var pings: [UInt64: Double] = [:]
+    private var nextEcho: UInt64 = 1
+    private var lastPing: Double = -.infinity
+    private var lastInfo: Double = -.infinity
+    private var lastDiscovery: Double = -.infinity
+    private var staleRetried = false
+    /// A relay that answered over UDP once is not abandoned for TCP when it stops answering:
+    /// it is more likely down than the network newly blocking UDP.
+    private var udpWorked = false
+    private var udpProbes = 0
+    private var lastUDPProbe: Double = -.infinity
+    /// When the UDP registration that moves a TCP link to UDP was sent.
+    private var upgradeSent: Double?
+
+    static let maxSamples = 16
+    static let maxOutstandingPings = 8
+
+    /// Starts registering: over TCP at once when `udpBlocked`, else over UDP.
+    public init(now: Double, udpBlocked: Bool, timing: Timing = Timing()) {
+        self.timing = timing
+        transport = udpBlocked ? .tcp : .udp
+        phase = .registering(since: now, attempt: 0, lastSent: now)
+    }
+
+    /// The first frames to send.
+    public var initialActions: [Action] {
+        transport == .tcp ? [.connectTCP, .register(.tcp)] : [.register(.udp)]
+    }
+
+    public func isUsable(now: Double) -> Bool {
+        guard case .registered = phase, let lastPong else { return false }
+        return now - lastPong < deadAfter
+    }
+
+    private var deadAfter: Double { active ? timing.activeDeadAfter : timing.deadAfter }
+    private var pingInterval: Double { active ? timing.activePingInterval : timing.pingInterval }
+
+    public mutating func tick(now: Double) -> [Action] {
+        switch phase {
+        case .refused(_, let retryAt):
+            guard now >= retryAt else { return [] }
+            return restart(now: now)
+        case .registering(let since, let attempt, let lastSent):
+            if transport == .udp, !udpWorked, now - since >= timing.tcpFallbackAfter {
+                transport = .tcp
+                phase = .registering(since: now, attempt: 0, lastSent: now)
+                unanswered += 1
+                return [.connectTCP, .register(.tcp)]
+            }
+            let gap = timing.registerRetry[min(attempt, timing.registerRetry.count - 1)]
+            guard now - lastSent >= gap else { return [] }
+            phase = .registering(since: since, attempt: attempt + 1, lastSent: now)
+            unanswered += 1
+            // A TCP connection that has not produced an answer is replaced rather than trusted.
+            return transport == .tcp && attempt >= 2 ? [.connectTCP, .register(.tcp)] : [.register(transport)]
+        case .registered:
+            if let lastPong, now - lastPong >= deadAfter {
+                return restart(now: now)
+            }
+            var actions: [Action] = []
+            if let sent = upgradeSent {
+                // No pings over TCP meanwhile: once the relay has taken the UDP registration, it
+                // answers them "not registered", and the link would register over TCP again.
+                guard now - sent >= timing.upgradeTimeout else { return [] }
+                upgradeSent = nil
+            }
+            if transport == .tcp, now - lastUDPProbe >= timing.udpRetry[min(udpProbes, timing.udpRetry.count - 1)] {
+                lastUDPProbe = now
+                udpProbes += 1
+                actions.append(.probeUDP(echo: Self.udpProbeEchoes | UInt64(udpProbes)))
+            }
+            if now - lastPing >= pingInterval {
+                lastPing = now
+                let echo = nextEcho
+                nextEcho &+= 1
+                if pings.count >= Self.maxOutstandingPings, let oldest = pings.min(by: { $0.value < $1.value }) {
+                    pings[oldest.key] = nil
+                }
+                pings[echo] = now
+                actions.append(.ping(echo: echo))
+            }
+            if now - lastInfo >= timing.infoInterval {
+                lastInfo = now
+                actions.append(.infoRequest)
+            }
+            if now - lastDiscovery >= timing.discoveryInterval {
+                lastDiscovery = now
+                actions.append(.discoveryQuery)
+            }
+            return actions
+        }
+    }
+
+    /// The relay accepted a registration (the protocol checked the box and the echo), and the
+    /// answer came `over` this transport.
+    public mutating func registered(now: Double, over arrived: Transport) -> [Action] {
+        var actions: [Action] = []
+        if arrived == .udp, transport == .tcp {
+            transport = .udp
+            actions.append(.closeTCP)
+        }
+        upgradeSent = nil
+        phase = .registered(since: now)
+        if transport == .udp { udpWorked = true }
+        if case .tcp = transport, udpProbes == 0 { lastUDPProbe = now }
+        lastPong = now
+        unanswered = 0
+        staleRetried = false
+        pings = [:]
+        lastPing = -.infinity
+        return actions + tick(now: now)
+    }
+
+    /// A pong to a UDP probe: UDP reaches the relay both ways, so a TCP link registers over UDP.
+    public mutating func udpProbeAnswered(now: Double) -> [Action] {
+        guard transport == .tcp, case .registered = phase, upgradeSent == nil else { return [] }
+        upgradeSent = now
+        lastPong = now
+        return [.register(.udp)]
+    }
+
+    /// A pong: an RTT sample when it answers one of ours; re-registers when the relay says the
+    /// session is not valid any more (relay restart, idle expiry, NAT rebinding).
+    public mutating func pong(echo: UInt64, stillRegistered: Bool, now: Double) -> [Action] {
+        guard case .registered = phase else { return [] }
+        guard stillRegistered else { return restart(now: now) }
+        lastPong = now
+        if let sent = pings.removeValue(forKey: echo) {
+            rttSamples.append(now - sent)
+            if rttSamples.count > Self.maxSamples { rttSamples.removeFirst(rttSamples.count - Self.maxSamples) }
+        }
+        return []
+    }
+
+    public mutating func error(_ code: RelayErrorCode, now: Double) -> [Action] {
+        switch code {
+        case .staleTimestamp:
+            // The protocol has taken the relay's clock; one immediate retry, then the schedule.
+            guard !staleRetried else { return [] }
+            staleRetried = true
+            return [.register(transport)]
+        case .notAllowed:
+            phase = .refused(code, retryAt: now + timing.notAllowedRetry)
+            return transport == .tcp ? [.closeTCP] : []
+        case .relayFull:
+            phase = .refused(code, retryAt: now + timing.fullRetry)
+            return transport == .tcp ? [.closeTCP] : []
+        case .tooManyTunnels:
+            return []
+        }
+    }
+
+    /// The TCP connection closed or failed. A registered link registers again over a new one at
+    /// once; a link still registering waits for its next retry (which opens a new connection), so
+    /// that a relay refusing connections is not reconnected to in a busy loop.
+    public mutating func transportFailed(now: Double) -> [Action] {
+        guard transport == .tcp else { return [] }
+        switch phase {
+        case .refused, .registering:
+            return []
+        case .registered:
+            phase = .registering(since: now, attempt: 0, lastSent: now)
+            return [.connectTCP, .register(.tcp)]
+        }
+    }
+
+    private mutating func restart(now: Double) -> [Action] {
+        phase = .registering(since: now, attempt: 0, lastSent: now)
+        staleRetried = false
+        return transport == .tcp ? [.connectTCP, .register(.tcp)] : [.register(.udp)]
+    }
+}

@@ -1,0 +1,268 @@
+import WireGuard
+
+/// What the route table reads of a relay link to choose it for a route and to track channels.
+protocol RouteLink: AnyObject {
+    var relayKey: PublicKey { get }
+    var relayAddress: IPAddress { get }
+    var transport: RelayLinkMachine.Transport { get }
+    /// The link's current registration; 0 when not registered.
+    var sessionID: UInt64 { get }
+    func isUsable(now: Double) -> Bool
+}
+
+/// One relayed peer: its proxy socket (by descriptor; the socket loop owns the socket), which
+/// relays it may go through, what came and went, and its channel.
+final class Route {
+    let peer: PublicKey
+    let descriptor: Int32
+    let proxy: Endpoint
+    var preferences: [PublicKey]
+    var automatic: Bool
+    var lastInboundVia: PublicKey?
+    var lastSentVia: PublicKey?
+    var unknownVia: [PublicKey: Double] = [:]
+    var packetsIn: UInt64 = 0
+    var packetsOut: UInt64 = 0
+    var packetsDropped: UInt64 = 0
+    var lastInbound: Double?
+    let created: Double
+    /// The channel a relay granted for this peer, valid while that relay's registration is the
+    /// one it was granted under.
+    var channel: (relay: PublicKey, port: UInt16, session: UInt64, granted: Double)?
+    var channelRequested: (relay: PublicKey, at: Double)?
+    /// Relays that answered port 0, and when: asked again after `channelRefusedHold`.
+    var channelRefused: [PublicKey: Double] = [:]
+    /// A channel given up (`refuseChannel`), while its release is being repeated.
+    var channelReleasing: (relay: PublicKey, sent: Double, tries: Int)?
+    /// Whether this end answers through the relay the peer's packets arrive through (see `chooseLink`).
+    let followsPeer: Bool
+    /// Packets WireGuard sent while no relay could carry them, and since when (`holdLimit`).
+    var held: [[UInt8]] = []
+    var heldSince: Double?
+
+    init(peer: PublicKey, descriptor: Int32, proxy: Endpoint, preferences: [PublicKey], automatic: Bool, created: Double,
+         followsPeer: Bool) {
+        self.peer = peer
+        self.descriptor = descriptor
+        self.proxy = proxy
+        self.preferences = preferences
+        self.automatic = automatic
+        self.created = created
+        self.followsPeer = followsPeer
+    }
+}
+
+/// The client engine's routes and their channels, and every decision about them: which relay
+/// carries a peer's packets, when a channel is asked for, renewed or released, what is held
+/// while no relay can carry it. No system calls: the socket loop (`EngineState`) acts on what
+/// it answers.
+struct RouteTable {
+    /// A relay that said peer-unknown for a peer is skipped for it this long (unless the peer's
+    /// packets arrive through it meanwhile): the peer is registering elsewhere or not at all.
+    static let peerUnknownHold = 3.0
+    /// Automatic routes (made by arriving packets) without traffic this long are closed.
+    static let automaticIdle = 180.0
+    static let maxAutomaticRoutes = 256
+    /// An unanswered channel request or release is repeated after this long.
+    static let channelRetry = 1.0
+    /// A release is sent this many times, `channelRetry` apart: the relay does not answer it
+    /// (it tells the peer instead), and a repeat costs it nothing.
+    static let channelReleaseTries = 3
+    /// A granted channel is renewed this often, so the relay keeps it while WireGuard is idle.
+    static let channelRenew = 30.0
+    /// Port 0 (no channel, or a channel withdrawn because the relay saw WireGuard's packets come
+    /// from another address than this engine's registration) holds for long: asking sooner
+    /// would cut the pair off again for a round trip each time.
+    static let channelRefusedHold = 300.0
+    /// A route holds this many packets, for this long, while no relay can carry them, and sends
+    /// them when one can: at start both ends' first handshake initiations often leave before
+    /// their relay registrations are done, and WireGuard sends the next only 5 s later.
+    static let holdLimit = (packets: 8, seconds: 1.0)
+    /// Channel endpoints remembered as granted, at most.
+    static let maxGrantedChannels = 1024
+
+    /// Decides which end of a pair picks the pair's relay (`Route.followsPeer`).
+    let publicKey: PublicKey
+    private(set) var routes: [PublicKey: Route] = [:]
+    /// Every channel endpoint granted to this engine (bounded): a packet WireGuard received from
+    /// one came through a relay, even after the route that asked for it closed.
+    private(set) var grantedChannels: Set<Endpoint> = []
+    /// The channel endpoints last reported as current, to tell the agent when they change.
+    private var reportedChannels: [PublicKey: Endpoint] = [:]
+
+    init(publicKey: PublicKey) {
+        self.publicKey = publicKey
+    }
+
+    subscript(peer: PublicKey) -> Route? { routes[peer] }
+
+    @discardableResult
+    mutating func add(_ peer: PublicKey, descriptor: Int32, proxy: Endpoint, preferences: [PublicKey], automatic: Bool,
+                      now: Double) -> Route {
+        let route = Route(peer: peer, descriptor: descriptor, proxy: proxy, preferences: preferences, automatic: automatic,
+                          created: now, followsPeer: Self.follows(publicKey, peer: peer))
+        routes[peer] = route
+        return route
+    }
+
+    mutating func remove(_ peer: PublicKey) -> Route? {
+        routes.removeValue(forKey: peer)
+    }
+
+    mutating func removeAll() {
+        routes = [:]
+    }
+
+    var acceptsAutomaticRoute: Bool { routes.values.filter(\.automatic).count < Self.maxAutomaticRoutes }
+
+    /// Automatic routes idle for `automaticIdle`.
+    func idleAutomaticRoutes(now: Double) -> [PublicKey] {
+        routes.filter { $0.value.automatic && now - ($0.value.lastInbound ?? $0.value.created) > Self.automaticIdle }.map(\.key)
+    }
+
+    /// Whether `own` answers `peer` through the relay the peer's packets arrive through.
+    static func follows(_ own: PublicKey, peer: PublicKey) -> Bool {
+        peer.bytes.lexicographicallyPrecedes(own.bytes)
+    }
+
+    // MARK: choosing a relay
+
+    /// The relay link that carries the route's packets now, if any can.
+    func chooseLink<Link: RouteLink>(for route: Route, links: [PublicKey: Link], now: Double) -> Link? {
+        func candidate(_ key: PublicKey) -> Link? {
+            guard let link = links[key], link.isUsable(now: now) else { return nil }
+            if let since = route.unknownVia[key], now - since < Self.peerUnknownHold { return nil }
+            return link
+        }
+        // Each end prefers the relay its peer is registered with, so the two ends of a pair send
+        // through different relays when their homes differ; a relay can only pass a packet from
+        // one member's channel straight to the other's when both have a channel for the pair on
+        // it. So one end (the greater key) answers through the relay the other's packets arrive
+        // through, for as long as that relay is usable: the pair converges on the relay the
+        // lesser key chose, and does not swap back and forth.
+        if route.followsPeer, let via = route.lastInboundVia, let link = candidate(via) { return link }
+        for key in route.preferences { if let link = candidate(key) { return link } }
+        if let via = route.lastInboundVia, let link = candidate(via) { return link }
+        return nil
+    }
+
+    /// A data packet from the peer arrived through `relay`.
+    func recordInbound(_ route: Route, via relay: PublicKey, now: Double) {
+        route.lastInboundVia = relay
+        route.unknownVia[relay] = nil
+        route.lastInbound = now
+        route.packetsIn &+= 1
+    }
+
+    /// `count` packets left through `relay`.
+    func recordSent(_ route: Route, count: Int, via relay: PublicKey) {
+        route.packetsOut &+= UInt64(count)
+        route.lastSentVia = relay
+    }
+
+    /// `relay` answered that the peer is not registered with it.
+    func peerUnknown(_ peer: PublicKey, via relay: PublicKey, now: Double) {
+        routes[peer]?.unknownVia[relay] = now
+    }
+
+    // MARK: holding packets
+
+    /// Keeps a packet no relay can carry now; the oldest beyond `holdLimit.packets` are dropped.
+    func hold(_ packet: [UInt8], on route: Route, now: Double) {
+        route.held.append(packet)
+        if route.held.count > Self.holdLimit.packets {
+            route.packetsDropped &+= UInt64(route.held.count - Self.holdLimit.packets)
+            route.held.removeFirst(route.held.count - Self.holdLimit.packets)
+        }
+        route.heldSince = route.heldSince ?? now
+    }
+
+    /// The held packets, handed over for sending through `relay`.
+    func takeHeld(from route: Route, via relay: PublicKey) -> [[UInt8]] {
+        let packets = route.held
+        recordSent(route, count: packets.count, via: relay)
+        route.held = []
+        route.heldSince = nil
+        return packets
+    }
+
+    /// Drops held packets once they have waited `holdLimit.seconds`.
+    func dropExpiredHeld(from route: Route, now: Double) {
+        guard let since = route.heldSince, now - since >= Self.holdLimit.seconds else { return }
+        route.packetsDropped &+= UInt64(route.held.count)
+        route.held = []
+        route.heldSince = nil
+    }
+
+    // MARK: channels
+
+    /// The endpoint WireGuard may send the route's packets to directly: the channel on the
+    /// relay the engine would choose for them now, granted under its current registration.
+    func currentChannel<Link: RouteLink>(of route: Route, links: [PublicKey: Link], now: Double) -> Endpoint? {
+        guard let channel = route.channel, let link = chooseLink(for: route, links: links, now: now), link.relayKey == channel.relay,
+              link.transport == .udp, link.sessionID == channel.session else { return nil }
+        return Endpoint(address: link.relayAddress, port: channel.port)
+    }
+
+    /// Whether the current channels differ from those last reported (and records them).
+    mutating func channelsChanged<Link: RouteLink>(links: [PublicKey: Link], now: Double) -> Bool {
+        var current: [PublicKey: Endpoint] = [:]
+        for (key, route) in routes { current[key] = currentChannel(of: route, links: links, now: now) }
+        guard current != reportedChannels else { return false }
+        reportedChannels = current
+        return true
+    }
+
+    /// The link to ask for the route's channel through now, if one is due; records the request.
+    func channelRequestDue<Link: RouteLink>(for route: Route, links: [PublicKey: Link], now: Double) -> Link? {
+        guard !route.automatic, let link = chooseLink(for: route, links: links, now: now), link.transport == .udp,
+              link.sessionID != 0 else { return nil }
+        let relay = link.relayKey
+        if let channel = route.channel, channel.relay == relay, channel.session == link.sessionID,
+           now - channel.granted < Self.channelRenew { return nil }
+        if let refused = route.channelRefused[relay], now - refused < Self.channelRefusedHold { return nil }
+        if let requested = route.channelRequested, requested.relay == relay, now - requested.at < Self.channelRetry { return nil }
+        route.channelRequested = (relay, now)
+        return link
+    }
+
+    /// Gives the peer's channel up and holds its relay off asking for another; false when the
+    /// peer has no channel.
+    mutating func refuseChannel(of peer: PublicKey, now: Double) -> Bool {
+        guard let route = routes[peer], let channel = route.channel else { return false }
+        route.channelRefused[channel.relay] = now
+        route.channel = nil
+        route.channelRequested = nil
+        route.channelReleasing = (channel.relay, now, 0)
+        return true
+    }
+
+    /// The link to send the route's channel release through now, if one is due; records the
+    /// try, and stops after `channelReleaseTries` or when the relay is no longer registered.
+    func channelReleaseDue<Link: RouteLink>(for route: Route, links: [PublicKey: Link], now: Double) -> Link? {
+        guard let releasing = route.channelReleasing else { return nil }
+        guard releasing.tries < Self.channelReleaseTries, let link = links[releasing.relay], link.sessionID != 0 else {
+            route.channelReleasing = nil
+            return nil
+        }
+        guard releasing.tries == 0 || now - releasing.sent >= Self.channelRetry else { return nil }
+        route.channelReleasing = (releasing.relay, now, releasing.tries + 1)
+        return link
+    }
+
+    /// `link`'s relay answered a channel request for `peer` with `port` (0: none).
+    mutating func channelGranted<Link: RouteLink>(_ peer: PublicKey, port: UInt16, by link: Link, now: Double) {
+        guard let route = routes[peer] else { return }
+        let relay = link.relayKey
+        route.channelRequested = nil
+        guard port != 0 else {
+            route.channelRefused[relay] = now
+            if route.channel?.relay == relay { route.channel = nil }
+            return
+        }
+        route.channelRefused[relay] = nil
+        route.channel = (relay, port, link.sessionID, now)
+        if grantedChannels.count >= Self.maxGrantedChannels { grantedChannels.removeAll() }
+        grantedChannels.insert(Endpoint(address: link.relayAddress, port: port))
+    }
+}

@@ -1,0 +1,88 @@
+import RelayWire
+
+/// Opens and closes the UDP sockets behind channels. The service's (`ChannelSockets`) binds
+/// real ports and watches them; tests hand the state a fake.
+public protocol ChannelPorts: AnyObject, Sendable {
+    /// A new socket on a port of its own, or nil when none can be opened (out of descriptors or ports).
+    func open() -> (descriptor: Int32, port: UInt16)?
+    /// Closes it once no thread can still be sending on it.
+    func close(_ descriptor: Int32)
+}
+
+/// One channel: a relay port on which `owner`'s WireGuard sends its packets for `peer` as they
+/// are, and from which it receives `peer`'s. See "Channels" in docs/relay-protocol.md.
+public struct RelayChannel: Sendable, Equatable {
+    public var owner: PeerID
+    public var peer: PeerID
+    public var descriptor: Int32
+    public var port: UInt16
+    /// Where the owner's WireGuard sends from, as its last accepted packet showed.
+    public var learned: RelayAddress?
+    public var lastPacketMillis: UInt64 = 0
+    /// The last request or packet: a channel unused for `RelayWire.sessionIdleMillis` is closed.
+    public var lastUseMillis: UInt64
+    /// The last notice about this channel to the owner's agent (peer-unknown, or the channel
+    /// withdrawn), at most one a second.
+    public var lastNoticeMillis: UInt64 = 0
+
+    /// Packets for the owner go out of this channel only while its WireGuard has sent from the
+    /// learned address recently; after that the owner's NAT may have forgotten the mapping, and
+    /// data frames through its registration reach it instead.
+    public func deliversRaw(nowMillis: UInt64) -> RelayAddress? {
+        guard let learned, nowMillis &- lastPacketMillis <= RelayWire.channelFreshMillis else { return nil }
+        return learned
+    }
+}
+
+/// The relay's channels, found by descriptor (each packet on a channel port) and by
+/// (owner, peer) (each packet for an owner, and each request).
+public struct ChannelTable: Sendable {
+    private struct Pair: Hashable {
+        var owner: PeerID
+        var peer: PeerID
+    }
+
+    public private(set) var byDescriptor: [Int32: RelayChannel] = [:]
+    private var byPair: [Pair: Int32] = [:]
+
+    public init() {}
+
+    public var count: Int { byDescriptor.count }
+
+    @inline(__always)
+    public subscript(descriptor: Int32) -> RelayChannel? { byDescriptor[descriptor] }
+
+    @inline(__always)
+    public func descriptor(owner: PeerID, peer: PeerID) -> Int32? { byPair[Pair(owner: owner, peer: peer)] }
+
+    mutating func insert(_ channel: RelayChannel) {
+        byDescriptor[channel.descriptor] = channel
+        byPair[Pair(owner: channel.owner, peer: channel.peer)] = channel.descriptor
+    }
+
+    @inline(__always)
+    mutating func update(_ descriptor: Int32, _ body: (inout RelayChannel) -> Void) {
+        guard var channel = byDescriptor[descriptor] else { return }
+        body(&channel)
+        byDescriptor[descriptor] = channel
+    }
+
+    /// Forgets where `owner`'s WireGuard sends from. Called when the owner registers anew: its
+    /// agent restarted or its NAT moved it, so the old address may lead nowhere, and until its
+    /// WireGuard uses the channel again data frames through the new registration reach it.
+    mutating func forgetLearned(owner: PeerID) {
+        for (descriptor, channel) in byDescriptor where channel.owner == owner && channel.learned != nil {
+            byDescriptor[descriptor]?.learned = nil
+        }
+    }
+
+    /// Removes every channel `shouldRemove` names and returns them.
+    mutating func removeAll(where shouldRemove: (RelayChannel) -> Bool) -> [RelayChannel] {
+        let doomed = byDescriptor.values.filter(shouldRemove)
+        for channel in doomed {
+            byDescriptor[channel.descriptor] = nil
+            byPair[Pair(owner: channel.owner, peer: channel.peer)] = nil
+        }
+        return doomed
+    }
+}

@@ -1,0 +1,29 @@
+import RelayWire
+import WireGuard
+
+/// The limits and identity a relay runs with; every field is a `start-relay` flag.
+public struct RelayConfiguration: Sendable {
+    public var maxConnections: Int = 100
+    /// KB/s (1 KB = 1024 bytes) per tunnel.
+    public var maxBandwidthKBps: Int = 1000
+    public var maxTunnelsPerDevice: Int = 20
+    /// Channel ports open at once (each is a socket); beyond it clients keep using data frames.
+    public var maxChannels: Int = 1024
+    /// Frames per second per source IP.
+    public var rateLimit: Int = 20_000
+    public var registrationRatePerSecond: Int = 10
+    public var registrationBurst: Int = 20
+    /// Register and announce frames the relay verifies per second from all addresses together
+    /// (burst twice that): bounds the share of the forwarding thread spent on X25519.
+    public var registrationsPerSecondTotal: Int = 2_000
+    public var location: RelayLocation = .unknown
+    public var endpoints: [RelayAddress] = []
+    public var peerRelays: [KnownRelay] = []
+    public var version: String = FormnetVersion.string
+
+    public init() {}
+
+    var bandwidthBytesPerSecond: Int64 { Int64(maxBandwidthKBps) * 1024 }
+    /// One second's worth, but never less than a few full frames so a slow tunnel can still send one.
+    var bandwidthBurst: Int64 { max(bandwidthBytesPerSecond, Int64(4 * RelayWire.maxFrame)) }
+}

@@ -1,0 +1,172 @@
+import Testing
+@testable import RelayWire
+@testable import RelayClient
+
+@Suite struct RelayLinkMachineTests {
+    @Test func registersOverUDPAndFallsBackToTCPWithoutAnAnswer() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        #expect(machine.initialActions == [.register(.udp)])
+        #expect(machine.tick(now: 0.1) == [])
+        #expect(machine.tick(now: 0.26) == [.register(.udp)])
+        #expect(machine.tick(now: 0.31) == [.connectTCP, .register(.tcp)])
+        #expect(machine.transport == .tcp)
+        #expect(machine.isUsable(now: 0.31) == false)
+    }
+
+    @Test func startsOnTCPWhenUDPIsKnownBlocked() {
+        let machine = RelayLinkMachine(now: 0, udpBlocked: true)
+        #expect(machine.transport == .tcp)
+        #expect(machine.initialActions == [.connectTCP, .register(.tcp)])
+    }
+
+    @Test func pingsEverySecondAndMeasuresRoundTrips() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        let first = machine.registered(now: 0.05, over: .udp)
+        #expect(first == [.ping(echo: 1), .infoRequest, .discoveryQuery])
+        #expect(machine.isUsable(now: 0.05))
+        #expect(machine.pong(echo: 1, stillRegistered: true, now: 0.07) == [])
+        #expect(abs(machine.rttSamples[0] - 0.02) < 1e-9)
+        #expect(machine.tick(now: 0.5) == [])
+        #expect(machine.tick(now: 1.06) == [.ping(echo: 2)])
+        // An answer to nothing we sent moves the clock of liveness but adds no sample.
+        #expect(machine.pong(echo: 99, stillRegistered: true, now: 1.1) == [])
+        #expect(machine.rttSamples.count == 1)
+    }
+
+    @Test func aSilentRelayIsUnusableAfterDeadAfterAndRegisteredAgainOverUDP() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        _ = machine.registered(now: 0, over: .udp)
+        #expect(machine.isUsable(now: 2.4))
+        #expect(!machine.isUsable(now: 2.5))
+        #expect(machine.tick(now: 2.5) == [.register(.udp)])
+        // UDP worked before, so the relay is presumed down rather than UDP blocked: no TCP.
+        #expect(machine.tick(now: 3.0).contains(.connectTCP) == false)
+        #expect(machine.transport == .udp)
+    }
+
+    @Test func relayRestartIsNoticedByAPongWithoutSession() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        _ = machine.registered(now: 0, over: .udp)
+        #expect(machine.pong(echo: 1, stillRegistered: false, now: 0.5) == [.register(.udp)])
+        if case .registering = machine.phase {} else { Issue.record("expected registering, got \(machine.phase)") }
+    }
+
+    @Test func errorsChangeWhatHappensNext() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        #expect(machine.error(.staleTimestamp, now: 0.1) == [.register(.udp)])
+        #expect(machine.error(.staleTimestamp, now: 0.2) == [])
+        #expect(machine.error(.notAllowed, now: 1) == [])
+        #expect(machine.phase == .refused(.notAllowed, retryAt: 301))
+        #expect(machine.tick(now: 300) == [])
+        #expect(machine.tick(now: 301) == [.register(.udp)])
+        var full = RelayLinkMachine(now: 0, udpBlocked: true)
+        #expect(full.error(.relayFull, now: 1) == [.closeTCP])
+        #expect(full.phase == .refused(.relayFull, retryAt: 61))
+    }
+
+    @Test func aClosedTCPConnectionIsReplaced() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: true)
+        _ = machine.registered(now: 0.1, over: .tcp)
+        #expect(machine.transportFailed(now: 5) == [.connectTCP, .register(.tcp)])
+        #expect(!machine.isUsable(now: 5))
+    }
+
+    static func probes(_ actions: [RelayLinkMachine.Action]) -> [UInt64] {
+        actions.compactMap { if case .probeUDP(let echo) = $0 { echo } else { nil } }
+    }
+
+    /// On TCP, the link asks now and then whether UDP works, and moves to UDP when it does.
+    @Test func aTCPLinkProbesUDPAndMovesThereWhenItAnswers() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: true)
+        #expect(machine.registered(now: 0.1, over: .tcp) == [.ping(echo: 1), .infoRequest, .discoveryQuery])
+        func probesAt(_ now: Double) -> [UInt64] {
+            _ = machine.pong(echo: 0, stillRegistered: true, now: now)
+            return Self.probes(machine.tick(now: now))
+        }
+        let probe = RelayLinkMachine.udpProbeEchoes
+        #expect(probesAt(2.0) == [])
+        #expect(probesAt(2.2) == [probe | 1])
+        #expect(probesAt(7.0) == [])
+        #expect(probesAt(7.3) == [probe | 2])
+        // The probe's pong: a UDP registration, and no TCP pings until it is answered.
+        #expect(machine.udpProbeAnswered(now: 7.4) == [.register(.udp)])
+        #expect(machine.udpProbeAnswered(now: 7.45) == [])
+        #expect(machine.tick(now: 8.0) == [])
+        #expect(machine.isUsable(now: 8.0))
+        #expect(machine.registered(now: 8.05, over: .udp) == [.closeTCP, .ping(echo: 4)])
+        #expect(machine.transport == .udp)
+        #expect(probesAt(60) == [])
+        // Now that UDP has worked, a silent relay is registered with again over UDP, not TCP.
+        #expect(machine.tick(now: 70) == [.register(.udp)])
+    }
+
+    @Test func anUnansweredMoveToUDPLeavesTheLinkOnTCP() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        #expect(machine.tick(now: 0.3) == [.connectTCP, .register(.tcp)])
+        _ = machine.registered(now: 0.4, over: .tcp)
+        _ = machine.pong(echo: 1, stillRegistered: true, now: 2.5)
+        #expect(Self.probes(machine.tick(now: 2.5)) == [RelayLinkMachine.udpProbeEchoes | 1])
+        #expect(machine.udpProbeAnswered(now: 2.6) == [.register(.udp)])
+        #expect(machine.tick(now: 3.5) == [])
+        // After `upgradeTimeout` the TCP pings resume; the relay has kept the TCP registration.
+        #expect(machine.tick(now: 3.6) == [.ping(echo: 3)])
+        #expect(machine.transport == .tcp)
+        #expect(machine.isUsable(now: 3.6))
+        // A registration answered over TCP leaves the transport as it is.
+        #expect(machine.registered(now: 3.7, over: .tcp).contains(.closeTCP) == false)
+        #expect(machine.transport == .tcp)
+    }
+
+    @Test func aLinkCarryingDataPingsFasterAndIsGivenUpSooner() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        _ = machine.registered(now: 0, over: .udp)
+        machine.active = true
+        #expect(machine.tick(now: 0.4).isEmpty)
+        #expect(machine.tick(now: 0.5).contains { if case .ping = $0 { true } else { false } })
+        #expect(machine.isUsable(now: 1.49))
+        #expect(!machine.isUsable(now: 1.5))
+        // Idle, the same silence is still within the slower cadence's limit.
+        machine.active = false
+        #expect(machine.isUsable(now: 1.5))
+        #expect(!machine.isUsable(now: 2.5))
+        machine.active = true
+        #expect(machine.tick(now: 1.6) == [.register(.udp)])
+    }
+
+    @Test func aRelayRefusingConnectionsIsRetriedOnTheScheduleNotInALoop() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: true)
+        #expect(machine.initialActions == [.connectTCP, .register(.tcp)])
+        // Refused at once: nothing until the first retry gap (0.25 s) has passed.
+        #expect(machine.transportFailed(now: 0.001) == [])
+        #expect(machine.transportFailed(now: 0.002) == [])
+        #expect(machine.tick(now: 0.1) == [])
+        #expect(machine.tick(now: 0.25) == [.register(.tcp)])
+        #expect(machine.transportFailed(now: 0.251) == [])
+        #expect(machine.tick(now: 0.5) == [])
+        #expect(machine.tick(now: 0.75) == [.register(.tcp)])
+        // From the third retry on, the engine is told to replace the connection.
+        #expect(machine.tick(now: 1.75) == [.connectTCP, .register(.tcp)])
+    }
+}
+
+@Suite struct StreamFrameReaderTests {
+    @Test func reassemblesFramesSplitAcrossReads() throws {
+        var reader = StreamFrameReader()
+        let stream: [UInt8] = [0, 3, 1, 2, 3, 0, 2, 9, 8]
+        var frames: [[UInt8]] = []
+        for chunk in [Array(stream[0..<1]), Array(stream[1..<4]), Array(stream[4..<8]), Array(stream[8...])] {
+            chunk.withUnsafeBytes { reader.append($0) }
+            try reader.drain { frames.append(Array($0)) }
+        }
+        #expect(frames == [[1, 2, 3], [9, 8]])
+        #expect(reader.pending == 0)
+    }
+
+    @Test func refusesZeroAndOversizedLengths() {
+        for bad: [UInt8] in [[0, 0, 1], [0x08, 0x01]] {
+            var reader = StreamFrameReader()
+            bad.withUnsafeBytes { reader.append($0) }
+            #expect(throws: StreamFrameReader.Failure.self) { try reader.drain { _ in } }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import Testing
+import WireGuard
+@testable import RelayClient
+
+/// The route table's decisions, with links that are plain values and no sockets.
+@Suite struct RouteTableTests {
+    final class FakeLink: RouteLink {
+        let relayKey: PublicKey
+        let relayAddress: IPAddress
+        var transport = RelayLinkMachine.Transport.udp
+        var sessionID: UInt64 = 7
+        var usable = true
+
+        init(_ key: PublicKey, address: IPAddress = IPAddress("203.0.113.1")!) {
+            relayKey = key
+            relayAddress = address
+        }
+
+        func isUsable(now: Double) -> Bool { usable }
+    }
+
+    static func key(_ first: UInt8) -> PublicKey { PublicKey(bytes: [first] + [UInt8](repeating: 0, count: 31))! }
+
+    static let own = key(0x50)
+    static let lesserPeer = key(0x10)
+    static let greaterPeer = key(0x90)
+    static let relayA = key(0xA0)
+    static let relayB = key(0xB0)
+    static let proxy = Endpoint("127.0.0.1:40000")!
+
+    var table = RouteTable(publicKey: RouteTableTests.own)
+    let linkA = FakeLink(RouteTableTests.relayA)
+    let linkB = FakeLink(RouteTableTests.relayB, address: IPAddress("2001:db8::b")!)
+    var links: [PublicKey: FakeLink] { [Self.relayA: linkA, Self.relayB: linkB] }
+
+    @Test func theGreaterKeyFollows() {
+        let low = PublicKey(bytes: [0x01] + [UInt8](repeating: 0xFF, count: 31))!
+        let high = PublicKey(bytes: [0x02] + [UInt8](repeating: 0x00, count: 31))!
+        #expect(RouteTable.follows(high, peer: low))
+        #expect(!RouteTable.follows(low, peer: high))
+        #expect(!RouteTable.follows(low, peer: low))
+    }
+
+    @Test mutating func choosesTheFirstUsablePreferenceThenTheLastInboundRelay() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA, Self.relayB],
+                              automatic: false, now: 0)
+        #expect(!route.followsPeer)
+        #expect(table.chooseLink(for: route, links: links, now: 1) === linkA)
+        linkA.usable = false
+        #expect(table.chooseLink(for: route, links: links, now: 1) === linkB)
+        linkB.usable = false
+        #expect(table.chooseLink(for: route, links: links, now: 1) == nil)
+        route.preferences = []
+        linkB.usable = true
+        table.recordInbound(route, via: Self.relayB, now: 2)
+        #expect(table.chooseLink(for: route, links: links, now: 2) === linkB)
+        #expect(route.packetsIn == 1)
+        #expect(route.lastInbound == 2)
+    }
+
+    @Test mutating func theFollowingEndAnswersThroughTheRelayThePeerUses() {
+        let route = table.add(Self.lesserPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        #expect(route.followsPeer)
+        #expect(table.chooseLink(for: route, links: links, now: 1) === linkA)
+        table.recordInbound(route, via: Self.relayB, now: 1)
+        #expect(table.chooseLink(for: route, links: links, now: 1) === linkB)
+    }
+
+    @Test mutating func peerUnknownSkipsTheRelayForAWhile() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA, Self.relayB],
+                              automatic: false, now: 0)
+        table.peerUnknown(Self.greaterPeer, via: Self.relayA, now: 10)
+        #expect(table.chooseLink(for: route, links: links, now: 10 + RouteTable.peerUnknownHold - 0.1) === linkB)
+        #expect(table.chooseLink(for: route, links: links, now: 10 + RouteTable.peerUnknownHold) === linkA)
+    }
+
+    @Test mutating func holdsAtMostTheLimitAndDropsThemAfterTheirTime() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [], automatic: false, now: 0)
+        for n in 0..<(RouteTable.holdLimit.packets + 2) { table.hold([UInt8(n)], on: route, now: 5 + Double(n) / 100) }
+        #expect(route.held.count == RouteTable.holdLimit.packets)
+        #expect(route.held.first == [2])
+        #expect(route.packetsDropped == 2)
+        #expect(route.heldSince == 5)
+        table.dropExpiredHeld(from: route, now: 5 + RouteTable.holdLimit.seconds - 0.01)
+        #expect(route.held.count == RouteTable.holdLimit.packets)
+        table.dropExpiredHeld(from: route, now: 5 + RouteTable.holdLimit.seconds)
+        #expect(route.held.isEmpty)
+        #expect(route.heldSince == nil)
+        #expect(route.packetsDropped == 2 + UInt64(RouteTable.holdLimit.packets))
+    }
+
+    @Test mutating func heldPacketsAreHandedOverAndCountedAsSent() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [], automatic: false, now: 0)
+        table.hold([1], on: route, now: 1)
+        table.hold([2], on: route, now: 1)
+        #expect(table.takeHeld(from: route, via: Self.relayB) == [[1], [2]])
+        #expect(route.packetsOut == 2)
+        #expect(route.lastSentVia == Self.relayB)
+        #expect(route.held.isEmpty)
+        #expect(route.heldSince == nil)
+    }
+
+    @Test mutating func aChannelIsAskedForOnceARetryAndRenewed() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        #expect(table.channelRequestDue(for: route, links: links, now: 1) === linkA)
+        #expect(table.channelRequestDue(for: route, links: links, now: 1.5) == nil)
+        #expect(table.channelRequestDue(for: route, links: links, now: 1 + RouteTable.channelRetry) === linkA)
+        table.channelGranted(Self.greaterPeer, port: 52000, by: linkA, now: 3)
+        #expect(route.channelRequested == nil)
+        #expect(table.currentChannel(of: route, links: links, now: 3) == Endpoint("203.0.113.1:52000")!)
+        #expect(table.grantedChannels == [Endpoint("203.0.113.1:52000")!])
+        #expect(table.channelRequestDue(for: route, links: links, now: 3 + RouteTable.channelRenew - 1) == nil)
+        #expect(table.channelRequestDue(for: route, links: links, now: 3 + RouteTable.channelRenew) === linkA)
+    }
+
+    @Test mutating func noChannelOverTCPOrForAutomaticRoutesOrBeforeRegistration() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        linkA.transport = .tcp
+        #expect(table.channelRequestDue(for: route, links: links, now: 1) == nil)
+        linkA.transport = .udp
+        linkA.sessionID = 0
+        #expect(table.channelRequestDue(for: route, links: links, now: 1) == nil)
+        linkA.sessionID = 7
+        route.automatic = true
+        #expect(table.channelRequestDue(for: route, links: links, now: 1) == nil)
+    }
+
+    @Test mutating func aChannelCountsOnlyUnderTheRegistrationThatGrantedIt() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        table.channelGranted(Self.greaterPeer, port: 52000, by: linkA, now: 1)
+        let first = table.channelsChanged(links: links, now: 1)
+        let again = table.channelsChanged(links: links, now: 1)
+        #expect(first && !again)
+        linkA.sessionID = 8
+        #expect(table.currentChannel(of: route, links: links, now: 2) == nil)
+        let afterReregistering = table.channelsChanged(links: links, now: 2)
+        #expect(afterReregistering)
+    }
+
+    @Test mutating func portZeroHoldsTheRelayOff() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        _ = table.channelRequestDue(for: route, links: links, now: 1)
+        table.channelGranted(Self.greaterPeer, port: 0, by: linkA, now: 1)
+        #expect(route.channel == nil)
+        #expect(table.channelRequestDue(for: route, links: links, now: 1 + RouteTable.channelRefusedHold - 1) == nil)
+        #expect(table.channelRequestDue(for: route, links: links, now: 1 + RouteTable.channelRefusedHold) === linkA)
+    }
+
+    @Test mutating func aRefusedChannelIsReleasedAFewTimes() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        let withoutChannel = table.refuseChannel(of: Self.greaterPeer, now: 1)
+        #expect(!withoutChannel)
+        table.channelGranted(Self.greaterPeer, port: 52000, by: linkA, now: 1)
+        let withChannel = table.refuseChannel(of: Self.greaterPeer, now: 2)
+        #expect(withChannel)
+        #expect(route.channel == nil)
+        var sent: [Double] = []
+        for now in stride(from: 2.0, through: 8.0, by: 0.5) where table.channelReleaseDue(for: route, links: links, now: now) != nil {
+            sent.append(now)
+        }
+        #expect(sent == [2, 3, 4])
+        #expect(route.channelReleasing == nil)
+        #expect(table.channelRequestDue(for: route, links: links, now: 9) == nil)
+    }
+
+    @Test mutating func idleAutomaticRoutesExpire() {
+        table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [], automatic: true, now: 0)
+        table.add(Self.lesserPeer, descriptor: 4, proxy: Self.proxy, preferences: [], automatic: false, now: 0)
+        #expect(table.idleAutomaticRoutes(now: RouteTable.automaticIdle).isEmpty)
+        #expect(table.idleAutomaticRoutes(now: RouteTable.automaticIdle + 1) == [Self.greaterPeer])
+        #expect(table.remove(Self.greaterPeer)?.descriptor == 3)
+        #expect(table[Self.greaterPeer] == nil)
+    }
+}

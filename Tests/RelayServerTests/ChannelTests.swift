@@ -1,0 +1,294 @@
+import Foundation
+import RelayWire
+import RelayServer
+import RelayClient
+import Testing
+import WireGuard
+
+/// Channels: the layouts of their two frames, what a channel port accepts, and where the relay
+/// sends each packet — raw out of the peer's channel, or as a data frame to its registration.
+@Suite struct ChannelTests {
+    typealias Harness = RelayStateTests.Harness
+    let alice = Fixture.aliceKey, bob = Fixture.bobKey
+    /// Where alice's and bob's WireGuard send from: their agents' addresses, other ports.
+    static let aliceWireGuard = RelayAddress(high: Fixture.aliceAddress.high, low: Fixture.aliceAddress.low, port: 51_820)
+    static let bobWireGuard = RelayAddress(high: Fixture.bobAddress.high, low: Fixture.bobAddress.low, port: 51_821)
+
+    @Test func requestAndGrantLayouts() {
+        let request = ChannelRequestFrame(peer: Fixture.keyA, sessionID: 0x0102_0304_0506_0708, timestamp: 0x1122_3344_5566_7788)
+        let bytes = request.encode()
+        #expect(bytes.count == 50)
+        #expect(Array(bytes[0..<2]) == [0x01, 0x0D])
+        #expect(Array(bytes[2..<34]) == Array(0..<32).map { UInt8($0) })
+        #expect(Array(bytes[34..<50]) == Fixture.bytes("0102030405060708 1122334455667788"))
+        #expect(bytes.withUnsafeBytes { ChannelRequestFrame.decode($0) } == request)
+        #expect(Array(bytes.dropLast()).withUnsafeBytes { ChannelRequestFrame.decode($0) } == nil)
+
+        let grant = ChannelGrantFrame(peer: Fixture.keyB, sessionID: 9, port: 0xC350)
+        let granted = grant.encode()
+        #expect(granted.count == 44)
+        #expect(Array(granted[0..<2]) == [0x01, 0x0E])
+        #expect(Array(granted[34..<44]) == Fixture.bytes("0000000000000009 C350"))
+        #expect(granted.withUnsafeBytes { ChannelGrantFrame.decode($0) } == grant)
+        // The grant is smaller than the request: no amplification toward a spoofed source.
+        #expect(granted.count < bytes.count)
+        var wrongType = granted
+        wrongType[1] = 0x0D
+        #expect(wrongType.withUnsafeBytes { ChannelGrantFrame.decode($0) } == nil)
+
+        let release = ChannelRequestFrame(peer: Fixture.keyA, sessionID: 0x0102_0304_0506_0708, timestamp: 0x1122_3344_5566_7788, releases: true)
+        let released = release.encode()
+        #expect(Array(released[0..<2]) == [0x01, 0x0F])
+        #expect(Array(released[2...]) == Array(bytes[2...]))
+        #expect(released.withUnsafeBytes { ChannelRequestFrame.decode($0) } == release)
+        #expect(released.withUnsafeBytes { ChannelGrantFrame.decode($0) } == nil)
+    }
+
+    @Test func wireGuardShapes() {
+        func plausible(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { WireGuardMessageShape.isPlausible($0) } }
+        #expect(plausible(WireGuardPacket.initiation))
+        #expect(!plausible(Array(WireGuardPacket.initiation.dropLast())))
+        #expect(plausible([2, 0, 0, 0] + [UInt8](repeating: 1, count: 88)))
+        #expect(!plausible([2, 0, 0, 0] + [UInt8](repeating: 1, count: 89)))
+        #expect(plausible([3, 0, 0, 0] + [UInt8](repeating: 1, count: 60)))
+        #expect(plausible(WireGuardPacket.transport(0)))
+        #expect(plausible(WireGuardPacket.transport(1_400)))
+        #expect(!plausible(Array(WireGuardPacket.transport(0).dropLast())))
+        #expect(!plausible([4, 0, 1, 0] + [UInt8](repeating: 1, count: 60)))
+        #expect(!plausible([5, 0, 0, 0] + [UInt8](repeating: 1, count: 60)))
+        #expect(!plausible([4, 0, 0, 0] + [UInt8](repeating: 1, count: RelayWire.maxPayload)))
+    }
+
+    /// Asks for `owner`'s channel to `peer` and returns the granted port.
+    func requestChannel(_ h: Harness, _ client: RelayClientProtocol, to peer: PublicKey, from address: RelayAddress) -> UInt16? {
+        guard h.send(client.makeChannelRequest(to: peer, nowMillis: h.now.wallMillis), from: address) == .reply(length: 44) else { return nil }
+        return h.lastReply.withUnsafeBytes { ChannelGrantFrame.decode($0) }?.port
+    }
+
+    /// Alice and bob registered, each with a channel for the other (100 and 101), and bob's
+    /// WireGuard has used his: a packet from alice's WireGuard goes to him raw.
+    @discardableResult
+    func pairWithChannels(_ h: Harness) -> (alice: RelayClientProtocol, bob: RelayClientProtocol) {
+        let a = h.register(alice, from: Fixture.aliceAddress)
+        let b = h.register(bob, from: Fixture.bobAddress)
+        _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
+        _ = requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress)
+        _ = channelPacket(h, WireGuardPacket.transport(0), on: 101, from: Self.bobWireGuard)
+        return (a, b)
+    }
+
+    /// The channels the status endpoint's /peers/KEY lists for `owner`: "peer port learned-address".
+    func reportedChannels(_ h: Harness, of owner: PublicKey) -> [String]? {
+        guard let body = RelayStatusReport.peer(owner, in: h.state, nowMillis: h.now.wallMillis),
+              let peer = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+              let channels = peer["channels"] as? [[String: Any]] else { return nil }
+        return channels.map { "\($0["peer"] as? String ?? "?") \($0["port"] as? Int ?? 0) \($0["learned_address"] as? String ?? "-")" }
+    }
+
+    func channelPacket(_ h: Harness, _ packet: [UInt8], on descriptor: Int32, from source: RelayAddress) -> RelayOutcome {
+        packet.withUnsafeBytes { h.buffer.baseAddress!.advanced(by: DataFrameHeader.length).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        let outcome = h.state.handleChannelPacket(h.buffer, length: packet.count, descriptor: descriptor, from: source, now: h.now)
+        switch outcome {
+        case .forward(_, let n): h.lastReply = Array(h.buffer[0..<n])
+        case .forwardRaw(_, _, let n): h.lastReply = Array(h.buffer[DataFrameHeader.length..<DataFrameHeader.length + n])
+        default: h.lastReply = []
+        }
+        return outcome
+    }
+
+    @Test func grantsOnePortPerPairAndRenewsIt() {
+        let ports = FakeChannelPorts()
+        let h = Harness(channelPorts: ports)
+        let a = h.register(alice, from: Fixture.aliceAddress)
+        _ = h.register(bob, from: Fixture.bobAddress)
+        #expect(requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress) == 40_000)
+        #expect(requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress) == 40_000)
+        #expect(requestChannel(h, a, to: Fixture.keyA, from: Fixture.aliceAddress) == 40_001)
+        #expect(ports.opened == [100, 101])
+        #expect(h.state.channels.count == 2)
+        // Only from the registration's own address and with its session.
+        #expect(h.send(a.makeChannelRequest(to: bob.publicKey, nowMillis: h.now.wallMillis), from: Fixture.bobAddress) == .drop(.spoofedSession))
+        #expect(h.send(a.makeChannelRequest(to: alice.publicKey, nowMillis: h.now.wallMillis), from: Fixture.aliceAddress) == .drop(.selfDestination))
+        var stale = ChannelRequestFrame(peer: bob.publicKey, sessionID: a.sessionID, timestamp: h.now.wallMillis - 31_000).encode()
+        #expect(h.send(stale, from: Fixture.aliceAddress) == .drop(.staleTimestamp))
+        stale = ChannelRequestFrame(peer: bob.publicKey, sessionID: 12_345, timestamp: h.now.wallMillis).encode()
+        #expect(h.send(stale, from: Fixture.aliceAddress) == .drop(.unknownSession))
+    }
+
+    @Test func noChannelOverTCPWhenFullOrWithoutPorts() {
+        let ports = FakeChannelPorts()
+        let h = Harness(configure: { $0.maxChannels = 1 }, channelPorts: ports)
+        let tcpAddress = RelayAddress(Endpoint("192.0.2.50:3000")!)
+        let a = h.register(alice, from: .tcp(connection: 7, peer: tcpAddress), observed: tcpAddress)
+        let b = h.register(bob, from: Fixture.bobAddress)
+        #expect(h.send(a.makeChannelRequest(to: bob.publicKey, nowMillis: h.now.wallMillis), from: .tcp(connection: 7, peer: tcpAddress),
+                       observed: tcpAddress) == .reply(length: 44))
+        #expect(h.lastReply.withUnsafeBytes { ChannelGrantFrame.decode($0) }?.port == 0)
+        #expect(requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress) == 40_000)
+        #expect(requestChannel(h, b, to: Fixture.keyA, from: Fixture.bobAddress) == 0)
+        #expect(h.drops(.channelsFull) == 1)
+        let without = Harness()
+        let c = without.register(bob, from: Fixture.bobAddress)
+        #expect(requestChannel(without, c, to: alice.publicKey, from: Fixture.bobAddress) == 0)
+    }
+
+    @Test func acceptsOnlyWireGuardFromTheOwnersAddress() {
+        let h = Harness(channelPorts: FakeChannelPorts())
+        var a = h.register(alice, from: Fixture.aliceAddress)
+        _ = h.register(bob, from: Fixture.bobAddress)
+        #expect(requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress) == 40_000)
+        let stranger = RelayAddress(Endpoint("203.0.113.9:51820")!)
+        // Alice's agent is told (port 0, her session), once a second; nothing goes to bob.
+        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger)
+            == .forward(to: .udp(Fixture.aliceAddress), length: ChannelGrantFrame.length))
+        #expect(h.lastReply.withUnsafeBytes { ChannelGrantFrame.decode($0) }
+            == ChannelGrantFrame(peer: bob.publicKey, sessionID: a.sessionID, port: 0))
+        #expect(h.lastReply.withUnsafeBytes { a.receive($0, nowMillis: h.now.wallMillis) } == .channel(peer: bob.publicKey, port: 0))
+        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger) == .drop(.channelForbidden))
+        h.now.wallMillis += RelayWire.channelNoticeIntervalMillis
+        #expect(channelPacket(h, [9, 9, 9, 9] + [UInt8](repeating: 0, count: 60), on: 100, from: stranger) == .drop(.channelForbidden))
+        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger)
+            == .forward(to: .udp(Fixture.aliceAddress), length: ChannelGrantFrame.length))
+        #expect(h.state.counters.drops[DropReason.channelForbidden.rawValue] == 4)
+        #expect(channelPacket(h, [9, 9, 9, 9] + [UInt8](repeating: 0, count: 60), on: 100, from: Self.aliceWireGuard) == .drop(.notWireGuard))
+        #expect(channelPacket(h, WireGuardPacket.initiation, on: 555, from: Self.aliceWireGuard) == .drop(.unknownSession))
+        #expect(h.state.channels[100]?.learned == nil)
+        // From alice's address, another port (her WireGuard's): bob has no channel, so a data frame.
+        let outcome = channelPacket(h, WireGuardPacket.initiation, on: 100, from: Self.aliceWireGuard)
+        #expect(outcome == .forward(to: .udp(Fixture.bobAddress), length: DataFrameHeader.length + 148))
+        let frame = h.lastReply.withUnsafeBytes { DataFrameHeader.unwrap($0) }
+        #expect(frame?.header.peer == alice.publicKey)
+        #expect(frame.map { Array(h.lastReply[$0.payload]) } == WireGuardPacket.initiation)
+        #expect(h.state.channels[100]?.learned == Self.aliceWireGuard)
+        // Once her WireGuard has used the channel, a stranger's packets are only dropped.
+        h.now.wallMillis += RelayWire.channelNoticeIntervalMillis
+        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger) == .drop(.channelForbidden))
+        #expect(h.state.counters.channelPacketsReceived == 8)
+    }
+
+    @Test func packetsGoRawOnceBothWireGuardsUseTheirChannels() {
+        let h = Harness(channelPorts: FakeChannelPorts())
+        let a = h.register(alice, from: Fixture.aliceAddress)
+        let b = h.register(bob, from: Fixture.bobAddress)
+        #expect(requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress) == 40_000)
+        #expect(requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress) == 40_001)
+        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: Self.aliceWireGuard)
+            == .forward(to: .udp(Fixture.bobAddress), length: DataFrameHeader.length + 148))
+        // Bob's WireGuard answers on its channel: alice's has learned her address, so raw.
+        let response = [2, 0, 0, 0] + [UInt8](repeating: 7, count: 88)
+        #expect(channelPacket(h, response, on: 101, from: Self.bobWireGuard) == .forwardRaw(socket: 100, to: Self.aliceWireGuard, length: 92))
+        #expect(h.lastReply == response)
+        #expect(channelPacket(h, WireGuardPacket.transport(64), on: 100, from: Self.aliceWireGuard)
+            == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 96))
+        // A data frame from alice's agent (its proxy) goes out of bob's channel without its header.
+        let framed = a.wrap(WireGuardPacket.transport(16), to: bob.publicKey, nowMillis: h.now.wallMillis)
+        #expect(h.send(framed, from: Fixture.aliceAddress) == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 48))
+        #expect(h.lastReply == WireGuardPacket.transport(16))
+        #expect(h.state.counters.channelPacketsSent == 3)
+        #expect(h.state.counters.framesForwarded == 4)
+    }
+
+    /// An agent that restarts registers anew; its WireGuard's old address (a NAT mapping that may
+    /// be gone) is not used until that WireGuard sends on the channel again.
+    @Test func aNewRegistrationForgetsTheLearnedAddress() {
+        let h = Harness(channelPorts: FakeChannelPorts())
+        pairWithChannels(h)
+        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
+            == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 32))
+        let rebound = RelayAddress(high: Fixture.bobAddress.high, low: Fixture.bobAddress.low, port: Fixture.bobAddress.port + 1)
+        _ = h.register(bob, from: rebound)
+        #expect(h.state.channels[101]?.learned == nil)
+        #expect(h.state.channels[100]?.learned == Self.aliceWireGuard)
+        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
+            == .forward(to: .udp(rebound), length: DataFrameHeader.length + 32))
+        let bobsNewWireGuard = RelayAddress(high: Self.bobWireGuard.high, low: Self.bobWireGuard.low, port: Self.bobWireGuard.port + 1)
+        _ = channelPacket(h, WireGuardPacket.transport(0), on: 101, from: bobsNewWireGuard)
+        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
+            == .forwardRaw(socket: 101, to: bobsNewWireGuard, length: 32))
+    }
+
+    @Test func aChannelSilentForAMinuteGetsDataFramesAgain() {
+        let h = Harness(channelPorts: FakeChannelPorts())
+        pairWithChannels(h)
+        h.now.wallMillis += RelayWire.channelFreshMillis + 1
+        h.now.monotonicNanos += (RelayWire.channelFreshMillis + 1) * 1_000_000
+        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
+            == .forward(to: .udp(Fixture.bobAddress), length: DataFrameHeader.length + 32))
+    }
+
+    /// A member whose agent gave its channel up (its WireGuard's packets never came back through
+    /// it) releases it: the relay closes the pair's two channels and tells the peer, and both
+    /// ends' packets go as data frames at once, instead of out of a channel for as long as its
+    /// learned address is fresh.
+    @Test func aReleaseClosesThePairsChannelsAndTellsThePeer() {
+        let ports = FakeChannelPorts()
+        let h = Harness(channelPorts: ports)
+        let pair = pairWithChannels(h)
+        let a = pair.alice
+        var b = pair.bob
+        _ = channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
+        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 101, from: Self.bobWireGuard)
+            == .forwardRaw(socket: 100, to: Self.aliceWireGuard, length: 32))
+        #expect(reportedChannels(h, of: alice.publicKey) == ["\(bob.publicKey.base64) 40000 \(Self.aliceWireGuard)"])
+        // Only alice's own registration may release her channel.
+        let release = a.makeChannelRelease(to: bob.publicKey, nowMillis: h.now.wallMillis)
+        #expect(h.send(release, from: Fixture.bobAddress) == .drop(.spoofedSession))
+        #expect(h.send(b.makeChannelRelease(to: bob.publicKey, nowMillis: h.now.wallMillis), from: Fixture.bobAddress) == .drop(.selfDestination))
+        #expect(h.state.channels.count == 2)
+        #expect(h.send(release, from: Fixture.aliceAddress) == .forward(to: .udp(Fixture.bobAddress), length: ChannelGrantFrame.length))
+        #expect(h.lastReply.withUnsafeBytes { b.receive($0, nowMillis: h.now.wallMillis) } == .channel(peer: alice.publicKey, port: 0))
+        #expect(Set(ports.closed) == [100, 101] && ports.closed.count == 2)
+        #expect(h.state.channels.count == 0)
+        #expect(reportedChannels(h, of: alice.publicKey) == [])
+        #expect(reportedChannels(h, of: bob.publicKey) == [])
+        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 101, from: Self.bobWireGuard) == .drop(.unknownSession))
+        let framed = a.wrap(WireGuardPacket.transport(16), to: bob.publicKey, nowMillis: h.now.wallMillis)
+        #expect(h.send(framed, from: Fixture.aliceAddress) == .forward(to: .udp(Fixture.bobAddress), length: framed.count))
+        // The client sends its release more than once (it is not answered): the repeats close nothing more.
+        #expect(h.send(a.makeChannelRelease(to: bob.publicKey, nowMillis: h.now.wallMillis), from: Fixture.aliceAddress) == .consumed)
+        #expect(Set(ports.closed) == [100, 101] && ports.closed.count == 2)
+        // A later request opens a new channel.
+        #expect(requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress) == 40_002)
+    }
+
+    @Test func peerUnknownGoesToTheOwnersAgentOnceASecond() {
+        let h = Harness(channelPorts: FakeChannelPorts())
+        let a = h.register(alice, from: Fixture.aliceAddress)
+        _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
+        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: Self.aliceWireGuard) == .forward(to: .udp(Fixture.aliceAddress), length: 34))
+        #expect(h.lastReply == PeerUnknownFrame(peer: bob.publicKey).encode())
+        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: Self.aliceWireGuard) == .drop(.peerUnknown))
+        h.now.wallMillis += 1_000
+        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: Self.aliceWireGuard) == .forward(to: .udp(Fixture.aliceAddress), length: 34))
+        #expect(h.drops(.peerUnknown) == 3)
+    }
+
+    @Test func channelsCloseWithTheirOwnerOrWhenUnused() {
+        let ports = FakeChannelPorts()
+        let h = Harness(channelPorts: ports)
+        let a = h.register(alice, from: Fixture.aliceAddress)
+        let b = h.register(bob, from: Fixture.bobAddress)
+        _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
+        _ = requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress)
+        h.now.wallMillis += 60_000
+        // Alice keeps her registration (pings) but not her channel; bob renews his channel.
+        #expect(h.send(EchoFrame.ping(sessionID: a.sessionID, echo: 1).encode(), from: Fixture.aliceAddress) == .reply(length: 18))
+        _ = requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress)
+        h.now.wallMillis += 61_000
+        h.state.expireIdle(now: h.now)
+        #expect(ports.closed == [100])
+        #expect(h.state.channels.count == 1)
+        h.state.replacePolicy(.keys([alice.publicKey]))
+        h.state.expireIdle(now: h.now)
+        #expect(Set(ports.closed) == [100, 101] && ports.closed.count == 2)
+        #expect(h.state.channels.count == 0)
+    }
+
+    @Test func clientTakesOnlyGrantsForItsSession() {
+        let h = Harness(channelPorts: FakeChannelPorts())
+        var a = h.register(alice, from: Fixture.aliceAddress)
+        func receive(_ frame: [UInt8]) -> RelayClientProtocol.Event { frame.withUnsafeBytes { a.receive($0, nowMillis: h.now.wallMillis) } }
+        #expect(receive(ChannelGrantFrame(peer: bob.publicKey, sessionID: a.sessionID, port: 40_000).encode()) == .channel(peer: bob.publicKey, port: 40_000))
+        #expect(receive(ChannelGrantFrame(peer: bob.publicKey, sessionID: a.sessionID &+ 1, port: 40_000).encode()) == .ignored)
+    }
+}
