@@ -108,8 +108,11 @@ import WireGuard
         let update = plan.resolving(proxies: [peerKey: proxy])
         #expect(update.peers.suffix(2).map(\.action) == [.remove, .addOrUpdate])
         #expect(update.peers.last?.endpoint == proxy)
-        // The route failed to open: nothing is said to WireGuard about bob's endpoint.
-        #expect(!plan.resolving(proxies: [:]).peers.contains { $0.endpoint == MemberPlan.pendingProxy })
+        // The route failed to open: bob stays on the device, and no endpoint is said for him.
+        let failed = plan.resolving(proxies: [:])
+        #expect(failed.peers.count == update.peers.count)
+        #expect(failed.peers.last?.action == .addOrUpdate)
+        #expect(failed.peers.last?.endpoint == nil)
         #expect(planner.paths?.status.peers[peerKey.base64]?.path == .relayed)
         #expect(plan.relayStatus?.relays.count == 2)
         #expect(plan.relayStatus?.relays.first?.home == true)

@@ -17,16 +17,13 @@ struct MemberPlan: Sendable {
     static let pendingProxy = Endpoint(address: RelayClientEngine.proxyAddress, port: 0)
 
     /// The device update with each pending proxy replaced by the one the engine opened for its
-    /// peer. Updates of a peer whose route failed to open are left out, as the peer's routing
-    /// is: the next step sees no route and plans again.
+    /// peer. Where a route failed to open (no socket), the update keeps everything but the
+    /// endpoint, so that a peer re-added for the route stays on the device; the next step sees
+    /// no route and routes the peer again.
     func resolving(proxies: [PublicKey: Endpoint]) -> DeviceUpdate {
         var update = device
-        update.peers = device.peers.compactMap { peer in
-            guard peer.endpoint == Self.pendingProxy else { return peer }
-            guard let proxy = proxies[peer.publicKey] else { return nil }
-            var resolved = peer
-            resolved.endpoint = proxy
-            return resolved
+        for index in update.peers.indices where update.peers[index].endpoint == Self.pendingProxy {
+            update.peers[index].endpoint = proxies[update.peers[index].publicKey]
         }
         return update
     }
