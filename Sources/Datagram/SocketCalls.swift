@@ -30,9 +30,9 @@ public enum SocketCalls {
 
     /// One datagram from any thread; the kernel serialises sends on a socket.
     @discardableResult
-    public static func send(_ datagram: UnsafeRawBufferPointer, to address: DatagramAddress, family: Int32, on fd: Int32) -> Bool {
+    public static func send(_ datagram: UnsafeRawBufferPointer, to address: DatagramAddress, family: Int32, on fd: Int32, flags: Int32 = 0) -> Bool {
         SocketAddressConversion.withSocketAddress(address, family: family) {
-            sendto(fd, datagram.baseAddress, datagram.count, 0, $0, $1) == datagram.count
+            sendto(fd, datagram.baseAddress, datagram.count, flags, $0, $1) == datagram.count
         } ?? false
     }
 

@@ -1,3 +1,4 @@
+import Datagram
 import Foundation
 import RelayWire
 import FormnetTraversal
@@ -90,13 +91,10 @@ final class TunnelProber: Sendable {
         let fd = address.isIPv4 ? ipv4 : ipv6
         guard fd >= 0 else { return }
         let datagram = echo.request(ipv6: !address.isIPv4)
-        let socketAddress = SocketAddress.bytes(of: Endpoint(address: address, port: 0))
+        let family = address.isIPv4 ? AF_INET : AF_INET6
         // A failed send (no route yet) is a probe that will time out: nothing else to do.
-        _ = datagram.withUnsafeBytes { payload in
-            socketAddress.withUnsafeBytes {
-                sendto(fd, payload.baseAddress, payload.count, Int32(MSG_DONTWAIT),
-                       $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t($0.count))
-            }
+        datagram.withUnsafeBytes {
+            SocketCalls.send($0, to: DatagramAddress(Endpoint(address: address, port: 0)), family: family, on: fd, flags: Int32(MSG_DONTWAIT))
         }
     }
 
@@ -105,22 +103,13 @@ final class TunnelProber: Sendable {
     private func receive(on fd: Int32, into buffer: inout [UInt8], book: inout TunnelProbeBook) -> [TunnelProbeBook.Outcome] {
         var outcomes: [TunnelProbeBook.Outcome] = []
         while true {
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let count = buffer.withUnsafeMutableBytes { raw in
-                withUnsafeMutablePointer(to: &storage) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        recvfrom(fd, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT), $0, &length)
-                    }
-                }
-            }
+            let (count, from) = buffer.withUnsafeMutableBytes { SocketCalls.receive(into: $0, on: fd, flags: Int32(MSG_DONTWAIT)) }
             guard count > 0 else { return outcomes }
             let now = RelayClock.monotonicSeconds()
-            let from = withUnsafeBytes(of: storage) { Array($0.prefix(Int(length))) }
-            guard let sender = SocketAddress.endpoint(from: from),
+            guard let from,
                   let echo = ICMPEcho.reply(in: Array(buffer.prefix(count)), ipv6: fd == ipv6),
                   echo.identifier == identifier,
-                  let outcome = book.reply(sequence: echo.sequence, from: sender.address, now: now) else { continue }
+                  let outcome = book.reply(sequence: echo.sequence, from: SocketAddress.endpoint(from, family: fd == ipv6 ? AF_INET6 : AF_INET).address, now: now) else { continue }
             outcomes.append(outcome)
         }
     }
