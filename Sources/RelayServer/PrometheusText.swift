@@ -36,6 +36,12 @@ public enum PrometheusText {
         for limit in RelayCounters.Limit.allCases {
             out += "formnet_relay_limit_hits_total{limit=\"\(limit.label)\"} \(counters.limitHits[limit.rawValue])\n"
         }
+        family("formnet_relay_tcp_closed_total", "counter", "TCP connections refused or closed by the relay, by reason.")
+        for reason in RelayCounters.TCPClose.allCases {
+            out += "formnet_relay_tcp_closed_total{reason=\"\(reason.label)\"} \(counters.tcpClosed[reason.rawValue])\n"
+        }
+        family("formnet_relay_tcp_connections", "gauge", "Current TCP connections.")
+        out += "formnet_relay_tcp_connections \(counters.tcpOpen)\n"
         family("formnet_relay_sessions", "gauge", "Current registrations.")
         out += "formnet_relay_sessions \(sessions)\n"
         family("formnet_relay_tunnels", "gauge", "Current tunnels (sender, destination pairs).")

@@ -4,6 +4,9 @@ import WireGuard
 /// The limits and identity a relay runs with; every field is a `start-relay` flag.
 public struct RelayConfiguration: Sendable {
     public var maxConnections: Int = 100
+    /// TCP connections from one IPv4 address or IPv6 /64: enough for the clients behind one
+    /// NAT that fall back to TCP, too few for one host to hold the relay's TCP slots.
+    public var maxTCPPerAddress: Int = 8
     /// KB/s (1 KB = 1024 bytes) per tunnel.
     public var maxBandwidthKBps: Int = 1000
     public var maxTunnelsPerDevice: Int = 20

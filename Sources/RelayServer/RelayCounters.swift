@@ -17,6 +17,24 @@ public struct RelayCounters: Sendable {
         }
     }
 
+    /// Why the relay refused or closed a TCP connection; each is a label of
+    /// `formnet_relay_tcp_closed_total`.
+    public enum TCPClose: Int, CaseIterable, Sendable {
+        case full, sourceShare, incompleteFrame, unregistered, slowReader, idle, malformed
+
+        public var label: String {
+            switch self {
+            case .full: "full"
+            case .sourceShare: "source-share"
+            case .incompleteFrame: "incomplete-frame"
+            case .unregistered: "unregistered"
+            case .slowReader: "slow-reader"
+            case .idle: "idle"
+            case .malformed: "malformed"
+            }
+        }
+    }
+
     public var framesReceived = [UInt64](repeating: 0, count: 256)
     public var bytesReceived: UInt64 = 0
     public var framesForwarded: UInt64 = 0
@@ -28,6 +46,9 @@ public struct RelayCounters: Sendable {
     public var drops = [UInt64](repeating: 0, count: DropReason.allCases.count)
     public var registrations: UInt64 = 0
     public var limitHits = [UInt64](repeating: 0, count: Limit.allCases.count)
+    public var tcpClosed = [UInt64](repeating: 0, count: TCPClose.allCases.count)
+    /// TCP connections open now.
+    public var tcpOpen = 0
 
     @inline(__always)
     mutating func drop(_ reason: DropReason) {

@@ -90,8 +90,9 @@ public final class RelayService: Sendable {
         let state = NIOLockedValueBox(RelayState(relayKey: key, configuration: options.configuration, policy: initialPolicy, now: startedAt,
                                                  channelPorts: channelSockets))
         let tcpHost = options.bindHost ?? (udp.family == AF_INET6 ? "::" : "0.0.0.0")
-        let tcp = try TCPRelayServer(host: tcpHost, port: Int(udp.boundPort), maxConnections: 2 * options.configuration.maxConnections,
-                                     state: state, udp: udp, logger: logger)
+        let tcpLimits = TCPRelayServer.Limits(maxConnections: 2 * options.configuration.maxConnections,
+                                              perSource: options.configuration.maxTCPPerAddress)
+        let tcp = try TCPRelayServer(host: tcpHost, port: Int(udp.boundPort), limits: tcpLimits, state: state, udp: udp, logger: logger)
         let status = try options.statusPort.map { try RelayStatusServer(host: options.statusHost, port: $0, state: state, startedAt: startedAt) }
         serving.withLockedValue { $0 = state }
 
@@ -139,6 +140,7 @@ public final class RelayService: Sendable {
             "status": "\(options.statusPort.map { "\(options.statusHost):\($0)" } ?? "off")",
             "public_key": "\(publicKey.base64)", "access": "\(options.access)",
             "max_connections": "\(options.configuration.maxConnections)",
+            "max_tcp_per_address": "\(options.configuration.maxTCPPerAddress)",
             "max_bandwidth_kbps": "\(options.configuration.maxBandwidthKBps)",
             "max_tunnels_per_device": "\(options.configuration.maxTunnelsPerDevice)",
             "max_channels": "\(options.configuration.maxChannels)",

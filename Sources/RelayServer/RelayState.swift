@@ -328,16 +328,35 @@ public struct RelayState: Sendable {
         for channel in channels.removeAll(where: { _ in true }) { channelPorts?.close(channel.descriptor) }
     }
 
-    /// Removes the registration bound to a TCP connection that closed.
-    public mutating func connectionClosed(_ connection: UInt64) {
+    /// Whether a registration is bound to TCP connection `connection`.
+    public func hasSession(onConnection connection: UInt64) -> Bool {
+        sessions.slots.contains { session in
+            guard session.id != 0, case .tcp(connection, _) = session.binding else { return false }
+            return true
+        }
+    }
+
+    public mutating func tcpConnectionOpened() { counters.tcpOpen += 1 }
+
+    /// A TCP connection closed, by the relay for `reason` or (nil) by its client: its
+    /// registration goes with it.
+    public mutating func tcpConnectionClosed(_ connection: UInt64, reason: RelayCounters.TCPClose?) {
+        counters.tcpOpen -= 1
+        if let reason { counters.tcpClosed[reason.rawValue] &+= 1 }
         sessions.removeAll(idleBefore: 0) {
             if case .tcp(connection, _) = $0.binding { return true }
             return false
         }
     }
 
+    /// A TCP connection refused at accept.
+    public mutating func countTCPRefused(_ reason: RelayCounters.TCPClose) { counters.tcpClosed[reason.rawValue] &+= 1 }
+
     /// Counts a TCP stream whose length prefix was out of bounds.
     public mutating func countMalformed() { counters.drop(.malformed) }
+
+    /// Counts a frame not queued to a TCP connection whose unread output is at its bound.
+    public mutating func countSlowReaderDrop() { counters.drop(.slowReader) }
 
     /// Counts a frame that was decided on but could not be sent.
     public mutating func countSendFailure() { counters.drop(.sendFailed) }

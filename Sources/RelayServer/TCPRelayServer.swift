@@ -12,43 +12,73 @@ import RelayWire
 /// is exactly what NIO's channel pipeline already does correctly. The per-frame cost of NIO's
 /// buffers is acceptable there; the UDP path, which carries the volume, stays on recvmmsg.
 public final class TCPRelayServer: Sendable {
+    /// What one TCP connection may hold of the relay. A stranger can open connections without
+    /// registering, so each bound is one a hostile client meets, not only a courtesy.
+    public struct Limits: Sendable {
+        public var maxConnections: Int
+        /// Connections from one IPv4 address or IPv6 /64 (`ConnectionAdmission`).
+        public var perSource: Int
+        /// A frame must arrive whole, and a new connection must register, within this: nothing
+        /// the protocol does takes longer, and a byte now and then no longer holds a connection.
+        public var frameTimeout: TimeAmount = .seconds(6)
+        /// A registered connection that sends nothing for this long is closed: registrations
+        /// expire after 120 s idle anyway, and clients ping every 25 s.
+        public var idleTimeout: TimeAmount = .seconds(150)
+        /// Output waiting for a client that does not read. Past `writeBufferHigh` bytes, frames
+        /// for it are dropped and the relay stops reading from it (its own pings would only queue
+        /// more pongs); unread for `slowReaderTimeout`, it is closed.
+        public var writeBufferHigh = 64 * 1024
+        public var writeBufferLow = 16 * 1024
+        public var slowReaderTimeout: TimeAmount = .seconds(10)
+        /// How long a client that sent past its source's frame rate is not read from.
+        public var throttle: TimeAmount = .milliseconds(100)
+        /// How often each connection's deadlines are looked at.
+        public var checkInterval: TimeAmount = .seconds(1)
+
+        public init(maxConnections: Int, perSource: Int) {
+            self.maxConnections = maxConnections
+            self.perSource = perSource
+        }
+    }
+
     private let group: MultiThreadedEventLoopGroup
     private let channel: Channel
     private let connections: NIOLockedValueBox<[UInt64: Channel]>
+    private let state: NIOLockedValueBox<RelayState>
 
-    /// A connection that sends nothing for this long is closed: registrations expire after
-    /// 120 s idle anyway, and clients ping every 25 s.
-    public static let idleTimeout = TimeAmount.seconds(150)
-
-    /// `maxConnections` bounds open TCP connections, registered or not, so that opening sockets
-    /// cannot exhaust the relay's descriptors or memory.
-    public init(host: String, port: Int, maxConnections: Int, state: NIOLockedValueBox<RelayState>, udp: UDPRelaySocket, logger: Logger) throws {
+    public init(host: String, port: Int, limits: Limits, state: NIOLockedValueBox<RelayState>, udp: UDPRelaySocket, logger: Logger) throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let connections = NIOLockedValueBox<[UInt64: Channel]>([:])
         let nextConnection = NIOLockedValueBox<UInt64>(0)
-        let openConnections = NIOLockedValueBox(0)
+        let admission = NIOLockedValueBox(ConnectionAdmission(total: limits.maxConnections, perSource: limits.perSource))
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.writeBufferLow, high: limits.writeBufferHigh))
+            // One read of at most 16 KiB per connection per turn of the loop: a few clients
+            // flooding frames cannot hold the one TCP thread while others wait to be accepted,
+            // answered or timed out. 16 KiB is ten full data frames.
+            .childChannelOption(.maxMessagesPerRead, value: 1)
+            .childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 1024))
             .childChannelInitializer { child in
                 let id = nextConnection.withLockedValue { $0 += 1; return $0 }
+                let remote = child.remoteAddress.flatMap { address in
+                    address.ipAddress.flatMap { IPAddressText.relayAddress($0, port: UInt16(clamping: address.port ?? 0)) }
+                } ?? RelayAddress(high: 0, low: 0, port: 0)
                 // Counted here, not when the channel becomes active, so that a burst of accepts
                 // cannot all pass the check before any of them is counted.
-                let admitted = openConnections.withLockedValue { open in
-                    guard open < maxConnections else { return false }
-                    open += 1
-                    return true
-                }
-                guard admitted else {
-                    logger.debug("TCP connection refused: too many open")
+                if let refusal = admission.withLockedValue({ $0.admit(remote) }) {
+                    let reason: RelayCounters.TCPClose = refusal == .full ? .full : .sourceShare
+                    state.withLockedValue { $0.countTCPRefused(reason) }
+                    logger.debug("TCP connection refused", metadata: ["peer": "\(remote)", "reason": "\(reason.label)"])
                     return child.close()
                 }
-                child.closeFuture.whenComplete { _ in openConnections.withLockedValue { $0 -= 1 } }
+                child.closeFuture.whenComplete { _ in admission.withLockedValue { $0.release(remote) } }
                 return child.eventLoop.makeCompletedFuture {
-                    try child.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: Self.idleTimeout))
                     try child.pipeline.syncOperations.addHandler(
-                        RelayTCPConnectionHandler(connection: id, state: state, udp: udp, connections: connections, logger: logger))
+                        RelayTCPConnectionHandler(connection: id, peer: remote, limits: limits, state: state, udp: udp,
+                                                  connections: connections, logger: logger))
                 }
             }
         do {
@@ -59,12 +89,14 @@ public final class TCPRelayServer: Sendable {
         }
         self.group = group
         self.connections = connections
+        self.state = state
     }
 
     /// Sends a frame to a TCP-registered client from any thread; false if the connection is gone.
+    /// A frame for a client whose unread output is at its bound is dropped (and counted).
     public func send(_ frame: UnsafeRawBufferPointer, toConnection id: UInt64) -> Bool {
         guard let target = connections.withLockedValue({ $0[id] }) else { return false }
-        target.writeAndFlush(framed(frame, allocator: target.allocator), promise: nil)
+        RelayTCPConnectionHandler.write(frame, to: target, state: state)
         return true
     }
 
@@ -82,100 +114,4 @@ func framed(_ frame: UnsafeRawBufferPointer, allocator: ByteBufferAllocator) -> 
         StreamFrameWriter.write(frame, into: $0)
     }
     return buffer
-}
-
-final class RelayTCPConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    private let connection: UInt64
-    private let state: NIOLockedValueBox<RelayState>
-    private let udp: UDPRelaySocket
-    private let connections: NIOLockedValueBox<[UInt64: Channel]>
-    private let logger: Logger
-    private var peer = RelayAddress(high: 0, low: 0, port: 0)
-    private var reader = StreamFrameReader()
-    /// Set once the stream broke the framing: what still arrives before the close is ignored.
-    private var failed = false
-    /// One frame-sized scratch buffer per connection, reused for every frame on it.
-    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: RelayWire.maxFrame, alignment: 16)
-
-    init(connection: UInt64, state: NIOLockedValueBox<RelayState>, udp: UDPRelaySocket,
-         connections: NIOLockedValueBox<[UInt64: Channel]>, logger: Logger) {
-        self.connection = connection
-        self.state = state
-        self.udp = udp
-        self.connections = connections
-        self.logger = logger
-    }
-
-    deinit { scratch.deallocate() }
-
-    func channelActive(context: ChannelHandlerContext) {
-        if let remote = context.remoteAddress, let ip = remote.ipAddress, let port = remote.port,
-           let address = IPAddressText.relayAddress(ip, port: UInt16(clamping: port)) {
-            peer = address
-        }
-        let channel = context.channel
-        connections.withLockedValue { $0[connection] = channel }
-        context.fireChannelActive()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        connections.withLockedValue { $0[connection] = nil }
-        let id = connection
-        state.withLockedValue { $0.connectionClosed(id) }
-        context.fireChannelInactive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !failed else { return }
-        let bytes = Self.unwrapInboundIn(data)
-        bytes.withUnsafeReadableBytes { reader.append($0) }
-        do {
-            try reader.drain { handle($0, context: context) }
-        } catch {
-            failed = true
-            state.withLockedValue { $0.countMalformed() }
-            logger.debug("closing TCP connection", metadata: ["peer": "\(peer)", "error": "\(error)"])
-            context.close(promise: nil)
-        }
-    }
-
-    private func handle(_ frame: UnsafeRawBufferPointer, context: ChannelHandlerContext) {
-        scratch.copyMemory(from: frame)
-        let binding = Binding.tcp(connection: connection, peer: peer)
-        let outcome = state.withLockedValue { $0.handle(scratch, length: frame.count, from: binding, observed: peer, now: RelayClock.now()) }
-        switch outcome {
-        case .drop, .consumed:
-            return
-        case .reply(let n):
-            context.writeAndFlush(Self.wrapOutboundOut(framed(UnsafeRawBufferPointer(rebasing: scratch[0..<n]), allocator: context.channel.allocator)),
-                                  promise: nil)
-        case .forward(.udp(let address), let n):
-            if !udp.send(UnsafeRawBufferPointer(rebasing: scratch[0..<n]), to: address) { state.withLockedValue { $0.countSendFailure() } }
-        case .forwardRaw(let socket, let address, let n):
-            let packet = UnsafeRawBufferPointer(rebasing: scratch[DataFrameHeader.length..<DataFrameHeader.length + n])
-            if !SocketCalls.send(packet, to: address, family: udp.family, on: socket) { state.withLockedValue { $0.countSendFailure() } }
-        case .forward(.tcp(let target, _), let n):
-            guard let channel = connections.withLockedValue({ $0[target] }) else {
-                state.withLockedValue { $0.countSendFailure() }
-                return
-            }
-            channel.writeAndFlush(framed(UnsafeRawBufferPointer(rebasing: scratch[0..<n]), allocator: channel.allocator), promise: nil)
-        }
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        logger.debug("closing TCP connection", metadata: ["peer": "\(peer)", "error": "\(error)"])
-        context.close(promise: nil)
-    }
 }

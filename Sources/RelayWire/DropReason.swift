@@ -23,6 +23,7 @@ public enum DropReason: Int, Sendable, CaseIterable, Error {
     case channelForbidden
     case notWireGuard
     case channelsFull
+    case slowReader
 
     public var label: String {
         switch self {
@@ -48,6 +49,7 @@ public enum DropReason: Int, Sendable, CaseIterable, Error {
         case .channelForbidden: "channel-forbidden"
         case .notWireGuard: "not-wireguard"
         case .channelsFull: "channels-full"
+        case .slowReader: "slow-reader"
         }
     }
 }

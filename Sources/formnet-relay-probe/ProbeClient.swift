@@ -14,8 +14,8 @@ final class ProbeClient: @unchecked Sendable {
 
     struct Failure: Error, CustomStringConvertible { let description: String }
 
-    init(relay address: RelayAddress, relayKey: PublicKey, tcp: Bool, key: PrivateKey = .generate()) throws {
-        socket = try ProbeSocket(relay: address, tcp: tcp)
+    init(relay address: RelayAddress, relayKey: PublicKey, tcp: Bool, key: PrivateKey = .generate(), source: RelayAddress? = nil) throws {
+        socket = try ProbeSocket(relay: address, tcp: tcp, source: source)
         self.key = key
         relay = RelayClientProtocol(clientKey: key, relayKey: relayKey)
     }

@@ -17,14 +17,16 @@ final class ProbeSocket: @unchecked Sendable {
         init(_ what: String) { description = "\(what): \(String(cString: strerror(errno)))" }
     }
 
-    /// Connected to `relay` (connect also fixes the UDP peer, so only the relay's datagrams arrive).
-    init(relay: RelayAddress, tcp: Bool) throws {
+    /// Connected to `relay` (connect also fixes the UDP peer, so only the relay's datagrams arrive),
+    /// from `source` (any port) when given.
+    init(relay: RelayAddress, tcp: Bool, source: RelayAddress? = nil) throws {
         self.tcp = tcp
         let family = relay.isIPv4 ? AF_INET : AF_INET6
         fd = socket(family, Int32(tcp ? SOCK_STREAM.rawValue : SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw Failure("socket") }
         var size: Int32 = 4 << 20
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        if let source, !SocketCalls.bind(fd, family: family, to: source) { throw Failure("bind") }
         let rc = SocketCalls.connect(fd, family: family, to: relay)
         guard rc == 0 else { throw Failure("connect") }
     }

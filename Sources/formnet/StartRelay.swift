@@ -22,6 +22,7 @@ struct StartRelay: ParsableCommand {
     @Option(help: "UDP and TCP port.") var port: UInt16 = RelayWire.defaultPort
     @Option(help: "Address to bind (default: all, IPv4 and IPv6).") var bind: String?
     @Option(help: "Maximum concurrent registrations.") var maxConnections = 100
+    @Option(help: "Maximum TCP connections from one IPv4 address or IPv6 /64.") var maxTcpPerAddress = 8
     @Option(help: "Bandwidth per tunnel, KB/s.") var maxBandwidth = 1000
     @Option(help: "Maximum distinct destinations per registered key.") var maxTunnelsPerDevice = 20
     @Option(help: "Maximum channel ports open at once (0: none; clients then send data frames).") var maxChannels = 1024
@@ -50,7 +51,7 @@ struct StartRelay: ParsableCommand {
                 (a relay without one would forward traffic for anyone on the internet)
                 """)
         }
-        guard maxConnections > 0, maxBandwidth > 0, maxTunnelsPerDevice > 0, rateLimit > 0, maxChannels >= 0 else {
+        guard maxConnections > 0, maxTcpPerAddress > 0, maxBandwidth > 0, maxTunnelsPerDevice > 0, rateLimit > 0, maxChannels >= 0 else {
             throw ValidationError("limits must be positive")
         }
         guard PortRange.parse(channelPorts) != nil else {
@@ -80,6 +81,7 @@ struct StartRelay: ParsableCommand {
         options.statusPort = statusPort
         options.statusHost = statusBind
         options.configuration.maxConnections = maxConnections
+        options.configuration.maxTCPPerAddress = maxTcpPerAddress
         options.configuration.maxBandwidthKBps = maxBandwidth
         options.configuration.maxTunnelsPerDevice = maxTunnelsPerDevice
         options.configuration.maxChannels = maxChannels
