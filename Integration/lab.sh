@@ -247,8 +247,11 @@ start_server() {
     $LAB_SPAWN server "$SERVER_BIN" serve "$NET" --config-dir "$WORK/server/etc" --data-dir "$WORK/server/data" \
         --backend userspace 2>>"$WORK/server.log"
     SERVER_PID=$LAB_PID
-    wait_for 20 "server API on $1" lab_exec server sh -c "ss -ltn | grep -q '$1'"
+    wait_for 20 "server API on $1" server_listens "$1"
 }
+# The API's listening socket, which ss shows as ADDRESS%INTERFACE:PORT once it is kept to the
+# WireGuard interface.
+server_listens() { lab_exec server ss -ltnH | awk '{ sub(/%[^:]*:/, ":", $4); print $4 }' | grep -qxF "$1"; }
 
 start_agent() {
     local name="$1"; shift

@@ -85,7 +85,8 @@ public final class RelayService: Sendable {
 
         let startedAt = RelayClock.now()
         let udp = try UDPRelaySocket(port: options.port, host: options.bindHost)
-        Self.raiseDescriptorLimit()
+        // Each channel is a socket.
+        DescriptorLimit.raiseToHard()
         let channelSockets = try ChannelSockets(like: udp, ports: options.channelPorts)
         let state = NIOLockedValueBox(RelayState(relayKey: key, configuration: options.configuration, policy: initialPolicy, now: startedAt,
                                                  channelPorts: channelSockets))
@@ -160,15 +161,6 @@ public final class RelayService: Sendable {
         status?.shutdown()
         let (sessions, forwarded) = state.withLockedValue { ($0.sessions.count, $0.counters.framesForwarded) }
         logger.info("relay stopped", metadata: ["sessions": "\(sessions)", "frames_forwarded": "\(forwarded)"])
-    }
-
-    /// Each channel is a socket: the soft descriptor limit (often 1024) goes up to the hard one.
-    private static func raiseDescriptorLimit() {
-        var limit = rlimit()
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        setrlimit(resource, &limit)
     }
 
     private func reloadPolicy(_ watcher: KeyListWatcher, state: NIOLockedValueBox<RelayState>) {

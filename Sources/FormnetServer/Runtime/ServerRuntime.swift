@@ -47,6 +47,8 @@ public struct ServerRuntime: Sendable {
             throw StoreError(.invalid, "the server config of \(network) has no usable key or address")
         }
         let transitions = RedeemTransitions()
+        // Each member's long poll holds a connection.
+        DescriptorLimit.raiseToHard()
         try bringUp(privateKey: privateKey, address: address)
         defer { takeDown() }
         logger.info("interface up", metadata: ["interface": "\(network)", "address": "\(address)", "backend": "\(backend.kind)"])
@@ -70,7 +72,7 @@ public struct ServerRuntime: Sendable {
             }
         })
         let endpoint = config.apiEndpoint
-        let app = APIServer.application(service: service, address: endpoint, logger: logger, changes: changes) { port in
+        let app = APIServer.application(service: service, address: endpoint, interface: network, logger: logger, changes: changes) { port in
             runtime.logger.info("API listening", metadata: ["address": "\(endpoint.address)", "port": "\(port)"])
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
