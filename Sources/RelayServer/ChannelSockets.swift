@@ -25,9 +25,6 @@ public final class ChannelSockets: ChannelPorts {
     private let family: Int32
     private let bindAddress: RelayAddress
     private let ports: ClosedRange<UInt16>
-    /// Where the next search for a free port starts: ports are taken in turn, so one just closed
-    /// (whose peer may still send to it) is the last to be given out again.
-    private let nextPort: Mutex<UInt16>
     private let pendingClose = Mutex<[(descriptor: Int32, at: Double)]>([])
     private let stopping = Atomic<Bool>(false)
 
@@ -39,7 +36,6 @@ public final class ChannelSockets: ChannelPorts {
         family = main.family
         bindAddress = RelayAddress(high: main.bindAddress.high, low: main.bindAddress.low, port: 0)
         self.ports = ports
-        nextPort = Mutex(ports.lowerBound)
     }
 
     deinit {
@@ -67,20 +63,17 @@ public final class ChannelSockets: ChannelPorts {
         return (fd, port)
     }
 
+    /// A free port of the range, found from a random one on: a port a stranger cannot guess
+    /// from the ones it was given.
     private func bindFreePort(_ fd: Int32) -> UInt16? {
-        nextPort.withLock { next in
-            let count = Int(ports.upperBound) - Int(ports.lowerBound) + 1
-            for step in 0..<count {
-                let port = UInt16(Int(ports.lowerBound) + (Int(next) - Int(ports.lowerBound) + step) % count)
-                var address = bindAddress
-                address.port = port
-                if SocketCalls.bind(fd, family: family, to: address) {
-                    next = port == ports.upperBound ? ports.lowerBound : port + 1
-                    return port
-                }
-            }
-            return nil
+        let count = Int(ports.upperBound) - Int(ports.lowerBound) + 1
+        let start = Int.random(in: 0..<count)
+        for step in 0..<count {
+            var address = bindAddress
+            address.port = UInt16(Int(ports.lowerBound) + (start + step) % count)
+            if SocketCalls.bind(fd, family: family, to: address) { return address.port }
         }
+        return nil
     }
 
     public func close(_ descriptor: Int32) {

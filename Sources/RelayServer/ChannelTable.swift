@@ -44,10 +44,14 @@ public struct ChannelTable: Sendable {
 
     public private(set) var byDescriptor: [Int32: RelayChannel] = [:]
     private var byPair: [Pair: Int32] = [:]
+    private var byOwner: [PeerID: Int] = [:]
 
     public init() {}
 
     public var count: Int { byDescriptor.count }
+
+    /// How many channels `owner` holds.
+    public func count(owner: PeerID) -> Int { byOwner[owner, default: 0] }
 
     @inline(__always)
     public subscript(descriptor: Int32) -> RelayChannel? { byDescriptor[descriptor] }
@@ -56,7 +60,7 @@ public struct ChannelTable: Sendable {
     public func descriptor(owner: PeerID, peer: PeerID) -> Int32? { byPair[Pair(owner: owner, peer: peer)] }
 
     mutating func insert(_ channel: RelayChannel) {
-        byDescriptor[channel.descriptor] = channel
+        if byDescriptor.updateValue(channel, forKey: channel.descriptor) == nil { byOwner[channel.owner, default: 0] += 1 }
         byPair[Pair(owner: channel.owner, peer: channel.peer)] = channel.descriptor
     }
 
@@ -82,6 +86,8 @@ public struct ChannelTable: Sendable {
         for channel in doomed {
             byDescriptor[channel.descriptor] = nil
             byPair[Pair(owner: channel.owner, peer: channel.peer)] = nil
+            let held = byOwner[channel.owner, default: 1] - 1
+            byOwner[channel.owner] = held > 0 ? held : nil
         }
         return doomed
     }

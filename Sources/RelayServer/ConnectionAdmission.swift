@@ -1,9 +1,8 @@
 import RelayWire
 
 /// Which TCP connections a listener takes: at most `total` open, and at most `perSource` from one
-/// source, so that one host cannot hold every slot and lock out the clients the port is for.
-/// A source is an IPv4 address, or an IPv6 /64: whoever has one IPv6 address usually has the
-/// whole /64 to open connections from.
+/// source (`SourceNetwork`), so that one host cannot hold every slot and lock out the clients the
+/// port is for.
 public struct ConnectionAdmission: Sendable {
     public enum Refusal: Sendable, Equatable {
         case full, sourceShare
@@ -12,17 +11,7 @@ public struct ConnectionAdmission: Sendable {
     public let total: Int
     public let perSource: Int
     public private(set) var open = 0
-    private var bySource: [Source: Int] = [:]
-
-    struct Source: Hashable, Sendable {
-        var high: UInt64
-        var low: UInt64
-
-        init(_ address: RelayAddress) {
-            high = address.high
-            low = address.isIPv4 ? address.low : 0
-        }
-    }
+    private var bySource: [SourceNetwork: Int] = [:]
 
     public init(total: Int, perSource: Int) {
         self.total = total
@@ -31,7 +20,7 @@ public struct ConnectionAdmission: Sendable {
 
     /// Counts a new connection from `address` in, or says why not.
     public mutating func admit(_ address: RelayAddress) -> Refusal? {
-        let source = Source(address)
+        let source = SourceNetwork(address)
         guard open < total else { return .full }
         let held = bySource[source, default: 0]
         guard held < perSource else { return .sourceShare }
@@ -42,12 +31,12 @@ public struct ConnectionAdmission: Sendable {
 
     /// Counts a connection `admit` let in out again.
     public mutating func release(_ address: RelayAddress) {
-        let source = Source(address)
+        let source = SourceNetwork(address)
         guard let held = bySource[source] else { return }
         bySource[source] = held > 1 ? held - 1 : nil
         open -= 1
     }
 
     /// How many connections `address`'s source holds.
-    public func held(by address: RelayAddress) -> Int { bySource[Source(address), default: 0] }
+    public func held(by address: RelayAddress) -> Int { bySource[SourceNetwork(address), default: 0] }
 }

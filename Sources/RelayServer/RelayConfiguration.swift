@@ -8,6 +8,9 @@ public struct RelayConfiguration: Sendable {
     /// NAT that fall back to TCP, too few for one host to hold the relay's TCP slots.
     public var maxTCPPerAddress: Int = 8
     /// KB/s (1 KB = 1024 bytes) per tunnel.
+    /// Registrations from one IPv4 address or IPv6 /64 on an `--open` relay: room for the
+    /// members behind one NAT or carrier-grade NAT, not for one host to fill the relay.
+    public var maxSessionsPerAddress: Int = 16
     public var maxBandwidthKBps: Int = 1000
     public var maxTunnelsPerDevice: Int = 20
     /// Channel ports open at once (each is a socket); beyond it clients keep using data frames.

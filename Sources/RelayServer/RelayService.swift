@@ -21,6 +21,8 @@ public struct RelayServiceOptions: Sendable {
     public var access: AccessSource
     public var statusPort: Int?
     public var statusHost = "127.0.0.1"
+    /// Whether the status server answers /peers and /peers/KEY.
+    public var statusPeers = false
     public var dataDirectory: String
 
     public init(access: AccessSource, dataDirectory: String) {
@@ -94,7 +96,7 @@ public final class RelayService: Sendable {
         let tcpLimits = TCPRelayServer.Limits(maxConnections: 2 * options.configuration.maxConnections,
                                               perSource: options.configuration.maxTCPPerAddress)
         let tcp = try TCPRelayServer(host: tcpHost, port: Int(udp.boundPort), limits: tcpLimits, state: state, udp: udp, logger: logger)
-        let status = try options.statusPort.map { try RelayStatusServer(host: options.statusHost, port: $0, state: state, startedAt: startedAt) }
+        let status = try options.statusPort.map { try RelayStatusServer(host: options.statusHost, port: $0, state: state, startedAt: startedAt, peerDetail: options.statusPeers) }
         serving.withLockedValue { $0 = state }
 
         let logger = self.logger
@@ -142,6 +144,7 @@ public final class RelayService: Sendable {
             "public_key": "\(publicKey.base64)", "access": "\(options.access)",
             "max_connections": "\(options.configuration.maxConnections)",
             "max_tcp_per_address": "\(options.configuration.maxTCPPerAddress)",
+            "max_sessions_per_address": "\(options.access == .open ? "\(options.configuration.maxSessionsPerAddress)" : "off")",
             "max_bandwidth_kbps": "\(options.configuration.maxBandwidthKBps)",
             "max_tunnels_per_device": "\(options.configuration.maxTunnelsPerDevice)",
             "max_channels": "\(options.configuration.maxChannels)",

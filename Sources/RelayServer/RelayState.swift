@@ -237,6 +237,10 @@ public struct RelayState: Sendable {
         } else if case .udp = source, let channelPorts {
             if channels.count >= configuration.maxChannels {
                 counters.drop(.channelsFull)
+            } else if channels.count(owner: owner) >= configuration.maxTunnelsPerDevice {
+                // A channel carries one destination's packets, and a client may send to
+                // `maxTunnelsPerDevice` destinations: more channels could carry nothing.
+                counters.drop(.channelsPerClient)
             } else if let opened = channelPorts.open() {
                 channels.insert(RelayChannel(owner: owner, peer: peer, descriptor: opened.descriptor, port: opened.port, lastUseMillis: now.wallMillis))
                 port = opened.port
@@ -262,8 +266,15 @@ public struct RelayState: Sendable {
         guard policy.admits(accepted.clientKey) else {
             return refuse(.notAllowed, code: .notAllowed, into: buffer, now: now)
         }
-        if sessions.slot(forKey: accepted.clientKey) == nil, sessions.count >= configuration.maxConnections {
+        let existing = sessions.session(forKey: accepted.clientKey)
+        if existing == nil, sessions.count >= configuration.maxConnections {
             return refuse(.relayFull, code: .relayFull, into: buffer, now: now)
+        }
+        // Keys cost nothing to make: an open relay shares its registrations out by source, or a
+        // few addresses would fill it. A relay with a key list serves only members.
+        if policy.isOpen, existing.map({ SourceNetwork($0.binding.address) != SourceNetwork(source.address) }) ?? true,
+           sessions.count(from: source.address) >= configuration.maxSessionsPerAddress {
+            return refuse(.sessionsPerAddress, code: .relayFull, into: buffer, now: now)
         }
         var id = RelayBox.randomNonZeroUInt64()
         while sessions.slot(forSession: id) != nil { id = RelayBox.randomNonZeroUInt64() }

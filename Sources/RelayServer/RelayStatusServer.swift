@@ -7,19 +7,35 @@ import NIOPosix
 import RelayWire
 import WireGuard
 
-/// HTTP for the relay's operator: /status, /peers, /peers/KEY, /metrics. Bound to loopback
-/// by default because peer keys and addresses are for the host's operator and its scraper.
+/// HTTP for the relay's operator: /status and /metrics, and with `peerDetail` /peers and
+/// /peers/KEY. Bound to loopback by default because it is for the host's operator and its
+/// scraper; every local user can still connect, so members' keys and addresses are served only
+/// when the operator asks for them. A request has `requestTimeout` from accept to its answer and
+/// at most `maxConnections` are open: a local program cannot hold the port.
 public final class RelayStatusServer: Sendable {
+    public static let maxConnections = 64
+    public static let requestTimeout = TimeAmount.seconds(5)
+
     private let group: MultiThreadedEventLoopGroup
     private let channel: Channel
 
-    public init(host: String, port: Int, state: NIOLockedValueBox<RelayState>, startedAt: RelayInstant) throws {
+    public init(host: String, port: Int, state: NIOLockedValueBox<RelayState>, startedAt: RelayInstant, peerDetail: Bool) throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let open = NIOLockedValueBox(0)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { child in
-                child.pipeline.configureHTTPServerPipeline().flatMapThrowing {
-                    try child.pipeline.syncOperations.addHandler(StatusHTTPHandler(state: state, startedAt: startedAt))
+                guard open.withLockedValue({ count in
+                    guard count < Self.maxConnections else { return false }
+                    count += 1
+                    return true
+                }) else { return child.close() }
+                child.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
+                // From accept, not from the last byte: a client sending a byte now and then
+                // would outlive any idle timeout.
+                child.eventLoop.scheduleTask(in: Self.requestTimeout) { child.close(promise: nil) }
+                return child.pipeline.configureHTTPServerPipeline().flatMapThrowing {
+                    try child.pipeline.syncOperations.addHandler(StatusHTTPHandler(state: state, startedAt: startedAt, peerDetail: peerDetail))
                 }
             }
         do {
@@ -37,8 +53,12 @@ public final class RelayStatusServer: Sendable {
     }
 
     /// The answer to a GET of `path`: status code, content type and body.
-    public static func respond(to path: String, state: RelayState, uptimeSeconds: Double, nowMillis: UInt64) -> (HTTPResponseStatus, String, [UInt8]) {
+    public static func respond(to path: String, state: RelayState, uptimeSeconds: Double, nowMillis: UInt64,
+                               peerDetail: Bool) -> (HTTPResponseStatus, String, [UInt8]) {
         let json = "application/json"
+        if !peerDetail, path == "/peers" || path.hasPrefix("/peers/") {
+            return (.forbidden, json, Array("{\"error\":\"per-peer detail is off: start the relay with --status-peers\"}\n".utf8))
+        }
         switch path {
         case "/status", "/":
             return (.ok, json, RelayStatusReport.status(state, uptimeSeconds: uptimeSeconds))
@@ -68,10 +88,12 @@ final class StatusHTTPHandler: ChannelInboundHandler {
     private let startedAt: RelayInstant
     private var path: String?
     private var method: HTTPMethod = .GET
+    private let peerDetail: Bool
 
-    init(state: NIOLockedValueBox<RelayState>, startedAt: RelayInstant) {
+    init(state: NIOLockedValueBox<RelayState>, startedAt: RelayInstant, peerDetail: Bool) {
         self.state = state
         self.startedAt = startedAt
+        self.peerDetail = peerDetail
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -86,7 +108,7 @@ final class StatusHTTPHandler: ChannelInboundHandler {
             let uptime = Double(now.monotonicNanos &- startedAt.monotonicNanos) / 1e9
             let requested = path ?? "/"
             let (status, type, body): (HTTPResponseStatus, String, [UInt8]) = method == .GET || method == .HEAD
-                ? state.withLockedValue { RelayStatusServer.respond(to: requested, state: $0, uptimeSeconds: uptime, nowMillis: now.wallMillis) }
+                ? state.withLockedValue { RelayStatusServer.respond(to: requested, state: $0, uptimeSeconds: uptime, nowMillis: now.wallMillis, peerDetail: peerDetail) }
                 : (.methodNotAllowed, "text/plain", Array("GET only\n".utf8))
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: type)

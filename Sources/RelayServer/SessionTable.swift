@@ -12,6 +12,14 @@ public enum Binding: Hashable, Sendable, CustomStringConvertible {
         case .tcp(let connection, let peer): "tcp \(peer) (connection \(connection))"
         }
     }
+
+    /// The address the client's frames come from.
+    public var address: RelayAddress {
+        switch self {
+        case .udp(let address): address
+        case .tcp(_, let peer): peer
+        }
+    }
 }
 
 /// Traffic from one registered key to one destination key, with its bandwidth budget.
@@ -41,6 +49,7 @@ public struct SessionTable: Sendable {
     private var free: [Int] = []
     private var bySession: [UInt64: Int] = [:]
     private var byKey: [PeerID: Int] = [:]
+    private var bySource: [SourceNetwork: Int] = [:]
     public let tunnelCapacity: Int
 
     public init(expectedSessions: Int = 0, tunnelCapacity: Int) {
@@ -64,13 +73,18 @@ public struct SessionTable: Sendable {
 
     public func session(forKey key: PublicKey) -> Session? { slot(forKey: key).map { slots[$0] } }
 
+    /// How many registrations come from `address`'s source network.
+    public func count(from address: RelayAddress) -> Int { bySource[SourceNetwork(address), default: 0] }
+
     /// Registers `key`, replacing any earlier registration of it (new id, new binding, no tunnels).
     /// Returns the slot.
     @discardableResult
     public mutating func register(key: PublicKey, id: UInt64, binding: Binding, nowMillis: UInt64) -> Int {
         precondition(id != 0 && bySession[id] == nil)
         let peer = PeerID(key)
+        countSource(of: binding, by: 1)
         if let existing = byKey[peer] {
+            countSource(of: slots[existing].binding, by: -1)
             bySession[slots[existing].id] = nil
             slots[existing].id = id
             slots[existing].binding = binding
@@ -99,10 +113,17 @@ public struct SessionTable: Sendable {
 
     public mutating func remove(key: PublicKey) {
         guard let slot = byKey.removeValue(forKey: PeerID(key)) else { return }
+        countSource(of: slots[slot].binding, by: -1)
         bySession[slots[slot].id] = nil
         slots[slot].id = 0
         slots[slot].tunnels.removeAll(keepingCapacity: true)
         free.append(slot)
+    }
+
+    private mutating func countSource(of binding: Binding, by change: Int) {
+        let source = SourceNetwork(binding.address)
+        let held = bySource[source, default: 0] + change
+        bySource[source] = held > 0 ? held : nil
     }
 
     /// Removes every registration whose client sent nothing since `cutoffMillis`, or that

@@ -54,6 +54,10 @@ public final class TCPRelayServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Every waiting connection accepted on each turn of the loop (NIO takes 4 by
+            // default): under a flood a turn can take a good part of a second, and a connection
+            // past its source's share must be refused, and a client's registered, at once.
+            .serverChannelOption(.maxMessagesPerRead, value: 256)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.writeBufferLow, high: limits.writeBufferHigh))
             // One read of at most 16 KiB per connection per turn of the loop: a few clients

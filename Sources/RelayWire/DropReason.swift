@@ -24,6 +24,8 @@ public enum DropReason: Int, Sendable, CaseIterable, Error {
     case notWireGuard
     case channelsFull
     case slowReader
+    case channelsPerClient
+    case sessionsPerAddress
 
     public var label: String {
         switch self {
@@ -50,6 +52,8 @@ public enum DropReason: Int, Sendable, CaseIterable, Error {
         case .notWireGuard: "not-wireguard"
         case .channelsFull: "channels-full"
         case .slowReader: "slow-reader"
+        case .channelsPerClient: "channels-per-client"
+        case .sessionsPerAddress: "sessions-per-address"
         }
     }
 }

@@ -20,17 +20,22 @@ final class ProbeClient: @unchecked Sendable {
         relay = RelayClientProtocol(clientKey: key, relayKey: relayKey)
     }
 
-    /// Registers and waits for the boxed answer; the registered frame it sent is returned so a
-    /// check can replay it.
+    /// Registers and waits for the boxed answer, sending a new register frame every `retry`
+    /// seconds as formnet's agent does (a frame may be lost, or wait behind a flood); the last
+    /// frame sent is returned so a check can replay it.
     @discardableResult
-    func register(timeout: Double = 2) throws -> [UInt8] {
-        let frame = relay.makeRegister(nowMillis: RelayClock.wallMillis())
-        socket.send(frame)
+    func register(timeout: Double = 5, retry: Double = 1) throws -> [UInt8] {
         let deadline = Date().addingTimeInterval(timeout)
-        while deadline.timeIntervalSinceNow > 0, let answer = socket.receive(timeout: deadline.timeIntervalSinceNow) {
-            let event = answer.withUnsafeBytes { relay.receive($0, nowMillis: RelayClock.wallMillis()) }
-            if case .registered = event { return frame }
-            if case .error(let error) = event { throw Failure(description: "relay refused registration: \(error.code)") }
+        var frame: [UInt8] = []
+        while deadline.timeIntervalSinceNow > 0 {
+            frame = relay.makeRegister(nowMillis: RelayClock.wallMillis())
+            socket.send(frame)
+            let attemptEnds = min(deadline, Date().addingTimeInterval(retry))
+            while attemptEnds.timeIntervalSinceNow > 0, let answer = socket.receive(timeout: attemptEnds.timeIntervalSinceNow) {
+                let event = answer.withUnsafeBytes { relay.receive($0, nowMillis: RelayClock.wallMillis()) }
+                if case .registered = event { return frame }
+                if case .error(let error) = event { throw Failure(description: "relay refused registration: \(error.code)") }
+            }
         }
         throw Failure(description: "no registered answer within \(timeout) s")
     }

@@ -38,7 +38,7 @@ final class ProbeSocket: @unchecked Sendable {
     func send(_ frame: [UInt8]) {
         if tcp {
             var writer = StreamFrameWriter()
-            frame.withUnsafeBytes { writer.append($0) }
+            _ = frame.withUnsafeBytes { writer.append($0) }
             _ = writer.pending.withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         } else {
             _ = frame.withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, 0) }

@@ -12,7 +12,7 @@ struct RelayProbe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "formnet-relay-probe",
         abstract: "Scenario clients for testing a formnet relay.",
-        subcommands: [Exchange.self, Unregistered.self, Spoof.self, Replay.self, Stale.self, Flood.self, Reregister.self, Info.self, TCPAttack.self, SlowReader.self])
+        subcommands: [Exchange.self, Unregistered.self, Spoof.self, Replay.self, Stale.self, Flood.self, Reregister.self, Info.self, TCPAttack.self, SlowReader.self, ChannelHog.self, OpenFill.self])
 }
 
 struct RelayOptions: ParsableArguments {

@@ -111,7 +111,7 @@ struct TCPAttack: ParsableCommand {
     static func pingBatch() -> [UInt8] {
         var writer = StreamFrameWriter()
         for echo in 0..<256 {
-            EchoFrame.ping(sessionID: 0, echo: UInt64(echo)).encode().withUnsafeBytes { writer.append($0) }
+            _ = EchoFrame.ping(sessionID: 0, echo: UInt64(echo)).encode().withUnsafeBytes { writer.append($0) }
         }
         return writer.pending
     }

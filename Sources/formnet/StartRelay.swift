@@ -23,8 +23,9 @@ struct StartRelay: ParsableCommand {
     @Option(help: "Address to bind (default: all, IPv4 and IPv6).") var bind: String?
     @Option(help: "Maximum concurrent registrations.") var maxConnections = 100
     @Option(help: "Maximum TCP connections from one IPv4 address or IPv6 /64.") var maxTcpPerAddress = 8
+    @Option(help: "With --open: maximum registrations from one IPv4 address or IPv6 /64.") var maxSessionsPerAddress = 16
     @Option(help: "Bandwidth per tunnel, KB/s.") var maxBandwidth = 1000
-    @Option(help: "Maximum distinct destinations per registered key.") var maxTunnelsPerDevice = 20
+    @Option(help: "Maximum distinct destinations per registered key, and channels one key holds.") var maxTunnelsPerDevice = 20
     @Option(help: "Maximum channel ports open at once (0: none; clients then send data frames).") var maxChannels = 1024
     @Option(help: "UDP ports for channels, LOW-HIGH; open them to clients in the firewall.") var channelPorts = "51822-52845"
     @Option(help: "Frames per second per source IP address.") var rateLimit = 20_000
@@ -34,6 +35,8 @@ struct StartRelay: ParsableCommand {
     @Option(help: "Another relay to list in discovery and announce to: HOST:PORT:PUBKEY.") var peerRelay: [String] = []
     @Option(help: "Serve status and metrics over HTTP on 127.0.0.1 at this port.") var statusPort: Int?
     @Option(help: "Address for the status server.") var statusBind = "127.0.0.1"
+    @Flag(help: "Serve members' keys and addresses at /peers and /peers/KEY on the status port (every local user can read them).")
+    var statusPeers = false
     @Option(help: "Directory for the relay key and network member files.") var dataDir = Paths.defaultDataDir
     @Option(help: "Directory of interface configs, for the server that --network announces to.") var configDir = Paths.defaultConfigDir
     @Option(help: "This relay's location, LAT,LON in degrees.") var location: String?
@@ -51,7 +54,7 @@ struct StartRelay: ParsableCommand {
                 (a relay without one would forward traffic for anyone on the internet)
                 """)
         }
-        guard maxConnections > 0, maxTcpPerAddress > 0, maxBandwidth > 0, maxTunnelsPerDevice > 0, rateLimit > 0, maxChannels >= 0 else {
+        guard maxConnections > 0, maxTcpPerAddress > 0, maxSessionsPerAddress > 0, maxBandwidth > 0, maxTunnelsPerDevice > 0, rateLimit > 0, maxChannels >= 0 else {
             throw ValidationError("limits must be positive")
         }
         guard PortRange.parse(channelPorts) != nil else {
@@ -80,8 +83,10 @@ struct StartRelay: ParsableCommand {
         options.bindHost = bind
         options.statusPort = statusPort
         options.statusHost = statusBind
+        options.statusPeers = statusPeers
         options.configuration.maxConnections = maxConnections
         options.configuration.maxTCPPerAddress = maxTcpPerAddress
+        options.configuration.maxSessionsPerAddress = maxSessionsPerAddress
         options.configuration.maxBandwidthKBps = maxBandwidth
         options.configuration.maxTunnelsPerDevice = maxTunnelsPerDevice
         options.configuration.maxChannels = maxChannels

@@ -132,6 +132,24 @@ import WireGuard
         #expect(requestChannel(without, c, to: alice.publicKey, from: Fixture.bobAddress) == 0)
     }
 
+    @Test func aClientHoldsNoMoreChannelsThanItMayHaveDestinations() {
+        let ports = FakeChannelPorts()
+        let h = Harness(configure: { $0.maxTunnelsPerDevice = 3 }, channelPorts: ports)
+        let a = h.register(alice, from: Fixture.aliceAddress)
+        let b = h.register(bob, from: Fixture.bobAddress)
+        let madeUp = (0..<5).map { _ in PrivateKey.generate().publicKey }
+        let granted = madeUp.map { requestChannel(h, a, to: $0, from: Fixture.aliceAddress) }
+        #expect(granted == [40_000, 40_001, 40_002, 0, 0])
+        #expect(h.drops(.channelsPerClient) == 2)
+        #expect(h.state.channels.count(owner: PeerID(alice.publicKey)) == 3)
+        // Another client still gets one.
+        #expect(requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress) == 40_003)
+        // A released channel makes room again.
+        _ = h.send(a.makeChannelRelease(to: madeUp[0], nowMillis: h.now.wallMillis), from: Fixture.aliceAddress)
+        #expect(h.state.channels.count(owner: PeerID(alice.publicKey)) == 2)
+        #expect(requestChannel(h, a, to: madeUp[3], from: Fixture.aliceAddress) == 40_004)
+    }
+
     @Test func acceptsOnlyWireGuardFromTheOwnersAddress() {
         let h = Harness(channelPorts: FakeChannelPorts())
         var a = h.register(alice, from: Fixture.aliceAddress)

@@ -163,6 +163,38 @@ import WireGuard
         #expect(h.state.sessions.count == 0)
     }
 
+    @Test func anOpenRelaySharesRegistrationsOutBySource() {
+        let h = Harness(configure: { $0.maxSessionsPerAddress = 3 })
+        let keys = (0..<4).map { _ in PrivateKey.generate() }
+        let nat = { (port: UInt16) in RelayAddress(Endpoint("198.51.100.7:\(port)")!) }
+        _ = h.register(keys[0], from: nat(40_000))
+        _ = h.register(keys[1], from: nat(40_001))
+        h.state.tcpConnectionOpened()
+        _ = h.register(keys[2], from: .tcp(connection: 7, peer: nat(50_000)), observed: nat(50_000))
+        var fourth = RelayClientProtocol(clientKey: keys[3], relayKey: Fixture.relayKey.publicKey)
+        #expect(h.send(fourth.makeRegister(nowMillis: h.now.wallMillis), from: nat(40_010)) == .reply(length: 11))
+        #expect(h.lastReply.withUnsafeBytes { ErrorFrame.decode($0) }?.code == .relayFull)
+        #expect(h.drops(.sessionsPerAddress) == 1)
+        // A key already counted there may register again from another port of it.
+        _ = h.register(keys[0], from: nat(40_020))
+        _ = h.register(keys[3], from: Fixture.bobAddress)
+        #expect(h.state.sessions.count(from: nat(1)) == 3)
+        #expect(h.state.sessions.count(from: Fixture.bobAddress) == 1)
+        // One leaving makes room, and a key moving in leaves its old source.
+        h.state.tcpConnectionClosed(7, reason: nil)
+        _ = h.register(keys[3], from: nat(40_010))
+        #expect(h.state.sessions.count(from: nat(1)) == 3)
+        #expect(h.state.sessions.count(from: Fixture.bobAddress) == 0)
+        #expect(h.drops(.sessionsPerAddress) == 1)
+    }
+
+    @Test func aRelayWithAKeyListDoesNotShareBySource() {
+        let h = Harness(configure: { $0.maxSessionsPerAddress = 1 }, policy: .keys([alice.publicKey, bob.publicKey]))
+        _ = h.register(alice, from: Fixture.aliceAddress)
+        _ = h.register(bob, from: RelayAddress(Endpoint("198.51.100.7:40001")!))
+        #expect(h.state.sessions.count(from: Fixture.aliceAddress) == 2)
+    }
+
     @Test func pingAnswersAndTellsWhetherTheSessionIsValidHere() {
         let h = Harness()
         let a = h.register(alice, from: Fixture.aliceAddress)

@@ -26,7 +26,7 @@ import WireGuard
     }
 
     @Test func metricsAreInPrometheusTextFormat() {
-        let (status, type, body) = RelayStatusServer.respond(to: "/metrics", state: relayWithTraffic(), uptimeSeconds: 5, nowMillis: Fixture.now.wallMillis)
+        let (status, type, body) = RelayStatusServer.respond(to: "/metrics", state: relayWithTraffic(), uptimeSeconds: 5, nowMillis: Fixture.now.wallMillis, peerDetail: true)
         let text = String(decoding: body, as: UTF8.self)
         #expect(status == .ok)
         #expect(type == "text/plain; version=0.0.4")
@@ -43,7 +43,7 @@ import WireGuard
 
     @Test func statusAndPeerDetail() throws {
         let state = relayWithTraffic()
-        let (_, _, statusBody) = RelayStatusServer.respond(to: "/status", state: state, uptimeSeconds: 5, nowMillis: Fixture.now.wallMillis)
+        let (_, _, statusBody) = RelayStatusServer.respond(to: "/status", state: state, uptimeSeconds: 5, nowMillis: Fixture.now.wallMillis, peerDetail: true)
         let status = try #require(try JSONSerialization.jsonObject(with: Data(statusBody)) as? [String: Any])
         #expect(status["status"] as? String == "ok")
         #expect(status["connected_peers"] as? Int == 1)
@@ -51,7 +51,7 @@ import WireGuard
         #expect(status["uptime_seconds"] as? Double == 5)
 
         let urlSafe = Fixture.aliceKey.publicKey.base64.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        let (peerStatus, _, peerBody) = RelayStatusServer.respond(to: "/peers/" + urlSafe, state: state, uptimeSeconds: 5, nowMillis: Fixture.now.wallMillis + 2_000)
+        let (peerStatus, _, peerBody) = RelayStatusServer.respond(to: "/peers/" + urlSafe, state: state, uptimeSeconds: 5, nowMillis: Fixture.now.wallMillis + 2_000, peerDetail: true)
         #expect(peerStatus == .ok)
         let peer = try #require(try JSONSerialization.jsonObject(with: Data(peerBody)) as? [String: Any])
         #expect(peer["transport"] as? String == "udp")
@@ -59,8 +59,21 @@ import WireGuard
         #expect(peer["idle_seconds"] as? Double == 2)
 
         let escaped = Fixture.bobKey.publicKey.base64.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-        #expect(RelayStatusServer.respond(to: "/peers/" + escaped, state: state, uptimeSeconds: 5, nowMillis: 0).0 == .notFound)
-        #expect(RelayStatusServer.respond(to: "/peers/nonsense", state: state, uptimeSeconds: 5, nowMillis: 0).0 == .badRequest)
-        #expect(RelayStatusServer.respond(to: "/nowhere", state: state, uptimeSeconds: 5, nowMillis: 0).0 == .notFound)
+        #expect(RelayStatusServer.respond(to: "/peers/" + escaped, state: state, uptimeSeconds: 5, nowMillis: 0, peerDetail: true).0 == .notFound)
+        #expect(RelayStatusServer.respond(to: "/peers/nonsense", state: state, uptimeSeconds: 5, nowMillis: 0, peerDetail: true).0 == .badRequest)
+        #expect(RelayStatusServer.respond(to: "/nowhere", state: state, uptimeSeconds: 5, nowMillis: 0, peerDetail: true).0 == .notFound)
+    }
+
+    @Test func peerDetailIsServedOnlyWhenAskedFor() {
+        let state = relayWithTraffic()
+        let key = Fixture.aliceKey.publicKey.base64.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        for path in ["/peers", "/peers/" + key] {
+            let (status, _, body) = RelayStatusServer.respond(to: path, state: state, uptimeSeconds: 5, nowMillis: 0, peerDetail: false)
+            #expect(status == .forbidden)
+            #expect(String(decoding: body, as: UTF8.self).contains("--status-peers"))
+            #expect(!String(decoding: body, as: UTF8.self).contains(Fixture.aliceKey.publicKey.base64))
+        }
+        #expect(RelayStatusServer.respond(to: "/status", state: state, uptimeSeconds: 5, nowMillis: 0, peerDetail: false).0 == .ok)
+        #expect(RelayStatusServer.respond(to: "/metrics", state: state, uptimeSeconds: 5, nowMillis: 0, peerDetail: false).0 == .ok)
     }
 }

@@ -93,7 +93,7 @@ final class TunnelProber: Sendable {
         let datagram = echo.request(ipv6: !address.isIPv4)
         let family = address.isIPv4 ? AF_INET : AF_INET6
         // A failed send (no route yet) is a probe that will time out: nothing else to do.
-        datagram.withUnsafeBytes {
+        _ = datagram.withUnsafeBytes {
             SocketCalls.send($0, to: DatagramAddress(Endpoint(address: address, port: 0)), family: family, on: fd, flags: Int32(MSG_DONTWAIT))
         }
     }
