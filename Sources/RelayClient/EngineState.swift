@@ -292,6 +292,8 @@ struct EngineState {
                 logger.warning("relay \(link.target.key) at \(link.target.endpoint): \(error.code)")
             }
             perform(link.machine.error(error.code, now: now), on: link, now: now)
+        case .cookie:
+            perform(link.machine.cookie(now: now, over: transport), on: link, now: now)
         case .info(let info):
             link.info = info
         case .channel(let peer, let port):

@@ -18,6 +18,8 @@ public struct RelayClientProtocol: Sendable {
         case discovery(DiscoveryResponseFrame)
         /// The relay's channel port for a peer (0: none), answering our channel request.
         case channel(peer: PublicKey, port: UInt16)
+        /// The relay asks us to prove our address: register again now (`makeRegister` uses the cookie).
+        case cookie
         /// Not for us, not authentic, or not something a relay sends.
         case ignored
     }
@@ -30,6 +32,9 @@ public struct RelayClientProtocol: Sendable {
     /// Relay clock minus ours, learned from a stale-timestamp error; added to every timestamp sent.
     public private(set) var clockOffsetMillis: Int64 = 0
     private var pendingTimestamp: UInt64?
+    private var pendingNonce: [UInt8]?
+    /// The relay's cookie for our address, and when it came (our clock).
+    private var cookie: (bytes: [UInt8], receivedMillis: UInt64)?
 
     public init(clientKey: PrivateKey, relayKey: PublicKey) {
         self.clientKey = clientKey
@@ -42,10 +47,16 @@ public struct RelayClientProtocol: Sendable {
     public func relayTime(_ nowMillis: UInt64) -> UInt64 { UInt64(clamping: Int64(clamping: nowMillis) &+ clockOffsetMillis) }
 
     /// A fresh register frame (new nonce); the answer to it is the next `registered` accepted.
+    /// While the relay's last cookie is fresh, the nonce begins with it.
     public mutating func makeRegister(nowMillis: UInt64) -> [UInt8] {
         let timestamp = relayTime(nowMillis)
+        var nonce = RelayBox.randomNonce()
+        if let cookie, nowMillis &- cookie.receivedMillis < RelayWire.cookieUseMillis {
+            nonce.replaceSubrange(0..<RelayWire.cookieLength, with: cookie.bytes)
+        }
         pendingTimestamp = timestamp
-        return Self.registerFrame(clientKey: clientKey, relayKey: relayKey, timestamp: timestamp, nonce: RelayBox.randomNonce())
+        pendingNonce = nonce
+        return Self.registerFrame(clientKey: clientKey, relayKey: relayKey, timestamp: timestamp, nonce: nonce)
     }
 
     /// A register frame with the given fields, for callers (tests) that choose them.
@@ -113,6 +124,11 @@ public struct RelayClientProtocol: Sendable {
         case .channelGrant:
             guard let grant = ChannelGrantFrame.decode(frame), isRegistered, grant.sessionID == sessionID else { return .ignored }
             return .channel(peer: grant.peer, port: grant.port)
+        case .cookie:
+            guard let frame = CookieFrame.decode(frame), let pendingNonce, frame.nonce == pendingNonce else { return .ignored }
+            self.pendingNonce = nil
+            cookie = (frame.cookie, nowMillis)
+            return .cookie
         case .register, .ping, .infoRequest, .discoveryQuery, .announce, .channelRequest, .channelRelease:
             return .ignored
         }

@@ -192,6 +192,21 @@ public struct RelayLinkMachine: Sendable, Equatable {
         return actions + tick(now: now)
     }
 
+    /// The relay asked a register frame sent `over` this transport to prove its address: the
+    /// protocol holds the cookie now, so register again at once. An answer over UDP also shows
+    /// that UDP works, so it is not given up for TCP while the second frame is on its way.
+    public mutating func cookie(now: Double, over arrived: Transport) -> [Action] {
+        if arrived == .udp { udpWorked = true }
+        switch phase {
+        case .registering(let since, let attempt, _):
+            guard arrived == transport else { return [] }
+            phase = .registering(since: since, attempt: attempt, lastSent: now)
+            return [.register(arrived)]
+        case .registered: return arrived == .udp && upgradeSent != nil ? [.register(.udp)] : []
+        case .refused: return []
+        }
+    }
+
     /// A pong to a UDP probe: UDP reaches the relay both ways, so a TCP link registers over UDP.
     public mutating func udpProbeAnswered(now: Double) -> [Action] {
         guard transport == .tcp, case .registered = phase, upgradeSent == nil else { return [] }

@@ -32,6 +32,8 @@ public enum PrometheusText {
         }
         family("formnet_relay_registrations_total", "counter", "Registrations accepted.")
         out += "formnet_relay_registrations_total \(counters.registrations)\n"
+        family("formnet_relay_registration_cookies_total", "counter", "Register frames answered with a cookie: the sender must prove its address first.")
+        out += "formnet_relay_registration_cookies_total \(counters.cookiesSent)\n"
         family("formnet_relay_limit_hits_total", "counter", "Frames or registrations refused by a limit.")
         for limit in RelayCounters.Limit.allCases {
             out += "formnet_relay_limit_hits_total{limit=\"\(limit.label)\"} \(counters.limitHits[limit.rawValue])\n"

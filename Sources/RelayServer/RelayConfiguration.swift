@@ -22,6 +22,11 @@ public struct RelayConfiguration: Sendable {
     /// Register and announce frames the relay verifies per second from all addresses together
     /// (burst twice that): bounds the share of the forwarding thread spent on X25519.
     public var registrationsPerSecondTotal: Int = 2_000
+    /// For this long after it starts the relay asks every registration to prove its address
+    /// with a cookie: a register frame captured before a restart is still inside the timestamp
+    /// window for up to two windows (it may be stamped one window ahead), and the replay cache
+    /// did not survive the restart.
+    public var cookiesAfterStartMillis: UInt64 = 2 * RelayWire.timestampWindowMillis
     public var location: RelayLocation = .unknown
     public var endpoints: [RelayAddress] = []
     public var peerRelays: [KnownRelay] = []

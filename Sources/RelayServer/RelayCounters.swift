@@ -45,6 +45,8 @@ public struct RelayCounters: Sendable {
     public var channelPacketsSent: UInt64 = 0
     public var drops = [UInt64](repeating: 0, count: DropReason.allCases.count)
     public var registrations: UInt64 = 0
+    /// Cookie frames sent: register frames asked to prove their address first.
+    public var cookiesSent: UInt64 = 0
     public var limitHits = [UInt64](repeating: 0, count: Limit.allCases.count)
     public var tcpClosed = [UInt64](repeating: 0, count: TCPClose.allCases.count)
     /// TCP connections open now.

@@ -30,9 +30,16 @@ public struct RelayState: Sendable {
     private var registration: RegistrationHandler
     private var frameLimiter: AddressRateLimiter
     private var registrationLimiter: AddressRateLimiter
+    /// The same limit for register frames with a valid cookie, apart: a flood spoofing a
+    /// client's address cannot spend what that client's own frames may use.
+    private var provenRegistrationLimiter: AddressRateLimiter
     /// Across all addresses: spoofed sources defeat a per-address limit, and every register
-    /// frame costs an X25519 operation on the forwarding thread.
+    /// frame costs an X25519 operation on the forwarding thread. Its lower half is kept for
+    /// register frames with a valid cookie.
     private var registrationBudget: TokenBucket
+    private var cookies: RegistrationCookies
+    /// Until then (monotonic) every registration needs a cookie.
+    private let cookiesRequiredUntil: UInt64
 
     public var publicKey: PublicKey { registration.relayPublicKey }
 
@@ -48,8 +55,11 @@ public struct RelayState: Sendable {
         frameLimiter = AddressRateLimiter(ratePerSecond: Int64(configuration.rateLimit), burst: Int64(2 * configuration.rateLimit), now: now.monotonicNanos)
         registrationLimiter = AddressRateLimiter(ratePerSecond: Int64(configuration.registrationRatePerSecond),
                                                  burst: Int64(configuration.registrationBurst), now: now.monotonicNanos)
+        provenRegistrationLimiter = registrationLimiter
         registrationBudget = TokenBucket(ratePerSecond: Int64(configuration.registrationsPerSecondTotal),
                                          burst: Int64(2 * configuration.registrationsPerSecondTotal), now: now.monotonicNanos)
+        cookies = RegistrationCookies(now: now.monotonicNanos)
+        cookiesRequiredUntil = now.monotonicNanos &+ configuration.cookiesAfterStartMillis * 1_000_000
     }
 
     /// Handles the `length`-byte frame at the start of `buffer`, which must have room for
@@ -79,7 +89,7 @@ public struct RelayState: Sendable {
             return reply(DiscoveryResponseFrame(echo: request.echo, relays: knownRelays.list(nowMillis: now.wallMillis)).encode(), into: buffer)
         case .announce: return handleAnnounce(frame, observed: observed, now: now)
         case .channelRequest, .channelRelease: return handleChannelRequest(buffer, frame: frame, from: source, now: now)
-        case .registered, .peerUnknown, .pong, .error, .infoResponse, .discoveryResponse, .channelGrant: return drop(.unexpectedType)
+        case .registered, .peerUnknown, .pong, .error, .infoResponse, .discoveryResponse, .channelGrant, .cookie: return drop(.unexpectedType)
         }
     }
 
@@ -254,8 +264,22 @@ public struct RelayState: Sendable {
     private mutating func handleRegister(_ buffer: UnsafeMutableRawBufferPointer, frame: UnsafeRawBufferPointer, from source: Binding,
                                          observed: RelayAddress, now: RelayInstant) -> RelayOutcome {
         guard frame.count == RegisterFrame.length else { return drop(.malformed) }
-        guard registrationLimiter.allow(observed, now: now.monotonicNanos),
-              registrationBudget.take(1, now: now.monotonicNanos) else { return drop(.registrationRateLimited) }
+        let nonce = UnsafeRawBufferPointer(rebasing: frame[RegisterFrame.nonceOffset..<RegisterFrame.nonceOffset + RelayWire.nonceLength])
+        let mono = now.monotonicNanos
+        if cookies.accepts(nonce: nonce, from: observed, now: mono) {
+            guard provenRegistrationLimiter.allow(observed, now: mono), registrationBudget.take(1, now: mono) else {
+                return drop(.registrationRateLimited)
+            }
+        } else {
+            guard registrationLimiter.allow(observed, now: mono) else { return drop(.registrationRateLimited) }
+            if mono < cookiesRequiredUntil || !budgetAboveHalf(now: mono) {
+                // Smaller than the register frame, and sent at most at the per-address rate:
+                // no use to someone reflecting at a spoofed address.
+                counters.cookiesSent &+= 1
+                return reply(CookieFrame(nonce: Array(nonce), cookie: cookies.cookie(for: observed, now: mono)).encode(), into: buffer)
+            }
+            guard registrationBudget.take(1, now: mono) else { return drop(.registrationRateLimited) }
+        }
         let accepted: RegistrationHandler.Accepted
         switch registration.verifyRegister(frame, nowMillis: now.wallMillis) {
         case .success(let a): accepted = a
@@ -297,7 +321,7 @@ public struct RelayState: Sendable {
     }
 
     private mutating func handleAnnounce(_ frame: UnsafeRawBufferPointer, observed: RelayAddress, now: RelayInstant) -> RelayOutcome {
-        guard registrationLimiter.allow(observed, now: now.monotonicNanos),
+        guard registrationLimiter.allow(observed, now: now.monotonicNanos), budgetAboveHalf(now: now.monotonicNanos),
               registrationBudget.take(1, now: now.monotonicNanos) else { return drop(.registrationRateLimited) }
         switch registration.verifyAnnounce(frame, nowMillis: now.wallMillis) {
         case .failure(let refused): return drop(refused.reason)
@@ -371,6 +395,13 @@ public struct RelayState: Sendable {
 
     /// Counts a frame that was decided on but could not be sent.
     public mutating func countSendFailure() { counters.drop(.sendFailed) }
+
+    /// Whether more than half the registration budget is left: below that, only register frames
+    /// with a valid cookie may spend it, so that a flood from addresses that do not answer
+    /// cannot leave nothing for clients that do.
+    private mutating func budgetAboveHalf(now: UInt64) -> Bool {
+        registrationBudget.available(now: now) * 2 > registrationBudget.burst
+    }
 
     @inline(__always)
     private func isFresh(_ timestamp: UInt64, now: RelayInstant) -> Bool {

@@ -3,7 +3,7 @@ import WireGuard
 public struct RegisterFrame: Equatable, Sendable {
     public static let sealedLength = 8 + RelayWire.boxOverhead
     static let keyOffset = RelayWire.headerLength
-    static let nonceOffset = keyOffset + RelayWire.keyLength
+    public static let nonceOffset = keyOffset + RelayWire.keyLength
     static let sealedOffset = nonceOffset + RelayWire.nonceLength
     public static let length = sealedOffset + sealedLength
     public var clientKey: PublicKey

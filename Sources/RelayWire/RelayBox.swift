@@ -1,8 +1,9 @@
 import CSodium
 import WireGuard
 
-/// libsodium `crypto_box_easy` between two X25519 keys, the only cryptography the relay does:
-/// it proves identities at registration and announcement; data frames are WireGuard's own.
+/// libsodium `crypto_box_easy` between two X25519 keys, which proves identities at registration
+/// and announcement, and a keyed BLAKE2b for registration cookies: the only cryptography the
+/// relay does. Data frames are WireGuard's own.
 public enum RelayBox {
     private static let initialized: Bool = sodium_init() >= 0
 
@@ -38,12 +39,23 @@ public enum RelayBox {
         key.baseAddress!.assumingMemoryBound(to: UInt8.self)
     }
 
-    public static func randomNonce() -> [UInt8] {
-        precondition(initialized)
-        var nonce = [UInt8](repeating: 0, count: RelayWire.nonceLength)
-        randombytes_buf(&nonce, nonce.count)
-        return nonce
+    /// The first `length` bytes of BLAKE2b keyed with `key` (16 to 64 bytes) over `message`.
+    public static func keyedHash(_ message: [UInt8], key: [UInt8], length: Int) -> [UInt8] {
+        precondition(initialized && (16...64).contains(key.count) && (16...64).contains(length))
+        var out = [UInt8](repeating: 0, count: length)
+        let rc = crypto_generichash(&out, length, message, UInt64(message.count), key, key.count)
+        precondition(rc == 0, "crypto_generichash failed")
+        return out
     }
+
+    public static func randomBytes(_ count: Int) -> [UInt8] {
+        precondition(initialized)
+        var bytes = [UInt8](repeating: 0, count: count)
+        randombytes_buf(&bytes, count)
+        return bytes
+    }
+
+    public static func randomNonce() -> [UInt8] { randomBytes(RelayWire.nonceLength) }
 
     /// A random non-zero u64: session ids, where zero means "not registered".
     public static func randomNonZeroUInt64() -> UInt64 {

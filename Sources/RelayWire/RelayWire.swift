@@ -19,6 +19,10 @@ public enum RelayWire {
     public static let channelFreshMillis: UInt64 = 60_000
     public static let channelNoticeIntervalMillis: UInt64 = 1_000
     public static let nonceLength = 24
+    /// A registration cookie: the first bytes of a register frame's nonce (see `CookieFrame`).
+    public static let cookieLength = 16
+    /// How long a client uses a cookie; the relay accepts one for 120 to 240 s.
+    public static let cookieUseMillis: UInt64 = 100_000
     public static let boxOverhead = 16
     public static let addressLength = 19
     public static let maxVersionStringLength = 32
@@ -43,6 +47,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case channelRequest = 0x0D
     case channelGrant = 0x0E
     case channelRelease = 0x0F
+    case cookie = 0x10
 
     public var name: String {
         switch self {
@@ -61,6 +66,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
         case .channelRequest: "channel-request"
         case .channelGrant: "channel-grant"
         case .channelRelease: "channel-release"
+        case .cookie: "cookie"
         }
     }
 

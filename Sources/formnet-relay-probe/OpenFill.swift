@@ -35,7 +35,7 @@ struct OpenFill: ParsableCommand {
             ok = ok && granted <= maxPerAddress && granted + refused == keys
             report.append("\(text) \(granted) registered, \(refused) refused")
         }
-        let other = try options.client()
+        let other = try ProbeClient(relay: relay, relayKey: relayKey, tcp: false, source: RelayAddress(Endpoint("127.0.0.40:0")!))
         var otherResult = "registered"
         do { try other.register() } catch { ok = false; otherResult = "\(error)" }
         try verdict(ok, "\(keys) fresh keys from each address: \(report.joined(separator: "; ")); a client from another address: \(otherResult)")

@@ -34,6 +34,10 @@ final class ProbeClient: @unchecked Sendable {
             while attemptEnds.timeIntervalSinceNow > 0, let answer = socket.receive(timeout: attemptEnds.timeIntervalSinceNow) {
                 let event = answer.withUnsafeBytes { relay.receive($0, nowMillis: RelayClock.wallMillis()) }
                 if case .registered = event { return frame }
+                if case .cookie = event {
+                    frame = relay.makeRegister(nowMillis: RelayClock.wallMillis())
+                    socket.send(frame)
+                }
                 if case .error(let error) = event { throw Failure(description: "relay refused registration: \(error.code)") }
             }
         }

@@ -12,7 +12,7 @@ struct RelayProbe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "formnet-relay-probe",
         abstract: "Scenario clients for testing a formnet relay.",
-        subcommands: [Exchange.self, Unregistered.self, Spoof.self, Replay.self, Stale.self, Flood.self, Reregister.self, Info.self, TCPAttack.self, SlowReader.self, ChannelHog.self, OpenFill.self])
+        subcommands: [Exchange.self, Unregistered.self, Spoof.self, Replay.self, Stale.self, Flood.self, Reregister.self, Info.self, TCPAttack.self, SlowReader.self, ChannelHog.self, OpenFill.self, RegisterFlood.self, Capture.self, SendCaptured.self])
 }
 
 struct RelayOptions: ParsableArguments {
@@ -144,8 +144,13 @@ struct Replay: ParsableCommand {
         attacker.send(captured)
         let answers = attacker.drain(timeout: 0.5)
         let stillA = deliver(5, from: b, to: a, tag: 0xB2)
-        try verdict(answers.isEmpty && stillA == 5,
-                    "replayed registration from port \(attacker.localPort): \(answers.count) answers; original registration still delivers \(stillA)/5")
+        // A cookie for its own address is all the replayer may get: the nonce it would have to
+        // begin with is sealed inside a's box.
+        let registered = answers.filter { $0.count > RelayWire.typeOffset && $0[RelayWire.typeOffset] == FrameType.registered.rawValue }
+        let cookies = answers.filter { $0.withUnsafeBytes { CookieFrame.decode($0) } != nil }
+        try verdict(registered.isEmpty && stillA == 5,
+                    "replayed registration from port \(attacker.localPort): \(registered.count) registered answers, \(cookies.count) cookies; "
+                        + "original registration still delivers \(stillA)/5")
     }
 }
 
@@ -158,8 +163,15 @@ struct Stale: ParsableCommand {
         let old = RelayClock.wallMillis() - 120_000
         let late = try ProbeSocket(relay: address, tcp: false)
         let key = PrivateKey.generate()
-        late.send(RelayClientProtocol.registerFrame(clientKey: key, relayKey: relayKey, timestamp: old, nonce: RelayBox.randomNonce()))
-        let answer = late.receive(timeout: 1)
+        var nonce = RelayBox.randomNonce()
+        late.send(RelayClientProtocol.registerFrame(clientKey: key, relayKey: relayKey, timestamp: old, nonce: nonce))
+        var answer = late.receive(timeout: 1)
+        // A relay that asks for a cookie first (just started, or under load) gets one.
+        if let cookie = answer.flatMap({ bytes in bytes.withUnsafeBytes { CookieFrame.decode($0) } }), cookie.nonce == nonce {
+            nonce.replaceSubrange(0..<RelayWire.cookieLength, with: cookie.cookie)
+            late.send(RelayClientProtocol.registerFrame(clientKey: key, relayKey: relayKey, timestamp: old, nonce: nonce))
+            answer = late.receive(timeout: 1)
+        }
         let refused = answer.flatMap { bytes in bytes.withUnsafeBytes { ErrorFrame.decode($0) } }?.code == .staleTimestamp
 
         let a = try options.client()

@@ -13,6 +13,17 @@ import Testing
         #expect(machine.isUsable(now: 0.31) == false)
     }
 
+    @Test func aCookieOverUDPIsAnsweredAtOnceAndKeepsTheLinkOnUDP() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        #expect(machine.cookie(now: 0.2, over: .udp) == [.register(.udp)])
+        // The second frame's answer may take longer than the TCP fallback: UDP has answered.
+        #expect(machine.tick(now: 0.35) == [])
+        #expect(machine.transport == .udp)
+        #expect(machine.registered(now: 0.4, over: .udp).contains(.ping(echo: 1)))
+        // A late cookie for an older frame asks for nothing once registered.
+        #expect(machine.cookie(now: 0.5, over: .udp) == [])
+    }
+
     @Test func startsOnTCPWhenUDPIsKnownBlocked() {
         let machine = RelayLinkMachine(now: 0, udpBlocked: true)
         #expect(machine.transport == .tcp)

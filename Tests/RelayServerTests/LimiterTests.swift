@@ -75,6 +75,7 @@ import WireGuard
     @Test func registrationsHaveTheirOwnStricterRate() {
         var configuration = RelayConfiguration()
         configuration.registrationBurst = 2
+        configuration.cookiesAfterStartMillis = 0
         var state = RelayState(relayKey: Fixture.relayKey, configuration: configuration, policy: .open, now: Fixture.now)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: RelayWire.maxFrame, alignment: 16)
         defer { buffer.deallocate() }
@@ -88,21 +89,53 @@ import WireGuard
         #expect(outcomes == [.reply(length: 77), .reply(length: 77), .drop(.registrationRateLimited)])
     }
 
-    @Test func registrationsFromManyAddressesShareAGlobalBudget() {
+    @Test func aFloodSpendsOnlyTheUpperHalfOfTheGlobalBudgetAndProvenClientsTheRest() {
         var configuration = RelayConfiguration()
         configuration.registrationsPerSecondTotal = 2
+        configuration.cookiesAfterStartMillis = 0
         var state = RelayState(relayKey: Fixture.relayKey, configuration: configuration, policy: .open, now: Fixture.now)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: RelayWire.maxFrame, alignment: 16)
         defer { buffer.deallocate() }
-        var outcomes = [RelayOutcome]()
-        for host in 1...5 {
-            let source = RelayAddress(Endpoint("192.0.2.\(host):1000")!)
-            var client = RelayClientProtocol(clientKey: .generate(), relayKey: Fixture.relayKey.publicKey)
+        func register(_ client: inout RelayClientProtocol, from source: RelayAddress) -> RelayOutcome {
             let frame = client.makeRegister(nowMillis: Fixture.now.wallMillis)
             frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
-            outcomes.append(state.handle(buffer, length: frame.count, from: .udp(source), observed: source, now: Fixture.now))
+            let outcome = state.handle(buffer, length: frame.count, from: .udp(source), observed: source, now: Fixture.now)
+            if case .reply(let n) = outcome { _ = client.receive(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), nowMillis: Fixture.now.wallMillis) }
+            return outcome
         }
-        #expect(outcomes.filter { $0 == .reply(length: 77) }.count == 4)
-        #expect(outcomes.last == .drop(.registrationRateLimited))
+        let sources = (1...5).map { RelayAddress(Endpoint("192.0.2.\($0):1000")!) }
+        var clients = sources.map { _ in RelayClientProtocol(clientKey: .generate(), relayKey: Fixture.relayKey.publicKey) }
+        // Burst 4: two without a cookie take it down to half; then each is asked for a cookie.
+        let first = (0..<5).map { register(&clients[$0], from: sources[$0]) }
+        #expect(first == [.reply(length: 77), .reply(length: 77), .reply(length: CookieFrame.length), .reply(length: CookieFrame.length),
+                          .reply(length: CookieFrame.length)])
+        #expect(state.counters.cookiesSent == 3)
+        // The half kept back is for frames whose cookie proves their address.
+        #expect(register(&clients[2], from: sources[2]) == .reply(length: 77))
+        #expect(register(&clients[3], from: sources[3]) == .reply(length: 77))
+        #expect(register(&clients[4], from: sources[4]) == .drop(.registrationRateLimited))
+        #expect(state.sessions.count == 4)
+    }
+
+    @Test func aCookieIsGoodOnlyFromTheAddressItWasGivenTo() {
+        var configuration = RelayConfiguration()
+        configuration.cookiesAfterStartMillis = 60_000
+        var state = RelayState(relayKey: Fixture.relayKey, configuration: configuration, policy: .open, now: Fixture.now)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: RelayWire.maxFrame, alignment: 16)
+        defer { buffer.deallocate() }
+        var client = RelayClientProtocol(clientKey: .generate(), relayKey: Fixture.relayKey.publicKey)
+        func send(from source: RelayAddress) -> RelayOutcome {
+            let frame = client.makeRegister(nowMillis: Fixture.now.wallMillis)
+            frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            let outcome = state.handle(buffer, length: frame.count, from: .udp(source), observed: source, now: Fixture.now)
+            if case .reply(let n) = outcome { _ = client.receive(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), nowMillis: Fixture.now.wallMillis) }
+            return outcome
+        }
+        #expect(send(from: Fixture.aliceAddress) == .reply(length: CookieFrame.length))
+        var elsewhere = Fixture.aliceAddress
+        elsewhere.port += 1
+        #expect(send(from: elsewhere) == .reply(length: CookieFrame.length))
+        #expect(send(from: elsewhere) == .reply(length: 77))
+        #expect(client.isRegistered)
     }
 }

@@ -68,7 +68,9 @@ import WireGuard
         var rng = SeededGenerator(state: Self.seed)
         let now = Fixture.now
         let ports = FakeChannelPorts()
-        var state = RelayState(relayKey: Fixture.relayKey, configuration: RelayConfiguration(), policy: .open, now: now, channelPorts: ports)
+        var configuration = RelayConfiguration()
+        configuration.cookiesAfterStartMillis = 0
+        var state = RelayState(relayKey: Fixture.relayKey, configuration: configuration, policy: .open, now: now, channelPorts: ports)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: RelayWire.maxFrame, alignment: 16)
         defer { buffer.deallocate() }
 

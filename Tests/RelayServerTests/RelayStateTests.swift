@@ -15,6 +15,8 @@ import WireGuard
         init(configure: (inout RelayConfiguration) -> Void = { _ in }, policy: AccessPolicy = .open,
              channelPorts: (any ChannelPorts)? = nil) {
             var configuration = RelayConfiguration()
+            // Cookies after a start have tests of their own (RegistrationCookieTests).
+            configuration.cookiesAfterStartMillis = 0
             configure(&configuration)
             state = RelayState(relayKey: Fixture.relayKey, configuration: configuration, policy: policy, now: Fixture.now,
                                channelPorts: channelPorts)

@@ -7,7 +7,9 @@ import WireGuard
 
 @Suite struct StatusEndpointTests {
     private func relayWithTraffic() -> RelayState {
-        var state = RelayState(relayKey: Fixture.relayKey, configuration: RelayConfiguration(), policy: .open, now: Fixture.now)
+        var configuration = RelayConfiguration()
+        configuration.cookiesAfterStartMillis = 0
+        var state = RelayState(relayKey: Fixture.relayKey, configuration: configuration, policy: .open, now: Fixture.now)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: RelayWire.maxFrame, alignment: 16)
         defer { buffer.deallocate() }
         var alice = RelayClientProtocol(clientKey: Fixture.aliceKey, relayKey: Fixture.relayKey.publicKey)
