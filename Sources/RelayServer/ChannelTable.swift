@@ -16,14 +16,52 @@ public struct RelayChannel: Sendable, Equatable {
     public var peer: PeerID
     public var descriptor: Int32
     public var port: UInt16
-    /// Where the owner's WireGuard sends from, as its last accepted packet showed.
+    /// Where the owner's WireGuard sends from: a source that proved it with the peer's session
+    /// index (see "A packet on a channel port" in docs/relay-protocol.md).
     public var learned: RelayAddress?
     public var lastPacketMillis: UInt64 = 0
     /// The last request or packet: a channel unused for `RelayWire.sessionIdleMillis` is closed.
     public var lastUseMillis: UInt64
-    /// The last notice about this channel to the owner's agent (peer-unknown, or the channel
-    /// withdrawn), at most one a second.
+    /// The last peer-unknown notice about this channel to the owner's agent, at most one a second.
     public var lastNoticeMillis: UInt64 = 0
+    /// The last initiation from the owner's address that is not the learned one: its source
+    /// becomes the learned address when the peer's response names its index.
+    public var pending: PendingInitiation?
+    /// Sources other than the learned one whose index was checked in the current second: an
+    /// index is 32 random bits, and guessing at the frame rate would find one within hours.
+    private var proofsThisSecond = 0
+    private var proofSecond: UInt64 = 0
+    public static let proofsPerSecond = 10
+
+    public init(owner: PeerID, peer: PeerID, descriptor: Int32, port: UInt16, lastUseMillis: UInt64) {
+        self.owner = owner
+        self.peer = peer
+        self.descriptor = descriptor
+        self.port = port
+        self.lastUseMillis = lastUseMillis
+    }
+
+    /// Whether one more source may have its index checked now; counts it.
+    public mutating func allowsProof(nowMillis: UInt64) -> Bool {
+        let second = nowMillis / 1000
+        if second != proofSecond {
+            proofSecond = second
+            proofsThisSecond = 0
+        }
+        guard proofsThisSecond < Self.proofsPerSecond else { return false }
+        proofsThisSecond += 1
+        return true
+    }
+
+    public struct PendingInitiation: Sendable, Equatable {
+        public var source: RelayAddress
+        public var index: UInt32
+
+        public init(source: RelayAddress, index: UInt32) {
+            self.source = source
+            self.index = index
+        }
+    }
 
     /// Packets for the owner go out of this channel only while its WireGuard has sent from the
     /// learned address recently; after that the owner's NAT may have forgotten the mapping, and
@@ -75,8 +113,9 @@ public struct ChannelTable: Sendable {
     /// agent restarted or its NAT moved it, so the old address may lead nowhere, and until its
     /// WireGuard uses the channel again data frames through the new registration reach it.
     mutating func forgetLearned(owner: PeerID) {
-        for (descriptor, channel) in byDescriptor where channel.owner == owner && channel.learned != nil {
+        for (descriptor, channel) in byDescriptor where channel.owner == owner && (channel.learned != nil || channel.pending != nil) {
             byDescriptor[descriptor]?.learned = nil
+            byDescriptor[descriptor]?.pending = nil
         }
     }
 

@@ -117,13 +117,17 @@ public struct RelayState: Sendable {
             return reply(ErrorFrame(code: .tooManyTunnels, relayClockMillis: now.wallMillis).encode(), into: buffer)
         case .admitted(let tunnel):
             guard sessions.charge(slot: slot, tunnel: tunnel, bytes: length, nowNanos: nowNanos) else { return drop(.bandwidth) }
+            let payload = UnsafeRawBufferPointer(rebasing: frame[DataFrameHeader.length...])
+            if WireGuardMessageShape.isPlausible(payload), let index = WireGuardMessageShape.senderIndex(payload) {
+                sessions.recordSenderIndex(index, slot: slot, tunnel: tunnel)
+            }
         }
         counters.framesForwarded &+= 1
         counters.bytesForwarded &+= UInt64(length)
         // The destination's WireGuard talks to us through its channel for the sender: the packet
         // goes there without the header, so that it arrives from where WireGuard expects it.
         if let back = channels.descriptor(owner: destination, peer: sessions.slots[slot].peer),
-           let address = channels[back]?.deliversRaw(nowMillis: now.wallMillis) {
+           let address = deliveryAddress(of: back, for: UnsafeRawBufferPointer(rebasing: frame[DataFrameHeader.length...]), now: now) {
             counters.channelPacketsSent &+= 1
             return .forwardRaw(socket: back, to: address, length: length - DataFrameHeader.length)
         }
@@ -144,34 +148,40 @@ public struct RelayState: Sendable {
         counters.channelPacketsReceived &+= 1
         guard frameLimiter.allow(source, now: now.monotonicNanos) else { return drop(.rateLimited) }
         guard let channel = channels[descriptor], let slot = sessions.slot(forPeer: channel.owner) else { return drop(.unknownSession) }
-        // The owner's WireGuard sends from another port than its agent (and, behind a
-        // symmetric NAT, from a port of its own for this destination), but from the address
-        // its registration came from: only that address may use the channel.
-        guard case .udp(let bound) = sessions.slots[slot].binding, bound.high == source.high, bound.low == source.low else {
-            // The owner's WireGuard may really send from another address than its agent: a UDP
-            // proxy or load balancer in front of the relay's main port, or two NATs. Its agent is
-            // told, at most once a second, with a grant of port 0 to its verified registration,
-            // and sends data frames again: without that the pair would be cut off. Only while no
-            // packet from the owner's address has worked the channel, and only for WireGuard's
-            // shapes, so that a stranger's packets cannot take a working channel away.
-            counters.drop(.channelForbidden)
-            guard channel.learned == nil,
-                  length <= RelayWire.maxPayload,
-                  WireGuardMessageShape.isPlausible(UnsafeRawBufferPointer(rebasing: buffer[DataFrameHeader.length..<DataFrameHeader.length + length])) else {
-                return .drop(.channelForbidden)
-            }
-            return noticeToOwner(ChannelGrantFrame(peer: channel.peer.publicKey, sessionID: sessions.slots[slot].id, port: 0).encode(),
-                                 of: channel, descriptor: descriptor, slot: slot, into: buffer, now: now, otherwise: .channelForbidden)
-        }
         let headerLength = DataFrameHeader.length
-        guard length <= RelayWire.maxPayload,
-              WireGuardMessageShape.isPlausible(UnsafeRawBufferPointer(rebasing: buffer[headerLength..<headerLength + length])) else {
-            return drop(.notWireGuard)
+        guard length <= RelayWire.maxPayload else { return drop(.notWireGuard) }
+        let packet = UnsafeRawBufferPointer(rebasing: buffer[headerLength..<headerLength + length])
+        guard WireGuardMessageShape.isPlausible(packet) else { return drop(.notWireGuard) }
+        if source != channel.learned {
+            // Only the owner's WireGuard knows the indices the peer's WireGuard chose, because
+            // only it received the peer's initiations and responses: a source that names one is
+            // the owner's, from whatever address. Anyone else is forwarded nothing back.
+            var proven = false
+            if let index = WireGuardMessageShape.receiverIndex(packet) {
+                var allowed = false
+                channels.update(descriptor) { allowed = $0.allowsProof(nowMillis: now.wallMillis) }
+                proven = allowed && sessions.sent(index, from: channel.peer, toward: channel.owner)
+            }
+            if proven {
+                channels.update(descriptor) {
+                    $0.learned = source
+                    $0.pending = nil
+                }
+            } else if case .udp(let bound) = sessions.slots[slot].binding, bound.high == source.high, bound.low == source.low {
+                // From the owner's address (its WireGuard's socket is not the agent's, and a
+                // symmetric NAT gives it a port of its own): forwarded toward the peer, which
+                // drops what its WireGuard did not make; an initiation waits for the response
+                // that names its index before its source is learned.
+                if let index = WireGuardMessageShape.senderIndex(packet), packet[0] == 1 {
+                    channels.update(descriptor) { $0.pending = RelayChannel.PendingInitiation(source: source, index: index) }
+                }
+            } else {
+                return drop(.channelForbidden)
+            }
         }
         sessions.touch(slot: slot, nowMillis: now.wallMillis)
         channels.update(descriptor) {
-            $0.learned = source
-            $0.lastPacketMillis = now.wallMillis
+            if $0.learned == source { $0.lastPacketMillis = now.wallMillis }
             $0.lastUseMillis = now.wallMillis
         }
         guard let destinationSlot = sessions.slot(forPeer: channel.peer) else {
@@ -189,17 +199,33 @@ public struct RelayState: Sendable {
         case .tooMany: return drop(.tooManyTunnels)
         case .admitted(let tunnel):
             guard sessions.charge(slot: slot, tunnel: tunnel, bytes: headerLength + length, nowNanos: nowNanos) else { return drop(.bandwidth) }
+            if let index = WireGuardMessageShape.senderIndex(packet) { sessions.recordSenderIndex(index, slot: slot, tunnel: tunnel) }
         }
         counters.framesForwarded &+= 1
         counters.bytesForwarded &+= UInt64(headerLength + length)
         if let back = channels.descriptor(owner: channel.peer, peer: channel.owner),
-           let address = channels[back]?.deliversRaw(nowMillis: now.wallMillis) {
+           let address = deliveryAddress(of: back, for: packet, now: now) {
             counters.channelPacketsSent &+= 1
             return .forwardRaw(socket: back, to: address, length: length)
         }
         DataFrameHeader(peer: channel.owner.publicKey, sessionID: sessions.slots[destinationSlot].id, timestamp: now.wallMillis)
             .write(into: buffer)
         return .forward(to: sessions.slots[destinationSlot].binding, length: headerLength + length)
+    }
+
+    /// Where a packet for channel `descriptor`'s owner goes raw: its learned address while fresh.
+    /// A response that names the index of the owner's pending initiation first makes that
+    /// initiation's source the learned address: it is where the owner's WireGuard sends from.
+    private mutating func deliveryAddress(of descriptor: Int32, for packet: UnsafeRawBufferPointer, now: RelayInstant) -> RelayAddress? {
+        if let pending = channels[descriptor]?.pending, WireGuardMessageShape.isPlausible(packet), packet[0] == 2,
+           WireGuardMessageShape.receiverIndex(packet) == pending.index {
+            channels.update(descriptor) {
+                $0.learned = pending.source
+                $0.lastPacketMillis = now.wallMillis
+                $0.pending = nil
+            }
+        }
+        return channels[descriptor]?.deliversRaw(nowMillis: now.wallMillis)
     }
 
     /// Sends `frame` to a channel's owner through its verified registration, at most once a second

@@ -28,6 +28,35 @@ public struct Tunnel: Sendable {
     public var bucket: TokenBucket
     public var frames: UInt64 = 0
     public var bytes: UInt64 = 0
+    /// The sender's WireGuard session indices that went through this tunnel, latest four: the
+    /// destination's WireGuard proves itself on a channel by sending one of them back.
+    public var senderIndices = WireGuardIndices()
+}
+
+/// The last four WireGuard session indices seen, in a fixed array: WireGuard keeps at most three
+/// sessions per peer (previous, current, next), and a fourth covers a handshake under way.
+public struct WireGuardIndices: Sendable {
+    private var slots: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+    private var count = 0
+
+    public init() {}
+
+    public mutating func record(_ index: UInt32) {
+        guard !contains(index) else { return }
+        switch count % 4 {
+        case 0: slots.0 = index
+        case 1: slots.1 = index
+        case 2: slots.2 = index
+        default: slots.3 = index
+        }
+        count += 1
+    }
+
+    public func contains(_ index: UInt32) -> Bool {
+        let seen = min(count, 4)
+        return (seen > 0 && slots.0 == index) || (seen > 1 && slots.1 == index) || (seen > 2 && slots.2 == index)
+            || (seen > 3 && slots.3 == index)
+    }
 }
 
 public struct Session: Sendable {
@@ -151,6 +180,16 @@ public struct SessionTable: Sendable {
         guard slots[slot].tunnels.count < limit else { return .tooMany }
         slots[slot].tunnels.append(Tunnel(destination: destination, bucket: makeBucket()))
         return .admitted(slots[slot].tunnels.count - 1)
+    }
+
+    public mutating func recordSenderIndex(_ index: UInt32, slot: Int, tunnel: Int) {
+        slots[slot].tunnels[tunnel].senderIndices.record(index)
+    }
+
+    /// Whether `sender`'s WireGuard sent `index` as its own toward `destination`.
+    public func sent(_ index: UInt32, from sender: PeerID, toward destination: PeerID) -> Bool {
+        guard let slot = byKey[sender] else { return false }
+        return slots[slot].tunnels.contains { $0.destination == destination && $0.senderIndices.contains(index) }
     }
 
     @inline(__always)

@@ -20,4 +20,22 @@ public enum WireGuardMessageShape {
         default: return false
         }
     }
+
+    /// The index the sender chose for the session, in an initiation (1) or a response (2) that
+    /// passed `isPlausible`; its peer puts it in every message it sends back.
+    @inline(__always)
+    public static func senderIndex(_ packet: UnsafeRawBufferPointer) -> UInt32? {
+        packet[0] == 1 || packet[0] == 2 ? packet.loadUnaligned(fromByteOffset: 4, as: UInt32.self) : nil
+    }
+
+    /// The index of the receiver's, in a response (2), cookie reply (3) or transport message (4)
+    /// that passed `isPlausible`: only whoever saw the receiver's initiation or response knows it.
+    @inline(__always)
+    public static func receiverIndex(_ packet: UnsafeRawBufferPointer) -> UInt32? {
+        switch packet[0] {
+        case 2: packet.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
+        case 3, 4: packet.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+        default: nil
+        }
+    }
 }

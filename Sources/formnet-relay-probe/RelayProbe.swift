@@ -12,7 +12,7 @@ struct RelayProbe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "formnet-relay-probe",
         abstract: "Scenario clients for testing a formnet relay.",
-        subcommands: [Exchange.self, Unregistered.self, Spoof.self, Replay.self, Stale.self, Flood.self, Reregister.self, Info.self, TCPAttack.self, SlowReader.self, ChannelHog.self, OpenFill.self, RegisterFlood.self, Capture.self, SendCaptured.self])
+        subcommands: [Exchange.self, Unregistered.self, Spoof.self, Replay.self, Stale.self, Flood.self, Reregister.self, Info.self, TCPAttack.self, SlowReader.self, ChannelHog.self, OpenFill.self, RegisterFlood.self, Capture.self, SendCaptured.self, ChannelHijack.self])
 }
 
 struct RelayOptions: ParsableArguments {

@@ -65,15 +65,20 @@ import WireGuard
         return h.lastReply.withUnsafeBytes { ChannelGrantFrame.decode($0) }?.port
     }
 
-    /// Alice and bob registered, each with a channel for the other (100 and 101), and bob's
-    /// WireGuard has used his: a packet from alice's WireGuard goes to him raw.
+    static let aliceIndex: UInt32 = 0xA1A1_0001
+    static let bobIndex: UInt32 = 0xB0B0_0001
+
+    /// Alice and bob registered, each with a channel for the other (100 and 101), and a
+    /// WireGuard handshake through them: alice's initiation, bob's response naming its index.
+    /// Both channels have learned their owner's WireGuard, so packets go raw both ways.
     @discardableResult
     func pairWithChannels(_ h: Harness) -> (alice: RelayClientProtocol, bob: RelayClientProtocol) {
         let a = h.register(alice, from: Fixture.aliceAddress)
         let b = h.register(bob, from: Fixture.bobAddress)
         _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
         _ = requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress)
-        _ = channelPacket(h, WireGuardPacket.transport(0), on: 101, from: Self.bobWireGuard)
+        _ = channelPacket(h, WireGuardPacket.initiation(sender: Self.aliceIndex), on: 100, from: Self.aliceWireGuard)
+        _ = channelPacket(h, WireGuardPacket.response(sender: Self.bobIndex, receiver: Self.aliceIndex), on: 101, from: Self.bobWireGuard)
         return (a, b)
     }
 
@@ -150,38 +155,76 @@ import WireGuard
         #expect(requestChannel(h, a, to: madeUp[3], from: Fixture.aliceAddress) == 40_004)
     }
 
-    @Test func acceptsOnlyWireGuardFromTheOwnersAddress() {
+    @Test func aStrangerIsForwardedNothingAndWithdrawsNothing() {
         let h = Harness(channelPorts: FakeChannelPorts())
-        var a = h.register(alice, from: Fixture.aliceAddress)
+        let a = h.register(alice, from: Fixture.aliceAddress)
         _ = h.register(bob, from: Fixture.bobAddress)
         #expect(requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress) == 40_000)
         let stranger = RelayAddress(Endpoint("203.0.113.9:51820")!)
-        // Alice's agent is told (port 0, her session), once a second; nothing goes to bob.
-        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger)
-            == .forward(to: .udp(Fixture.aliceAddress), length: ChannelGrantFrame.length))
-        #expect(h.lastReply.withUnsafeBytes { ChannelGrantFrame.decode($0) }
-            == ChannelGrantFrame(peer: bob.publicKey, sessionID: a.sessionID, port: 0))
-        #expect(h.lastReply.withUnsafeBytes { a.receive($0, nowMillis: h.now.wallMillis) } == .channel(peer: bob.publicKey, port: 0))
-        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger) == .drop(.channelForbidden))
-        h.now.wallMillis += RelayWire.channelNoticeIntervalMillis
-        #expect(channelPacket(h, [9, 9, 9, 9] + [UInt8](repeating: 0, count: 60), on: 100, from: stranger) == .drop(.channelForbidden))
-        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger)
-            == .forward(to: .udp(Fixture.aliceAddress), length: ChannelGrantFrame.length))
-        #expect(h.state.counters.drops[DropReason.channelForbidden.rawValue] == 4)
+        // Nothing to bob, and no word to alice's agent: a stranger cannot take her channel away.
+        for packet in [WireGuardPacket.initiation, WireGuardPacket.response(sender: 1, receiver: 2), WireGuardPacket.transport(0)] {
+            #expect(channelPacket(h, packet, on: 100, from: stranger) == .drop(.channelForbidden))
+        }
+        #expect(channelPacket(h, [9, 9, 9, 9] + [UInt8](repeating: 0, count: 60), on: 100, from: stranger) == .drop(.notWireGuard))
         #expect(channelPacket(h, [9, 9, 9, 9] + [UInt8](repeating: 0, count: 60), on: 100, from: Self.aliceWireGuard) == .drop(.notWireGuard))
         #expect(channelPacket(h, WireGuardPacket.initiation, on: 555, from: Self.aliceWireGuard) == .drop(.unknownSession))
+        #expect(h.drops(.channelForbidden) == 3)
         #expect(h.state.channels[100]?.learned == nil)
-        // From alice's address, another port (her WireGuard's): bob has no channel, so a data frame.
-        let outcome = channelPacket(h, WireGuardPacket.initiation, on: 100, from: Self.aliceWireGuard)
+        // From alice's address, another port (her WireGuard's): bob has no channel, so a data
+        // frame; the initiation's source waits for bob's response before it is learned.
+        let outcome = channelPacket(h, WireGuardPacket.initiation(sender: Self.aliceIndex), on: 100, from: Self.aliceWireGuard)
         #expect(outcome == .forward(to: .udp(Fixture.bobAddress), length: DataFrameHeader.length + 148))
         let frame = h.lastReply.withUnsafeBytes { DataFrameHeader.unwrap($0) }
         #expect(frame?.header.peer == alice.publicKey)
-        #expect(frame.map { Array(h.lastReply[$0.payload]) } == WireGuardPacket.initiation)
+        #expect(frame.map { Array(h.lastReply[$0.payload]) } == WireGuardPacket.initiation(sender: Self.aliceIndex))
+        #expect(h.state.channels[100]?.learned == nil)
+        #expect(h.state.channels[100]?.pending == RelayChannel.PendingInitiation(source: Self.aliceWireGuard, index: Self.aliceIndex))
+        #expect(h.state.counters.channelPacketsReceived == 7)
+    }
+
+    /// Behind one NAT address, another host sends into alice's channel from her address: it is
+    /// forwarded toward bob (whose WireGuard drops what it did not make), but bob's packets go
+    /// only to the source that named an index of bob's WireGuard, which only alice's has seen.
+    @Test func aCoTenantOnTheOwnersAddressReceivesNothing() {
+        let h = Harness(channelPorts: FakeChannelPorts())
+        pairWithChannels(h)
+        let coTenant = RelayAddress(high: Fixture.aliceAddress.high, low: Fixture.aliceAddress.low, port: 40_404)
+        for packet in [WireGuardPacket.initiation(sender: 0xEEEE), WireGuardPacket.transport(receiver: 0xEEEE, 0)] {
+            #expect(channelPacket(h, packet, on: 100, from: coTenant) == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: packet.count))
+            #expect(h.state.channels[100]?.learned == Self.aliceWireGuard)
+        }
+        // Bob's response to the co-tenant's initiation would name its index; bob's WireGuard
+        // never makes one, and his traffic still goes to alice's WireGuard.
+        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.aliceIndex, 16), on: 101, from: Self.bobWireGuard)
+            == .forwardRaw(socket: 100, to: Self.aliceWireGuard, length: 48))
+        // Alice's WireGuard moving to a new port proves itself with bob's index at once.
+        let rebound = RelayAddress(high: Fixture.aliceAddress.high, low: Fixture.aliceAddress.low, port: 51_999)
+        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex, 0), on: 100, from: rebound)
+            == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 32))
+        #expect(h.state.channels[100]?.learned == rebound)
+        // So does it from another address altogether (a second NAT, a proxy).
+        let elsewhere = RelayAddress(Endpoint("192.0.2.77:4000")!)
+        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex, 0), on: 100, from: elsewhere)
+            == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 32))
+        #expect(h.state.channels[100]?.learned == elsewhere)
+    }
+
+    /// An index is 32 random bits: guessed at the frame rate, one would be found within hours.
+    /// Ten sources a second may have theirs checked per channel.
+    @Test func indexGuessesAreBoundedPerChannel() {
+        let h = Harness(channelPorts: FakeChannelPorts())
+        pairWithChannels(h)
+        let guesser = RelayAddress(Endpoint("192.0.2.66:1000")!)
+        for guess in 0..<UInt32(RelayChannel.proofsPerSecond) {
+            #expect(channelPacket(h, WireGuardPacket.transport(receiver: guess, 0), on: 100, from: guesser) == .drop(.channelForbidden))
+        }
+        // The right index in the same second is not even checked.
+        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex, 0), on: 100, from: guesser) == .drop(.channelForbidden))
         #expect(h.state.channels[100]?.learned == Self.aliceWireGuard)
-        // Once her WireGuard has used the channel, a stranger's packets are only dropped.
-        h.now.wallMillis += RelayWire.channelNoticeIntervalMillis
-        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger) == .drop(.channelForbidden))
-        #expect(h.state.counters.channelPacketsReceived == 8)
+        h.now.wallMillis += 1_000
+        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex, 0), on: 100, from: guesser)
+            == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 32))
+        #expect(h.state.channels[100]?.learned == guesser)
     }
 
     @Test func packetsGoRawOnceBothWireGuardsUseTheirChannels() {
@@ -190,20 +233,37 @@ import WireGuard
         let b = h.register(bob, from: Fixture.bobAddress)
         #expect(requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress) == 40_000)
         #expect(requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress) == 40_001)
-        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: Self.aliceWireGuard)
+        #expect(channelPacket(h, WireGuardPacket.initiation(sender: Self.aliceIndex), on: 100, from: Self.aliceWireGuard)
             == .forward(to: .udp(Fixture.bobAddress), length: DataFrameHeader.length + 148))
-        // Bob's WireGuard answers on its channel: alice's has learned her address, so raw.
-        let response = [2, 0, 0, 0] + [UInt8](repeating: 7, count: 88)
+        // Bob's WireGuard answers on its channel, naming alice's index: that proves bob's source,
+        // and makes the source of the initiation it answers alice's learned address.
+        let response = WireGuardPacket.response(sender: Self.bobIndex, receiver: Self.aliceIndex)
         #expect(channelPacket(h, response, on: 101, from: Self.bobWireGuard) == .forwardRaw(socket: 100, to: Self.aliceWireGuard, length: 92))
         #expect(h.lastReply == response)
-        #expect(channelPacket(h, WireGuardPacket.transport(64), on: 100, from: Self.aliceWireGuard)
+        #expect(h.state.channels[101]?.learned == Self.bobWireGuard)
+        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex, 64), on: 100, from: Self.aliceWireGuard)
             == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 96))
         // A data frame from alice's agent (its proxy) goes out of bob's channel without its header.
-        let framed = a.wrap(WireGuardPacket.transport(16), to: bob.publicKey, nowMillis: h.now.wallMillis)
+        let framed = a.wrap(WireGuardPacket.transport(receiver: Self.bobIndex, 16), to: bob.publicKey, nowMillis: h.now.wallMillis)
         #expect(h.send(framed, from: Fixture.aliceAddress) == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 48))
-        #expect(h.lastReply == WireGuardPacket.transport(16))
+        #expect(h.lastReply == WireGuardPacket.transport(receiver: Self.bobIndex, 16))
         #expect(h.state.counters.channelPacketsSent == 3)
         #expect(h.state.counters.framesForwarded == 4)
+    }
+
+    /// A handshake that went through data frames (the channels came later) still gives the relay
+    /// the indices: the first transport packet on the channel proves its source.
+    @Test func indicesSeenInDataFramesProveAChannelsSource() {
+        let h = Harness(channelPorts: FakeChannelPorts())
+        let a = h.register(alice, from: Fixture.aliceAddress)
+        let b = h.register(bob, from: Fixture.bobAddress)
+        _ = h.send(b.wrap(WireGuardPacket.initiation(sender: Self.bobIndex), to: alice.publicKey, nowMillis: h.now.wallMillis), from: Fixture.bobAddress)
+        _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
+        let elsewhere = RelayAddress(Endpoint("192.0.2.77:4000")!)
+        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex + 1, 0), on: 100, from: elsewhere) == .drop(.channelForbidden))
+        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex, 0), on: 100, from: elsewhere)
+            == .forward(to: .udp(Fixture.bobAddress), length: DataFrameHeader.length + 32))
+        #expect(h.state.channels[100]?.learned == elsewhere)
     }
 
     /// An agent that restarts registers anew; its WireGuard's old address (a NAT mapping that may
@@ -211,18 +271,16 @@ import WireGuard
     @Test func aNewRegistrationForgetsTheLearnedAddress() {
         let h = Harness(channelPorts: FakeChannelPorts())
         pairWithChannels(h)
-        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
-            == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 32))
+        let toBob = WireGuardPacket.transport(receiver: Self.bobIndex, 0)
+        #expect(channelPacket(h, toBob, on: 100, from: Self.aliceWireGuard) == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 32))
         let rebound = RelayAddress(high: Fixture.bobAddress.high, low: Fixture.bobAddress.low, port: Fixture.bobAddress.port + 1)
         _ = h.register(bob, from: rebound)
         #expect(h.state.channels[101]?.learned == nil)
         #expect(h.state.channels[100]?.learned == Self.aliceWireGuard)
-        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
-            == .forward(to: .udp(rebound), length: DataFrameHeader.length + 32))
+        #expect(channelPacket(h, toBob, on: 100, from: Self.aliceWireGuard) == .forward(to: .udp(rebound), length: DataFrameHeader.length + 32))
         let bobsNewWireGuard = RelayAddress(high: Self.bobWireGuard.high, low: Self.bobWireGuard.low, port: Self.bobWireGuard.port + 1)
-        _ = channelPacket(h, WireGuardPacket.transport(0), on: 101, from: bobsNewWireGuard)
-        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
-            == .forwardRaw(socket: 101, to: bobsNewWireGuard, length: 32))
+        _ = channelPacket(h, WireGuardPacket.transport(receiver: Self.aliceIndex, 0), on: 101, from: bobsNewWireGuard)
+        #expect(channelPacket(h, toBob, on: 100, from: Self.aliceWireGuard) == .forwardRaw(socket: 101, to: bobsNewWireGuard, length: 32))
     }
 
     @Test func aChannelSilentForAMinuteGetsDataFramesAgain() {
@@ -244,8 +302,7 @@ import WireGuard
         let pair = pairWithChannels(h)
         let a = pair.alice
         var b = pair.bob
-        _ = channelPacket(h, WireGuardPacket.transport(0), on: 100, from: Self.aliceWireGuard)
-        #expect(channelPacket(h, WireGuardPacket.transport(0), on: 101, from: Self.bobWireGuard)
+        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.aliceIndex, 0), on: 101, from: Self.bobWireGuard)
             == .forwardRaw(socket: 100, to: Self.aliceWireGuard, length: 32))
         #expect(reportedChannels(h, of: alice.publicKey) == ["\(bob.publicKey.base64) 40000 \(Self.aliceWireGuard)"])
         // Only alice's own registration may release her channel.

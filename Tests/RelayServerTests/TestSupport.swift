@@ -45,8 +45,19 @@ final class FakeChannelPorts: ChannelPorts, @unchecked Sendable {
     func close(_ descriptor: Int32) { closed.append(descriptor) }
 }
 
-/// WireGuard-shaped packets, for what a channel accepts.
+/// WireGuard-shaped packets, for what a channel accepts, with the session indices a relay reads.
 enum WireGuardPacket {
-    static let initiation: [UInt8] = [1, 0, 0, 0] + [UInt8](repeating: 0xAB, count: 144)
-    static func transport(_ bodyLength: Int) -> [UInt8] { [4, 0, 0, 0] + [UInt8](repeating: 0xCD, count: 28 + bodyLength) }
+    static let initiation: [UInt8] = initiation(sender: 0xABAB_ABAB)
+    static func transport(_ bodyLength: Int) -> [UInt8] { transport(receiver: 0xCDCD_CDCD, bodyLength) }
+
+    static func initiation(sender: UInt32) -> [UInt8] { [1, 0, 0, 0] + bytes(sender) + [UInt8](repeating: 0xAB, count: 140) }
+    static func response(sender: UInt32, receiver: UInt32) -> [UInt8] {
+        [2, 0, 0, 0] + bytes(sender) + bytes(receiver) + [UInt8](repeating: 0x77, count: 80)
+    }
+    static func transport(receiver: UInt32, _ bodyLength: Int) -> [UInt8] {
+        [4, 0, 0, 0] + bytes(receiver) + [UInt8](repeating: 0xCD, count: 24 + bodyLength)
+    }
+
+    /// WireGuard writes indices little-endian.
+    private static func bytes(_ index: UInt32) -> [UInt8] { withUnsafeBytes(of: index.littleEndian) { Array($0) } }
 }
