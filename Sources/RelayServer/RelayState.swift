@@ -118,9 +118,7 @@ public struct RelayState: Sendable {
         case .admitted(let tunnel):
             guard sessions.charge(slot: slot, tunnel: tunnel, bytes: length, nowNanos: nowNanos) else { return drop(.bandwidth) }
             let payload = UnsafeRawBufferPointer(rebasing: frame[DataFrameHeader.length...])
-            if WireGuardMessageShape.isPlausible(payload), let index = WireGuardMessageShape.senderIndex(payload) {
-                sessions.recordSenderIndex(index, slot: slot, tunnel: tunnel)
-            }
+            if WireGuardMessageShape.isPlausible(payload) { sessions.recordIndices(of: payload, slot: slot, tunnel: tunnel) }
         }
         counters.framesForwarded &+= 1
         counters.bytesForwarded &+= UInt64(length)
@@ -160,7 +158,7 @@ public struct RelayState: Sendable {
             if let index = WireGuardMessageShape.receiverIndex(packet) {
                 var allowed = false
                 channels.update(descriptor) { allowed = $0.allowsProof(nowMillis: now.wallMillis) }
-                proven = allowed && sessions.sent(index, from: channel.peer, toward: channel.owner)
+                proven = allowed && sessions.isIndex(index, of: channel.peer, with: channel.owner)
             }
             if proven {
                 channels.update(descriptor) {
@@ -176,7 +174,17 @@ public struct RelayState: Sendable {
                     channels.update(descriptor) { $0.pending = RelayChannel.PendingInitiation(source: source, index: index) }
                 }
             } else {
-                return drop(.channelForbidden)
+                // The owner's WireGuard may really send from another address than its agent: a
+                // UDP proxy or load balancer in front of the relay's main port, or two NATs; and
+                // if the pair's last handshake did not go through this relay, the relay knows no
+                // index to prove it by. While the channel has learned no source, its owner's
+                // agent is told, at most once a second, with a grant of port 0 to its verified
+                // registration, and sends data frames again: without that the pair would be cut
+                // off. A stranger can make the relay send it (issue 14 item 6, open).
+                counters.drop(.channelForbidden)
+                guard channel.learned == nil else { return .drop(.channelForbidden) }
+                return noticeToOwner(ChannelGrantFrame(peer: channel.peer.publicKey, sessionID: sessions.slots[slot].id, port: 0).encode(),
+                                     of: channel, descriptor: descriptor, slot: slot, into: buffer, now: now, otherwise: .channelForbidden)
             }
         }
         sessions.touch(slot: slot, nowMillis: now.wallMillis)
@@ -199,7 +207,9 @@ public struct RelayState: Sendable {
         case .tooMany: return drop(.tooManyTunnels)
         case .admitted(let tunnel):
             guard sessions.charge(slot: slot, tunnel: tunnel, bytes: headerLength + length, nowNanos: nowNanos) else { return drop(.bandwidth) }
-            if let index = WireGuardMessageShape.senderIndex(packet) { sessions.recordSenderIndex(index, slot: slot, tunnel: tunnel) }
+            // Only the learned source's packets are the owner's WireGuard's for certain: a
+            // co-tenant's, forwarded from the owner's address, must not teach the relay indices.
+            if channels[descriptor]?.learned == source { sessions.recordIndices(of: packet, slot: slot, tunnel: tunnel) }
         }
         counters.framesForwarded &+= 1
         counters.bytesForwarded &+= UInt64(headerLength + length)
@@ -224,6 +234,8 @@ public struct RelayState: Sendable {
                 $0.lastPacketMillis = now.wallMillis
                 $0.pending = nil
             }
+            // The peer's WireGuard answered that initiation: it was the owner's WireGuard's.
+            if let channel = channels[descriptor] { sessions.recordOwnIndex(pending.index, of: channel.owner, toward: channel.peer) }
         }
         return channels[descriptor]?.deliversRaw(nowMillis: now.wallMillis)
     }

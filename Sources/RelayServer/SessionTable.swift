@@ -28,9 +28,13 @@ public struct Tunnel: Sendable {
     public var bucket: TokenBucket
     public var frames: UInt64 = 0
     public var bytes: UInt64 = 0
-    /// The sender's WireGuard session indices that went through this tunnel, latest four: the
-    /// destination's WireGuard proves itself on a channel by sending one of them back.
+    /// WireGuard session indices from this tunnel's authenticated packets (data frames, and
+    /// channel packets from the channel's learned address), latest four each: the sender's own
+    /// (initiations and responses), and the destination's as the sender addressed it (responses,
+    /// cookie replies, transport). A channel's source proves it is the owner's WireGuard by
+    /// naming one of the peer's (see ADR 10).
     public var senderIndices = WireGuardIndices()
+    public var destinationIndices = WireGuardIndices()
 }
 
 /// The last four WireGuard session indices seen, in a fixed array: WireGuard keeps at most three
@@ -182,14 +186,27 @@ public struct SessionTable: Sendable {
         return .admitted(slots[slot].tunnels.count - 1)
     }
 
-    public mutating func recordSenderIndex(_ index: UInt32, slot: Int, tunnel: Int) {
+    /// Records the indices an authenticated WireGuard packet on this tunnel carries.
+    @inline(__always)
+    public mutating func recordIndices(of packet: UnsafeRawBufferPointer, slot: Int, tunnel: Int) {
+        if let index = WireGuardMessageShape.senderIndex(packet) { slots[slot].tunnels[tunnel].senderIndices.record(index) }
+        if let index = WireGuardMessageShape.receiverIndex(packet) { slots[slot].tunnels[tunnel].destinationIndices.record(index) }
+    }
+
+    /// Records `index` as one `sender`'s WireGuard chose for its session with `destination`'s.
+    public mutating func recordOwnIndex(_ index: UInt32, of sender: PeerID, toward destination: PeerID) {
+        guard let slot = byKey[sender], let tunnel = slots[slot].tunnels.firstIndex(where: { $0.destination == destination }) else { return }
         slots[slot].tunnels[tunnel].senderIndices.record(index)
     }
 
-    /// Whether `sender`'s WireGuard sent `index` as its own toward `destination`.
-    public func sent(_ index: UInt32, from sender: PeerID, toward destination: PeerID) -> Bool {
-        guard let slot = byKey[sender] else { return false }
-        return slots[slot].tunnels.contains { $0.destination == destination && $0.senderIndices.contains(index) }
+    /// Whether `index` is one of `peer`'s WireGuard's for its session with `owner`'s, as the
+    /// relay saw in authenticated packets: `peer` sent it as its own, or `owner` addressed `peer` by it.
+    public func isIndex(_ index: UInt32, of peer: PeerID, with owner: PeerID) -> Bool {
+        if let slot = byKey[peer], slots[slot].tunnels.contains(where: { $0.destination == owner && $0.senderIndices.contains(index) }) {
+            return true
+        }
+        guard let slot = byKey[owner] else { return false }
+        return slots[slot].tunnels.contains { $0.destination == peer && $0.destinationIndices.contains(index) }
     }
 
     @inline(__always)

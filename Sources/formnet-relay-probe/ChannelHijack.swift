@@ -5,12 +5,12 @@ import WireGuard
 
 /// A pair on channels, with a stranger and a co-tenant (another host behind the owner's NAT
 /// address) trying to take the owner's channel: neither may receive the peer's packets nor make
-/// the relay withdraw the channel. WireGuard is played by sockets sending packets of its shapes,
+/// the relay withdraw the channel, which is in use. WireGuard is played by sockets sending packets of its shapes,
 /// with the session indices a relay can read.
 struct ChannelHijack: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "channel-hijack",
-        abstract: "Try to receive a channel's traffic or have it withdrawn, from a stranger's address and from the owner's.")
+        abstract: "Try to receive a channel's traffic or have it withdrawn once in use, from a stranger's address and from the owner's.")
     @OptionGroup var options: RelayOptions
     @Option(help: "The owner's address (its agent, WireGuard and the co-tenant send from it).") var owner = "127.0.0.50"
     @Option(help: "The peer's address.") var peer = "127.0.0.51"

@@ -26,7 +26,7 @@ struct OpenFill: ParsableCommand {
                 let client = try ProbeClient(relay: relay, relayKey: relayKey, tcp: false,
                                              source: RelayAddress(Endpoint(address: address, port: 0)))
                 do {
-                    try client.register(timeout: 1)
+                    try client.register(timeout: 2, retry: 0.5)
                     granted += 1
                 } catch let failure as ProbeClient.Failure where failure.description.contains("relayFull") {
                     refused += 1

@@ -1,13 +1,15 @@
 import ArgumentParser
 import Foundation
+import RelayClient
 import RelayWire
 import WireGuard
 
 /// A flood of register frames from many addresses that never read what the relay answers, as
 /// spoofed sources would be, while fresh clients register one after another. Every frame's box
 /// is junk: the relay learns that only by opening it, the X25519 operation a flood aims to
-/// spend. Each legitimate client gets `timeout` seconds, as a member's agent would before its
-/// next retry.
+/// spend. Each legitimate client gets `timeout` seconds, and sends its register frame again
+/// after the agent's first retry gap (a flood that outruns the relay fills its socket buffer,
+/// and the kernel then drops anyone's datagrams).
 struct RegisterFlood: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "register-flood",
@@ -46,7 +48,7 @@ struct RegisterFlood: ParsableCommand {
                                          source: RelayAddress(Endpoint("127.\(net + 1).0.\(index + 1):0")!))
             let start = Date()
             do {
-                try client.register(timeout: timeout, retry: timeout)
+                try client.register(timeout: timeout, retry: RelayLinkMachine.Timing().registerRetry[0])
                 registered += 1
                 slowest = max(slowest, Date().timeIntervalSince(start))
             } catch {

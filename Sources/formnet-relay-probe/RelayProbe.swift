@@ -12,7 +12,7 @@ struct RelayProbe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "formnet-relay-probe",
         abstract: "Scenario clients for testing a formnet relay.",
-        subcommands: [Exchange.self, Unregistered.self, Spoof.self, Replay.self, Stale.self, Flood.self, Reregister.self, Info.self, TCPAttack.self, SlowReader.self, ChannelHog.self, OpenFill.self, RegisterFlood.self, Capture.self, SendCaptured.self, ChannelHijack.self])
+        subcommands: [Exchange.self, Unregistered.self, Spoof.self, Replay.self, Stale.self, Flood.self, Reregister.self, Info.self, TCPAttack.self, SlowReader.self, ChannelHog.self, OpenFill.self, RegisterFlood.self, Capture.self, SendCaptured.self, ChannelHijack.self, SocketFuzz.self])
 }
 
 struct RelayOptions: ParsableArguments {
@@ -64,16 +64,21 @@ struct Exchange: ParsableCommand {
     @Option(help: "Private key of the second client (base64); random if not given.") var secondKey: String?
     @Flag(help: "Pass only if the relay refuses the registration as not allowed.") var expectRefusal = false
     @Option(help: "Pass if at least this percentage of the frames arrives each way.") var minPercent = 100
+    @Option(help: "Source IPv4 addresses of the first and second client (default: the system's choice).") var from: [String] = []
 
     func run() throws {
         let (address, relayKey) = try options.resolved()
+        let sources = try from.map { text -> RelayAddress in
+            guard let source = Endpoint("\(text):0") else { throw ValidationError("--from \(text): an IPv4 address") }
+            return RelayAddress(source)
+        }
         let keys = try [firstKey, secondKey].map { text -> PrivateKey in
             guard let text else { return .generate() }
             guard let key = PrivateKey(base64: text) else { throw ValidationError("not a base64 private key") }
             return key
         }
-        let a = try ProbeClient(relay: address, relayKey: relayKey, tcp: first == "tcp", key: keys[0])
-        let b = try ProbeClient(relay: address, relayKey: relayKey, tcp: second == "tcp", key: keys[1])
+        let a = try ProbeClient(relay: address, relayKey: relayKey, tcp: first == "tcp", key: keys[0], source: sources.first)
+        let b = try ProbeClient(relay: address, relayKey: relayKey, tcp: second == "tcp", key: keys[1], source: sources.dropFirst().first)
         if expectRefusal {
             do {
                 try a.register()

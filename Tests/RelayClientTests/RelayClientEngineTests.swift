@@ -222,12 +222,13 @@ import WireGuard
         let channelOfA = try #require(engineA.status().routes[keyB.publicKey]?.channel)
         #expect(relay.state.withLockedValue { $0.channels.count } == 2)
 
-        // Both WireGuards use their channels: the relay learns where each sends from.
+        // A handshake through the channels: the relay learns where each WireGuard sends from
+        // (B's response names A's index).
         try wireGuardA.send(WireGuardPacket.initiation, to: channelOfA)
         #expect(try wireGuardB.receive(timeout: 2)?.0 == WireGuardPacket.initiation)
-        try wireGuardB.send(WireGuardPacket.transport(8), to: channelOfB)
+        try wireGuardB.send(WireGuardPacket.response, to: channelOfB)
         let raw = try #require(try wireGuardA.receive(timeout: 2))
-        #expect(raw.0 == WireGuardPacket.transport(8))
+        #expect(raw.0 == WireGuardPacket.response)
         #expect(raw.1 == channelOfA)
 
         engineA.refuseChannel(of: keyB.publicKey)

@@ -68,9 +68,10 @@ import WireGuard
     static let aliceIndex: UInt32 = 0xA1A1_0001
     static let bobIndex: UInt32 = 0xB0B0_0001
 
-    /// Alice and bob registered, each with a channel for the other (100 and 101), and a
-    /// WireGuard handshake through them: alice's initiation, bob's response naming its index.
-    /// Both channels have learned their owner's WireGuard, so packets go raw both ways.
+    /// Alice and bob registered, each with a channel for the other (100 and 101), a WireGuard
+    /// handshake through them (alice's initiation, bob's response naming its index), and one
+    /// transport packet each way: both channels have learned their owner's WireGuard, so
+    /// packets go raw both ways, and the relay knows both WireGuards' indices.
     @discardableResult
     func pairWithChannels(_ h: Harness) -> (alice: RelayClientProtocol, bob: RelayClientProtocol) {
         let a = h.register(alice, from: Fixture.aliceAddress)
@@ -79,6 +80,8 @@ import WireGuard
         _ = requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress)
         _ = channelPacket(h, WireGuardPacket.initiation(sender: Self.aliceIndex), on: 100, from: Self.aliceWireGuard)
         _ = channelPacket(h, WireGuardPacket.response(sender: Self.bobIndex, receiver: Self.aliceIndex), on: 101, from: Self.bobWireGuard)
+        _ = channelPacket(h, WireGuardPacket.transport(receiver: Self.aliceIndex, 0), on: 101, from: Self.bobWireGuard)
+        _ = channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex, 0), on: 100, from: Self.aliceWireGuard)
         return (a, b)
     }
 
@@ -155,14 +158,20 @@ import WireGuard
         #expect(requestChannel(h, a, to: madeUp[3], from: Fixture.aliceAddress) == 40_004)
     }
 
-    @Test func aStrangerIsForwardedNothingAndWithdrawsNothing() {
+    /// A stranger's packets go nowhere. While the channel has learned no source, each one (at
+    /// most one a second) still makes the relay tell the owner's agent to go back to data frames:
+    /// the owner's WireGuard may send from another address than its agent and know no index
+    /// the relay could check yet (issue 14 item 6 is open for it).
+    @Test func aStrangerIsForwardedNothing() {
         let h = Harness(channelPorts: FakeChannelPorts())
-        let a = h.register(alice, from: Fixture.aliceAddress)
+        var a = h.register(alice, from: Fixture.aliceAddress)
         _ = h.register(bob, from: Fixture.bobAddress)
         #expect(requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress) == 40_000)
         let stranger = RelayAddress(Endpoint("203.0.113.9:51820")!)
-        // Nothing to bob, and no word to alice's agent: a stranger cannot take her channel away.
-        for packet in [WireGuardPacket.initiation, WireGuardPacket.response(sender: 1, receiver: 2), WireGuardPacket.transport(0)] {
+        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger)
+            == .forward(to: .udp(Fixture.aliceAddress), length: ChannelGrantFrame.length))
+        #expect(h.lastReply.withUnsafeBytes { a.receive($0, nowMillis: h.now.wallMillis) } == .channel(peer: bob.publicKey, port: 0))
+        for packet in [WireGuardPacket.response(sender: 1, receiver: 2), WireGuardPacket.transport(0)] {
             #expect(channelPacket(h, packet, on: 100, from: stranger) == .drop(.channelForbidden))
         }
         #expect(channelPacket(h, [9, 9, 9, 9] + [UInt8](repeating: 0, count: 60), on: 100, from: stranger) == .drop(.notWireGuard))
@@ -179,7 +188,10 @@ import WireGuard
         #expect(frame.map { Array(h.lastReply[$0.payload]) } == WireGuardPacket.initiation(sender: Self.aliceIndex))
         #expect(h.state.channels[100]?.learned == nil)
         #expect(h.state.channels[100]?.pending == RelayChannel.PendingInitiation(source: Self.aliceWireGuard, index: Self.aliceIndex))
-        #expect(h.state.counters.channelPacketsReceived == 7)
+        // Once a source is learned, a stranger's packets are only dropped, the owner told nothing.
+        pairWithChannels(h)
+        h.now.wallMillis += RelayWire.channelNoticeIntervalMillis
+        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger) == .drop(.channelForbidden))
     }
 
     /// Behind one NAT address, another host sends into alice's channel from her address: it is
@@ -235,11 +247,16 @@ import WireGuard
         #expect(requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress) == 40_001)
         #expect(channelPacket(h, WireGuardPacket.initiation(sender: Self.aliceIndex), on: 100, from: Self.aliceWireGuard)
             == .forward(to: .udp(Fixture.bobAddress), length: DataFrameHeader.length + 148))
-        // Bob's WireGuard answers on its channel, naming alice's index: that proves bob's source,
-        // and makes the source of the initiation it answers alice's learned address.
+        // Bob's WireGuard answers on its channel, naming alice's index: the initiation's source
+        // is alice's WireGuard, and the response goes there raw.
         let response = WireGuardPacket.response(sender: Self.bobIndex, receiver: Self.aliceIndex)
         #expect(channelPacket(h, response, on: 101, from: Self.bobWireGuard) == .forwardRaw(socket: 100, to: Self.aliceWireGuard, length: 92))
         #expect(h.lastReply == response)
+        #expect(h.state.channels[100]?.learned == Self.aliceWireGuard)
+        // Bob's source proves itself with its next packet, which names alice's index.
+        #expect(h.state.channels[101]?.learned == nil)
+        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.aliceIndex, 0), on: 101, from: Self.bobWireGuard)
+            == .forwardRaw(socket: 100, to: Self.aliceWireGuard, length: 32))
         #expect(h.state.channels[101]?.learned == Self.bobWireGuard)
         #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex, 64), on: 100, from: Self.aliceWireGuard)
             == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 96))
@@ -247,8 +264,25 @@ import WireGuard
         let framed = a.wrap(WireGuardPacket.transport(receiver: Self.bobIndex, 16), to: bob.publicKey, nowMillis: h.now.wallMillis)
         #expect(h.send(framed, from: Fixture.aliceAddress) == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 48))
         #expect(h.lastReply == WireGuardPacket.transport(receiver: Self.bobIndex, 16))
-        #expect(h.state.counters.channelPacketsSent == 3)
-        #expect(h.state.counters.framesForwarded == 4)
+        #expect(h.state.counters.channelPacketsSent == 4)
+        #expect(h.state.counters.framesForwarded == 5)
+    }
+
+    /// A co-tenant's packets, forwarded from the owner's address, teach the relay no index: they
+    /// cannot be used to prove a source on the peer's channel.
+    @Test func onlyAuthenticatedPacketsTeachIndices() {
+        let h = Harness(channelPorts: FakeChannelPorts())
+        let a = h.register(alice, from: Fixture.aliceAddress)
+        let b = h.register(bob, from: Fixture.bobAddress)
+        _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
+        _ = requestChannel(h, b, to: alice.publicKey, from: Fixture.bobAddress)
+        let coTenant = RelayAddress(high: Fixture.aliceAddress.high, low: Fixture.aliceAddress.low, port: 40_404)
+        _ = channelPacket(h, WireGuardPacket.initiation(sender: 0xEEEE), on: 100, from: coTenant)
+        _ = channelPacket(h, WireGuardPacket.transport(receiver: 0xDDDD, 0), on: 100, from: coTenant)
+        let accomplice = RelayAddress(high: Fixture.bobAddress.high, low: Fixture.bobAddress.low, port: 40_404)
+        _ = channelPacket(h, WireGuardPacket.transport(receiver: 0xEEEE, 0), on: 101, from: accomplice)
+        #expect(h.state.channels[101]?.learned == nil)
+        #expect(h.state.channels[100]?.learned == nil)
     }
 
     /// A handshake that went through data frames (the channels came later) still gives the relay
@@ -260,7 +294,9 @@ import WireGuard
         _ = h.send(b.wrap(WireGuardPacket.initiation(sender: Self.bobIndex), to: alice.publicKey, nowMillis: h.now.wallMillis), from: Fixture.bobAddress)
         _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
         let elsewhere = RelayAddress(Endpoint("192.0.2.77:4000")!)
-        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex + 1, 0), on: 100, from: elsewhere) == .drop(.channelForbidden))
+        // A wrong index from another address proves nothing (the never-used channel's owner is told).
+        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex + 1, 0), on: 100, from: elsewhere)
+            == .forward(to: .udp(Fixture.aliceAddress), length: ChannelGrantFrame.length))
         #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex, 0), on: 100, from: elsewhere)
             == .forward(to: .udp(Fixture.bobAddress), length: DataFrameHeader.length + 32))
         #expect(h.state.channels[100]?.learned == elsewhere)

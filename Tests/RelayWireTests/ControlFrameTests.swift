@@ -137,10 +137,25 @@ import WireGuard
         #expect(decode(frame.encode(), AnnounceFrame.decode) == frame)
     }
 
+    @Test func cookieLayout() {
+        let nonce = Array(0..<24).map { UInt8($0) }
+        let cookie = [UInt8](repeating: 0xC0, count: 16)
+        let bytes = CookieFrame(nonce: nonce, cookie: cookie).encode()
+        #expect(bytes.count == 42)
+        #expect(Array(bytes[0..<2]) == [0x01, 0x10])
+        #expect(Array(bytes[2..<26]) == nonce)
+        #expect(Array(bytes[26..<42]) == cookie)
+        #expect(bytes.withUnsafeBytes { CookieFrame.decode($0) } == CookieFrame(nonce: nonce, cookie: cookie))
+        #expect(Array(bytes.dropLast()).withUnsafeBytes { CookieFrame.decode($0) } == nil)
+        var wrongType = bytes
+        wrongType[1] = 0x02
+        #expect(wrongType.withUnsafeBytes { CookieFrame.decode($0) } == nil)
+    }
+
     @Test func classifyRejectsShortWrongVersionAndUnknownType() {
         #expect([UInt8]([0x01]).withUnsafeBytes { FrameType.classify($0) } == .failure(.malformed))
         #expect([UInt8]([0x02, 0x03]).withUnsafeBytes { FrameType.classify($0) } == .failure(.badVersion))
-        #expect([UInt8]([0x01, 0x10]).withUnsafeBytes { FrameType.classify($0) } == .failure(.unknownType))
+        #expect([UInt8]([0x01, 0x11]).withUnsafeBytes { FrameType.classify($0) } == .failure(.unknownType))
         #expect([UInt8]([0x01, 0x00]).withUnsafeBytes { FrameType.classify($0) } == .failure(.unknownType))
         for type in FrameType.allCases {
             #expect([0x01, type.rawValue].withUnsafeBytes { FrameType.classify($0) } == .success(type))

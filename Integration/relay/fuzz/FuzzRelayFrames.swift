@@ -22,6 +22,7 @@ private final class Fixture {
     var state: RelayState
     var client = RelayClientProtocol(clientKey: clientKey, relayKey: relayKey.publicKey)
     var handler = RegistrationHandler(relayKey: relayKey)
+    let cookies = RegistrationCookies(now: now.monotonicNanos)
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: RelayWire.maxFrame, alignment: 16)
 
     init() {
@@ -30,6 +31,9 @@ private final class Fixture {
         configuration.registrationRatePerSecond = 1_000_000_000
         configuration.registrationBurst = 1_000_000_000
         configuration.registrationsPerSecondTotal = 1_000_000_000
+        // Registration cookies have a pass of their own below; the fixture's clients register
+        // without them.
+        configuration.cookiesAfterStartMillis = 0
         state = RelayState(relayKey: relayKey, configuration: configuration, policy: .open, now: now)
         for (key, address) in [(clientKey, clientAddress), (peerKey, peerAddress)] {
             var registering = RelayClientProtocol(clientKey: key, relayKey: relayKey.publicKey)
@@ -61,6 +65,14 @@ public func fuzzRelayFrames(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = InfoResponseFrame.decode(input)
     _ = DiscoveryResponseFrame.decode(input)
     _ = AnnounceFrame.decode(input)
+    _ = CookieFrame.decode(input)
+    _ = ChannelRequestFrame.decode(input)
+    _ = ChannelGrantFrame.decode(input)
+    if length >= 32 {
+        _ = WireGuardMessageShape.isPlausible(input) ? (WireGuardMessageShape.senderIndex(input), WireGuardMessageShape.receiverIndex(input)) : (nil, nil)
+    }
+    var cookies = fixture.cookies
+    _ = cookies.accepts(nonce: input, from: strangerAddress, now: now.monotonicNanos)
     _ = fixture.handler.verifyRegister(input, nowMillis: now.wallMillis)
     _ = fixture.handler.verifyAnnounce(input, nowMillis: now.wallMillis)
     _ = fixture.client.receive(input, nowMillis: now.wallMillis)
@@ -82,6 +94,32 @@ public func fuzzRelayFrames(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         case .forward(let to, let n): precondition(to == .udp(peerAddress) && n == length && source == clientAddress)
         case .forwardRaw: preconditionFailure("this relay has no channels")
         case .drop, .consumed: break
+        }
+    }
+    // The same bytes as a TCP stream, cut in two where the first byte says: the reader must
+    // frame them the same whatever the cut (lengths 0 and above the maximum end the stream),
+    // and every frame it yields goes through the relay as a TCP client's.
+    let cut = length == 0 ? 0 : Int(input[0]) % (length + 1)
+    var reader = StreamFrameReader()
+    var frames: [[UInt8]] = []
+    var failed = false
+    for part in [input[0..<cut], input[cut..<length]] {
+        reader.append(UnsafeRawBufferPointer(rebasing: part))
+        do { try reader.drain { frames.append(Array($0)) } } catch { failed = true; break }
+    }
+    var whole = StreamFrameReader()
+    whole.append(input)
+    var wholeFrames: [[UInt8]] = []
+    let wholeFailed: Bool
+    do { try whole.drain { wholeFrames.append(Array($0)) }; wholeFailed = false } catch { wholeFailed = true }
+    precondition(failed == wholeFailed && (failed || frames == wholeFrames), "framing depends on where the stream was cut")
+    precondition(reader.pending <= length)
+    for frame in frames {
+        precondition(frame.count > 0 && frame.count <= RelayWire.maxFrame)
+        frame.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        let tcp = Binding.tcp(connection: 1, peer: strangerAddress)
+        if case .reply(let n) = fixture.state.handle(buffer, length: frame.count, from: tcp, observed: strangerAddress, now: now) {
+            precondition(n > 0 && n <= RelayWire.maxFrame)
         }
     }
     return 0
