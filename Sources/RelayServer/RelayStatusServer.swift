@@ -30,10 +30,13 @@ public final class RelayStatusServer: Sendable {
                     count += 1
                     return true
                 }) else { return child.close() }
-                child.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
                 // From accept, not from the last byte: a client sending a byte now and then
                 // would outlive any idle timeout.
-                child.eventLoop.scheduleTask(in: Self.requestTimeout) { child.close(promise: nil) }
+                let timeout = child.eventLoop.scheduleTask(in: Self.requestTimeout) { child.close(promise: nil) }
+                child.closeFuture.whenComplete { _ in
+                    timeout.cancel()
+                    open.withLockedValue { $0 -= 1 }
+                }
                 return child.pipeline.configureHTTPServerPipeline().flatMapThrowing {
                     try child.pipeline.syncOperations.addHandler(StatusHTTPHandler(state: state, startedAt: startedAt, peerDetail: peerDetail))
                 }
