@@ -23,8 +23,8 @@ struct ChannelHijack: ParsableCommand {
         let b = try ProbeClient(relay: relay, relayKey: relayKey, tcp: false, source: at(peer))
         try a.register()
         try b.register()
-        let portA = try grant(a, to: b.publicKey)
-        let portB = try grant(b, to: a.publicKey)
+        let portA = try a.channel(to: b.publicKey)
+        let portB = try b.channel(to: a.publicKey)
         func channel(_ port: UInt16, from host: String) throws -> ProbeSocket {
             try ProbeSocket(relay: RelayAddress(high: relay.high, low: relay.low, port: port), tcp: false, source: at(host))
         }
@@ -60,15 +60,6 @@ struct ChannelHijack: ParsableCommand {
         try verdict(ok, "handshake through the channels: \(handshake) response at the owner's WireGuard; after the co-tenant's and the stranger's packets, "
                         + "\(owners)/\(count) of the peer's packets reached the owner's WireGuard, \(stolen) reached them, "
                         + "\(withdrawn) withdrawals reached the owner's agent, \(atPeer) of their 8 packets reached the peer (at most the co-tenant's 4)")
-    }
-
-    private func grant(_ client: ProbeClient, to peer: PublicKey) throws -> UInt16 {
-        client.socket.send(client.relay.makeChannelRequest(to: peer, nowMillis: RelayClock.wallMillis()))
-        let deadline = Date().addingTimeInterval(1)
-        while deadline.timeIntervalSinceNow > 0, let frame = client.socket.receive(timeout: deadline.timeIntervalSinceNow) {
-            if let grant = frame.withUnsafeBytes({ ChannelGrantFrame.decode($0) }), grant.peer == peer, grant.port != 0 { return grant.port }
-        }
-        throw ProbeClient.Failure(description: "no channel granted")
     }
 
     private static func index(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }

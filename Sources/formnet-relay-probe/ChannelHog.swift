@@ -20,22 +20,12 @@ struct ChannelHog: ParsableCommand {
         try other.register()
         var granted: [UInt16] = []
         for _ in 0..<peers {
-            if let port = try requestChannel(hog, to: PrivateKey.generate().publicKey), port != 0 { granted.append(port) }
+            if let port = hog.channelGrant(to: PrivateKey.generate().publicKey), port != 0 { granted.append(port) }
         }
-        let otherPort = try requestChannel(other, to: hog.publicKey) ?? 0
+        let otherPort = other.channelGrant(to: hog.publicKey) ?? 0
         let adjacent = zip(granted, granted.dropFirst()).filter { $1 == $0 &+ 1 }.count
         let ok = granted.count <= maxGranted && otherPort != 0 && adjacent * 2 < max(1, granted.count - 1)
         try verdict(ok, "asked \(peers) channels: \(granted.count) granted (at most \(maxGranted)), \(adjacent) of them right after the one before; "
                         + "another client's request then got port \(otherPort)")
-    }
-
-    /// The port a channel-grant answered with, nil if none came within a second.
-    private func requestChannel(_ client: ProbeClient, to peer: PublicKey) throws -> UInt16? {
-        client.socket.send(client.relay.makeChannelRequest(to: peer, nowMillis: RelayClock.wallMillis()))
-        let deadline = Date().addingTimeInterval(1)
-        while deadline.timeIntervalSinceNow > 0, let frame = client.socket.receive(timeout: deadline.timeIntervalSinceNow) {
-            if let grant = frame.withUnsafeBytes({ ChannelGrantFrame.decode($0) }), grant.peer == peer { return grant.port }
-        }
-        return nil
     }
 }

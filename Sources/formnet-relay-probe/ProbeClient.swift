@@ -44,6 +44,22 @@ final class ProbeClient: @unchecked Sendable {
         throw Failure(description: "no registered answer within \(timeout) s")
     }
 
+    /// Asks for a channel to `peer`: the granted port (0: none), or nil if no grant came within a second.
+    func channelGrant(to peer: PublicKey) -> UInt16? {
+        socket.send(relay.makeChannelRequest(to: peer, nowMillis: RelayClock.wallMillis()))
+        let deadline = Date().addingTimeInterval(1)
+        while deadline.timeIntervalSinceNow > 0, let frame = socket.receive(timeout: deadline.timeIntervalSinceNow) {
+            if let grant = frame.withUnsafeBytes({ ChannelGrantFrame.decode($0) }), grant.peer == peer { return grant.port }
+        }
+        return nil
+    }
+
+    /// The port of a channel to `peer`; fails if the relay granted none.
+    func channel(to peer: PublicKey) throws -> UInt16 {
+        guard let port = channelGrant(to: peer), port != 0 else { throw Failure(description: "no channel granted") }
+        return port
+    }
+
     func send(_ payload: [UInt8], to peer: PublicKey) {
         socket.send(relay.wrap(payload, to: peer, nowMillis: RelayClock.wallMillis()))
     }

@@ -29,7 +29,7 @@ struct SocketFuzz: ParsableCommand {
         try a.register()
         try b.register()
         let templates = Self.templates(a, b, relayKey: relayKey)
-        let channelPort = try grant(a, to: b.publicKey)
+        let channelPort = try a.channel(to: b.publicKey)
 
         let udp = try (0..<sources).map { index in
             try ProbeSocket(relay: relay, tcp: false, source: RelayAddress(Endpoint("127.\(net).\(index / 250).\(index % 250 + 1):0")!))
@@ -68,15 +68,6 @@ struct SocketFuzz: ParsableCommand {
         try verdict(delivered == 50, String(format: "%d inputs in %.0f s: %d datagrams, %d TCP frames (%d streams closed by the relay), %d channel packets; "
                                                 + "afterwards the pair delivered %d/50 and a new client registered",
                                             inputs, seconds, sent.udp, sent.tcp, streamsClosed, sent.channel, delivered))
-    }
-
-    private func grant(_ client: ProbeClient, to peer: PublicKey) throws -> UInt16 {
-        client.socket.send(client.relay.makeChannelRequest(to: peer, nowMillis: RelayClock.wallMillis()))
-        let deadline = Date().addingTimeInterval(1)
-        while deadline.timeIntervalSinceNow > 0, let frame = client.socket.receive(timeout: deadline.timeIntervalSinceNow) {
-            if let grant = frame.withUnsafeBytes({ ChannelGrantFrame.decode($0) }), grant.peer == peer, grant.port != 0 { return grant.port }
-        }
-        throw ProbeClient.Failure(description: "no channel granted (start the relay with channel ports)")
     }
 
     /// One valid frame of every type, both directions, with the registered clients' sessions.
