@@ -27,6 +27,9 @@ struct EngineState {
     let logger: Logger
     var links: [PublicKey: RelayLink] = [:]
     var table: RouteTable
+    /// Where this member's WireGuard sends from as others see it (nil: not known); see
+    /// `RouteTable.channelRequestDue`.
+    var ownAddresses: Set<IPAddress>?
     var discovered: [KnownRelay] = []
     /// Descriptors closed only at the next poll-set build, so a descriptor number the loop is
     /// about to handle is never reused for another socket in between.
@@ -152,7 +155,7 @@ struct EngineState {
         }
         for key in table.idleAutomaticRoutes(now: now) { unroute(key) }
         for route in table.routes.values {
-            if let link = table.channelRequestDue(for: route, links: links, now: now) {
+            if let link = table.channelRequestDue(for: route, links: links, ownAddresses: ownAddresses, now: now) {
                 link.send(link.proto.makeChannelRequest(to: route.peer, nowMillis: RelayClock.wallMillis()), over: .udp)
             }
         }

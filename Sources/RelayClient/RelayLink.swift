@@ -36,6 +36,7 @@ final class RelayLink: RouteLink {
     var relayAddress: IPAddress { target.endpoint.address }
     var transport: RelayLinkMachine.Transport { machine.transport }
     var sessionID: UInt64 { proto.sessionID }
+    var observedAddress: IPAddress? { proto.observedAddress?.endpoint.address }
     func isUsable(now: Double) -> Bool { machine.isUsable(now: now) }
 
     /// The events to poll the TCP connection for: writable while connecting or while frames wait.

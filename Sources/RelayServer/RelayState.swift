@@ -174,17 +174,10 @@ public struct RelayState: Sendable {
                     channels.update(descriptor) { $0.pending = RelayChannel.PendingInitiation(source: source, index: index) }
                 }
             } else {
-                // The owner's WireGuard may really send from another address than its agent: a
-                // UDP proxy or load balancer in front of the relay's main port, or two NATs; and
-                // if the pair's last handshake did not go through this relay, the relay knows no
-                // index to prove it by. While the channel has learned no source, its owner's
-                // agent is told, at most once a second, with a grant of port 0 to its verified
-                // registration, and sends data frames again: without that the pair would be cut
-                // off. A stranger can make the relay send it (issue 14 item 6, open).
-                counters.drop(.channelForbidden)
-                guard channel.learned == nil else { return .drop(.channelForbidden) }
-                return noticeToOwner(ChannelGrantFrame(peer: channel.peer.publicKey, sessionID: sessions.slots[slot].id, port: 0).encode(),
-                                     of: channel, descriptor: descriptor, slot: slot, into: buffer, now: now, otherwise: .channelForbidden)
+                // Nothing is said to the owner: a stranger could say it. A WireGuard that really
+                // sends from elsewhere (its agent's relay sees the agent at another address, and
+                // then asks for no channel) proves itself with an index.
+                return drop(.channelForbidden)
             }
         }
         sessions.touch(slot: slot, nowMillis: now.wallMillis)

@@ -5,12 +5,12 @@ import WireGuard
 
 /// A pair on channels, with a stranger and a co-tenant (another host behind the owner's NAT
 /// address) trying to take the owner's channel: neither may receive the peer's packets nor make
-/// the relay withdraw the channel, which is in use. WireGuard is played by sockets sending packets of its shapes,
+/// the relay withdraw the channel, before it is used or after. WireGuard is played by sockets sending packets of its shapes,
 /// with the session indices a relay can read.
 struct ChannelHijack: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "channel-hijack",
-        abstract: "Try to receive a channel's traffic or have it withdrawn once in use, from a stranger's address and from the owner's.")
+        abstract: "Try to receive a channel's traffic or have it withdrawn, from a stranger's address and from the owner's.")
     @OptionGroup var options: RelayOptions
     @Option(help: "The owner's address (its agent, WireGuard and the co-tenant send from it).") var owner = "127.0.0.50"
     @Option(help: "The peer's address.") var peer = "127.0.0.51"
@@ -34,6 +34,8 @@ struct ChannelHijack: ParsableCommand {
         let outsider = try channel(portA, from: stranger)
         let (indexA, indexB): (UInt32, UInt32) = (0xA1A1_0001, 0xB0B0_0001)
 
+        // Before the owner's WireGuard has used its channel, the stranger sends into it.
+        outsider.send(Self.initiation(sender: 0xEEEE_0000))
         wireGuardA.send(Self.initiation(sender: indexA))
         _ = wireGuardB.drain(timeout: 0.3)
         wireGuardB.send(Self.response(sender: indexB, receiver: indexA))

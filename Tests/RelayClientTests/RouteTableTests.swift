@@ -9,6 +9,7 @@ import WireGuard
         let relayAddress: IPAddress
         var transport = RelayLinkMachine.Transport.udp
         var sessionID: UInt64 = 7
+        var observedAddress: IPAddress? = IPAddress("198.51.100.7")
         var usable = true
 
         init(_ key: PublicKey, address: IPAddress = IPAddress("203.0.113.1")!) {
@@ -111,6 +112,19 @@ import WireGuard
         #expect(table.grantedChannels == [Endpoint("203.0.113.1:52000")!])
         #expect(table.channelRequestDue(for: route, links: links, now: 3 + RouteTable.channelRenew - 1) == nil)
         #expect(table.channelRequestDue(for: route, links: links, now: 3 + RouteTable.channelRenew) === linkA)
+    }
+
+    /// A relay behind a proxy sees the registration come from the proxy, and WireGuard's packets
+    /// from the member's NAT: it could not tell them from a stranger's, so it is asked for none.
+    @Test mutating func noChannelFromARelayThatSeesTheMemberElsewhere() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        let own: Set<IPAddress> = [IPAddress("198.51.100.7")!, IPAddress("192.168.1.20")!]
+        linkA.observedAddress = IPAddress("203.0.113.99")
+        #expect(table.channelRequestDue(for: route, links: links, ownAddresses: own, now: 1) == nil)
+        linkA.observedAddress = IPAddress("192.168.1.20")
+        #expect(table.channelRequestDue(for: route, links: links, ownAddresses: own, now: 1) === linkA)
+        linkA.observedAddress = IPAddress("203.0.113.99")
+        #expect(table.channelRequestDue(for: route, links: links, ownAddresses: nil, now: 1 + RouteTable.channelRetry) === linkA)
     }
 
     @Test mutating func noChannelOverTCPOrForAutomaticRoutesOrBeforeRegistration() {

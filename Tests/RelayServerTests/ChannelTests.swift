@@ -158,20 +158,15 @@ import WireGuard
         #expect(requestChannel(h, a, to: madeUp[3], from: Fixture.aliceAddress) == 40_004)
     }
 
-    /// A stranger's packets go nowhere. While the channel has learned no source, each one (at
-    /// most one a second) still makes the relay tell the owner's agent to go back to data frames:
-    /// the owner's WireGuard may send from another address than its agent and know no index
-    /// the relay could check yet (issue 14 item 6 is open for it).
+    /// A stranger's packets go nowhere, and the owner is told nothing: a stranger cannot take a
+    /// channel away, used or not.
     @Test func aStrangerIsForwardedNothing() {
         let h = Harness(channelPorts: FakeChannelPorts())
-        var a = h.register(alice, from: Fixture.aliceAddress)
+        let a = h.register(alice, from: Fixture.aliceAddress)
         _ = h.register(bob, from: Fixture.bobAddress)
         #expect(requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress) == 40_000)
         let stranger = RelayAddress(Endpoint("203.0.113.9:51820")!)
-        #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger)
-            == .forward(to: .udp(Fixture.aliceAddress), length: ChannelGrantFrame.length))
-        #expect(h.lastReply.withUnsafeBytes { a.receive($0, nowMillis: h.now.wallMillis) } == .channel(peer: bob.publicKey, port: 0))
-        for packet in [WireGuardPacket.response(sender: 1, receiver: 2), WireGuardPacket.transport(0)] {
+        for packet in [WireGuardPacket.initiation, WireGuardPacket.response(sender: 1, receiver: 2), WireGuardPacket.transport(0)] {
             #expect(channelPacket(h, packet, on: 100, from: stranger) == .drop(.channelForbidden))
         }
         #expect(channelPacket(h, [9, 9, 9, 9] + [UInt8](repeating: 0, count: 60), on: 100, from: stranger) == .drop(.notWireGuard))
@@ -188,7 +183,7 @@ import WireGuard
         #expect(frame.map { Array(h.lastReply[$0.payload]) } == WireGuardPacket.initiation(sender: Self.aliceIndex))
         #expect(h.state.channels[100]?.learned == nil)
         #expect(h.state.channels[100]?.pending == RelayChannel.PendingInitiation(source: Self.aliceWireGuard, index: Self.aliceIndex))
-        // Once a source is learned, a stranger's packets are only dropped, the owner told nothing.
+        // Nor once a source is learned.
         pairWithChannels(h)
         h.now.wallMillis += RelayWire.channelNoticeIntervalMillis
         #expect(channelPacket(h, WireGuardPacket.initiation, on: 100, from: stranger) == .drop(.channelForbidden))
@@ -294,9 +289,7 @@ import WireGuard
         _ = h.send(b.wrap(WireGuardPacket.initiation(sender: Self.bobIndex), to: alice.publicKey, nowMillis: h.now.wallMillis), from: Fixture.bobAddress)
         _ = requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress)
         let elsewhere = RelayAddress(Endpoint("192.0.2.77:4000")!)
-        // A wrong index from another address proves nothing (the never-used channel's owner is told).
-        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex + 1, 0), on: 100, from: elsewhere)
-            == .forward(to: .udp(Fixture.aliceAddress), length: ChannelGrantFrame.length))
+        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex + 1, 0), on: 100, from: elsewhere) == .drop(.channelForbidden))
         #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex, 0), on: 100, from: elsewhere)
             == .forward(to: .udp(Fixture.bobAddress), length: DataFrameHeader.length + 32))
         #expect(h.state.channels[100]?.learned == elsewhere)

@@ -94,6 +94,13 @@ public struct MemberDaemon {
                 // and the recorded outcomes are the truth.
                 defer { persist(planner.paths, previousCache: before.0, previousStatus: before.1) }
                 let checked = news.state.map { sync.check($0) }
+                if let engine, news.state != nil {
+                    // Where this member's WireGuard sends from as others see it: relays that see
+                    // the agent elsewhere get no channel request (RouteTable.channelRequestDue).
+                    engine.setOwnAddresses(mailbox.serverObservedEndpoint.map { observed in
+                        Set(InterfaceAddress.all().map(\.address)).union([observed.address])
+                    })
+                }
                 let status = engine?.status()
                 var observation = MemberPlanner.Observation(
                     state: checked, device: try backend.device(named: network), relays: status,
