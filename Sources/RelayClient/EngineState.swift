@@ -27,9 +27,8 @@ struct EngineState {
     let logger: Logger
     var links: [PublicKey: RelayLink] = [:]
     var table: RouteTable
-    /// Where this member's WireGuard sends from as others see it (nil: not known); see
-    /// `RouteTable.channelRequestDue`.
-    var ownAddresses: Set<IPAddress>?
+    /// Where this member's WireGuard sends from as others see it (nil: not known).
+    var ownAddresses: OwnAddresses?
     var discovered: [KnownRelay] = []
     /// Descriptors closed only at the next poll-set build, so a descriptor number the loop is
     /// about to handle is never reused for another socket in between.

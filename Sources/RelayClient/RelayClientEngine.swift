@@ -135,10 +135,9 @@ public final class RelayClientEngine: Sendable {
         channelObserver.withLock { $0 = observer }
     }
 
-    /// The addresses this member's WireGuard sends from as peers and relays see them: the one
-    /// the coordination server observes, and the host's own (a relay on the same network sees
-    /// those). nil when not known. Relays that see this member elsewhere are asked for no channels.
-    public func setOwnAddresses(_ addresses: Set<IPAddress>?) {
+    /// Where this member's WireGuard sends from as others see it (nil: not known): relays that
+    /// see this member elsewhere are asked for no channels.
+    public func setOwnAddresses(_ addresses: OwnAddresses?) {
         shared.withLock { $0.ownAddresses = addresses }
     }
 

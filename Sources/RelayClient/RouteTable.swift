@@ -216,15 +216,12 @@ struct RouteTable {
     }
 
     /// The link to ask for the route's channel through now, if one is due; records the request.
-    /// `ownAddresses` (nil: not known) are where this member's WireGuard sends from as others see
-    /// it: a relay that sees the registration come from elsewhere (a proxy or load balancer in
-    /// front of it, a second NAT) would see WireGuard's packets come from an address it cannot
-    /// tell from a stranger's, and is asked for none.
-    func channelRequestDue<Link: RouteLink>(for route: Route, links: [PublicKey: Link], ownAddresses: Set<IPAddress>? = nil,
+    /// A relay that sees this member elsewhere than `ownAddresses` (nil: not known) is asked for none.
+    func channelRequestDue<Link: RouteLink>(for route: Route, links: [PublicKey: Link], ownAddresses: OwnAddresses? = nil,
                                             now: Double) -> Link? {
         guard !route.automatic, let link = chooseLink(for: route, links: links, now: now), link.transport == .udp,
               link.sessionID != 0 else { return nil }
-        if let ownAddresses, let observed = link.observedAddress, !ownAddresses.contains(observed) { return nil }
+        if let ownAddresses, let observed = link.observedAddress, !ownAddresses.admitsChannels(seenAt: observed) { return nil }
         let relay = link.relayKey
         if let channel = route.channel, channel.relay == relay, channel.session == link.sessionID,
            now - channel.granted < Self.channelRenew { return nil }

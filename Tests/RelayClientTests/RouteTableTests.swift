@@ -118,13 +118,20 @@ import WireGuard
     /// from the member's NAT: it could not tell them from a stranger's, so it is asked for none.
     @Test mutating func noChannelFromARelayThatSeesTheMemberElsewhere() {
         let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
-        let own: Set<IPAddress> = [IPAddress("198.51.100.7")!, IPAddress("192.168.1.20")!]
+        let own = OwnAddresses(observedByServer: IPAddress("198.51.100.7")!, local: [IPAddress("192.168.1.20")!])
         linkA.observedAddress = IPAddress("203.0.113.99")
         #expect(table.channelRequestDue(for: route, links: links, ownAddresses: own, now: 1) == nil)
         linkA.observedAddress = IPAddress("192.168.1.20")
         #expect(table.channelRequestDue(for: route, links: links, ownAddresses: own, now: 1) === linkA)
         linkA.observedAddress = IPAddress("203.0.113.99")
         #expect(table.channelRequestDue(for: route, links: links, ownAddresses: nil, now: 1 + RouteTable.channelRetry) === linkA)
+    }
+
+    @Test func aRelayOverTheOtherFamilyThanTheServerIsNotJudged() {
+        let own = OwnAddresses(observedByServer: IPAddress("2001:db8::7")!, local: [IPAddress("192.168.1.20")!, IPAddress("2001:db8::7")!])
+        #expect(own.admitsChannels(seenAt: IPAddress("203.0.113.99")!))
+        #expect(own.admitsChannels(seenAt: IPAddress("2001:db8::7")!))
+        #expect(!own.admitsChannels(seenAt: IPAddress("2001:db8:1::5")!))
     }
 
     @Test mutating func noChannelOverTCPOrForAutomaticRoutesOrBeforeRegistration() {

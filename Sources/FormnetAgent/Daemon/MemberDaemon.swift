@@ -98,7 +98,7 @@ public struct MemberDaemon {
                     // Where this member's WireGuard sends from as others see it: relays that see
                     // the agent elsewhere get no channel request (RouteTable.channelRequestDue).
                     engine.setOwnAddresses(mailbox.serverObservedEndpoint.map { observed in
-                        Set(InterfaceAddress.all().map(\.address)).union([observed.address])
+                        OwnAddresses(observedByServer: observed.address, local: Set(InterfaceAddress.all().map(\.address)))
                     })
                 }
                 let status = engine?.status()
