@@ -110,6 +110,7 @@ public struct RelayState: Sendable {
         let bandwidth = configuration.bandwidthBytesPerSecond
         let burst = configuration.bandwidthBurst
         let nowNanos = now.monotonicNanos
+        let payload = UnsafeRawBufferPointer(rebasing: frame[DataFrameHeader.length...])
         switch sessions.tunnel(from: slot, to: destination, limit: configuration.maxTunnelsPerDevice,
                                makeBucket: { TokenBucket(ratePerSecond: bandwidth, burst: burst, now: nowNanos) }) {
         case .tooMany:
@@ -117,7 +118,6 @@ public struct RelayState: Sendable {
             return reply(ErrorFrame(code: .tooManyTunnels, relayClockMillis: now.wallMillis).encode(), into: buffer)
         case .admitted(let tunnel):
             guard sessions.charge(slot: slot, tunnel: tunnel, bytes: length, nowNanos: nowNanos) else { return drop(.bandwidth) }
-            let payload = UnsafeRawBufferPointer(rebasing: frame[DataFrameHeader.length...])
             if WireGuardMessageShape.isPlausible(payload) { sessions.recordIndices(of: payload, slot: slot, tunnel: tunnel) }
         }
         counters.framesForwarded &+= 1
@@ -125,7 +125,7 @@ public struct RelayState: Sendable {
         // The destination's WireGuard talks to us through its channel for the sender: the packet
         // goes there without the header, so that it arrives from where WireGuard expects it.
         if let back = channels.descriptor(owner: destination, peer: sessions.slots[slot].peer),
-           let address = deliveryAddress(of: back, for: UnsafeRawBufferPointer(rebasing: frame[DataFrameHeader.length...]), now: now) {
+           let address = deliveryAddress(of: back, for: payload, now: now) {
             counters.channelPacketsSent &+= 1
             return .forwardRaw(socket: back, to: address, length: length - DataFrameHeader.length)
         }
@@ -150,7 +150,9 @@ public struct RelayState: Sendable {
         guard length <= RelayWire.maxPayload else { return drop(.notWireGuard) }
         let packet = UnsafeRawBufferPointer(rebasing: buffer[headerLength..<headerLength + length])
         guard WireGuardMessageShape.isPlausible(packet) else { return drop(.notWireGuard) }
-        if source != channel.learned {
+        // Whether this packet comes from where the owner's WireGuard sends from, known or proven now.
+        var fromLearned = source == channel.learned
+        if !fromLearned {
             // Only the owner's WireGuard knows the indices the peer's WireGuard chose, because
             // only it received the peer's initiations and responses: a source that names one is
             // the owner's, from whatever address. Anyone else is forwarded nothing back.
@@ -161,6 +163,7 @@ public struct RelayState: Sendable {
                 proven = allowed && sessions.isIndex(index, of: channel.peer, with: channel.owner)
             }
             if proven {
+                fromLearned = true
                 channels.update(descriptor) {
                     $0.learned = source
                     $0.pending = nil
@@ -182,7 +185,7 @@ public struct RelayState: Sendable {
         }
         sessions.touch(slot: slot, nowMillis: now.wallMillis)
         channels.update(descriptor) {
-            if $0.learned == source { $0.lastPacketMillis = now.wallMillis }
+            if fromLearned { $0.lastPacketMillis = now.wallMillis }
             $0.lastUseMillis = now.wallMillis
         }
         guard let destinationSlot = sessions.slot(forPeer: channel.peer) else {
@@ -202,7 +205,7 @@ public struct RelayState: Sendable {
             guard sessions.charge(slot: slot, tunnel: tunnel, bytes: headerLength + length, nowNanos: nowNanos) else { return drop(.bandwidth) }
             // Only the learned source's packets are the owner's WireGuard's for certain: a
             // co-tenant's, forwarded from the owner's address, must not teach the relay indices.
-            if channels[descriptor]?.learned == source { sessions.recordIndices(of: packet, slot: slot, tunnel: tunnel) }
+            if fromLearned { sessions.recordIndices(of: packet, slot: slot, tunnel: tunnel) }
         }
         counters.framesForwarded &+= 1
         counters.bytesForwarded &+= UInt64(headerLength + length)
