@@ -37,7 +37,7 @@ public enum ShowReport {
         public var relay: String?
         public var relayEndpoint: Endpoint?
         public var natType: NatType?
-        /// Why the path is unreachable-direct.
+        /// Why the path is unreachable-direct, relay-connecting, or relayed.
         public var reason: String?
         public var timeToHandshake: Double?
         /// Seconds, smoothed, through the tunnel on a direct path.
@@ -66,7 +66,8 @@ public enum ShowReport {
                 ip: known?.ip.description ?? (isServer ? config.server.internalEndpoint.address.description
                                                        : peer.allowedIPs.first.map { $0.address.description } ?? "-"),
                 cidrId: known?.cidrId, publicKey: peer.publicKey, endpoint: peer.endpoint, path: path?.path,
-                relay: path?.relay, relayEndpoint: path?.path == .relayed ? path?.endpoint : nil, natType: path.map { $0.natType ?? .unknown }, reason: path?.reason,
+                relay: path?.relay, relayEndpoint: path.flatMap { $0.path == .relayed || $0.path == .relayConnecting ? $0.endpoint : nil },
+                natType: path.map { $0.natType ?? .unknown }, reason: path?.reason,
                 timeToHandshake: path?.timeToHandshake, rtt: path?.rtt, loss: path?.loss, lastHandshake: peer.lastHandshake,
                 rxBytes: peer.rxBytes, txBytes: peer.txBytes)
         }.sorted { $0.name < $1.name }
@@ -94,7 +95,7 @@ public enum ShowReport {
             let handshake = peer.lastHandshake.map { ago($0, now: now) } ?? "never"
             if short {
                 let pathText = peer.path.map { path in
-                    let via = path == .relayed ? " via \(peer.relayEndpoint?.description ?? "-")" : ""
+                    let via = path == .relayed || path == .relayConnecting ? " via \(peer.relayEndpoint?.description ?? "-")" : ""
                     return " path \(path.rawValue)\(via) nat \((peer.natType ?? .unknown).rawValue)"
                 } ?? ""
                 return ["\(indent)\(peer.name) \(peer.ip) endpoint \(peer.endpoint?.description ?? "-") handshake \(handshake)\(pathText)"]
@@ -102,8 +103,8 @@ public enum ShowReport {
             var result = ["\(indent)peer: \(peer.name) (\(peer.ip))", "\(indent)  public key: \(peer.publicKey)"]
             if let endpoint = peer.endpoint { result.append("\(indent)  endpoint: \(endpoint)") }
             if let path = peer.path {
-                var text = path.rawValue
-                if path == .relayed {
+                var text = path == .relayConnecting ? "connecting" : path.rawValue
+                if path == .relayed || path == .relayConnecting {
                     text += " through relay \(peer.relayEndpoint?.description ?? "-")"
                     if let relay = peer.relay { text += " (\(relay))" }
                 }

@@ -12,8 +12,12 @@ public struct TraversalStatus: Codable, Sendable, Equatable {
         case connecting
         /// No direct path: the NAT types rule it out, or every candidate failed, and no relay is usable.
         case unreachableDirect = "unreachable-direct"
-        /// Carried through a relay (the endpoint is the relay's).
+        /// Carried through a relay (the endpoint is the relay's): a handshake went through it.
         case relayed
+        /// Routed through a relay, but no handshake went through it yet, or none lately (the
+        /// reason says which).
+        case relayConnecting = "relay-connecting"
+
     }
 
     public struct PeerPath: Codable, Sendable, Equatable {
@@ -25,7 +29,7 @@ public struct TraversalStatus: Codable, Sendable, Equatable {
         public var reason: String?
         /// Seconds from the successful attempt's start to the handshake.
         public var timeToHandshake: Double?
-        /// The relay's public key (base64) when relayed.
+        /// The relay's public key (base64) when relayed or connecting through one.
         public var relay: String?
         /// Smoothed round-trip time through the tunnel in seconds, and fraction of probes lost,
         /// measured on a direct path.

@@ -26,6 +26,12 @@ struct EngineState {
     var wireGuardPort: UInt16
     let logger: Logger
     var links: [PublicKey: RelayLink] = [:]
+    /// The relays this member keeps registrations with; the other links are on demand.
+    var standing: Set<PublicKey> = []
+    /// Every relay the member knows: where an on-demand registration may go.
+    var known: [PublicKey: RelayTarget] = [:]
+    var udpBlocked = false
+    var onDemand = OnDemandRelays()
     var table: RouteTable
     /// Where this member's WireGuard sends from as others see it (nil: not known).
     var ownAddresses: OwnAddresses?
@@ -43,30 +49,61 @@ struct EngineState {
 
     // MARK: commands
 
-    mutating func setRelays(_ targets: [RelayTarget], udpBlocked: Bool, now: Double) {
+    /// Standing registrations with `targets`; `known` are the relays on-demand ones may go to.
+    /// A link that stops being standing stays while a route wants it on demand.
+    mutating func setRelays(_ targets: [RelayTarget], udpBlocked: Bool, known: [RelayTarget], now: Double) {
         let wanted = Dictionary(targets.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
-        for (key, link) in links where wanted[key] == nil || wanted[key]?.endpoint != link.target.endpoint {
-            link.close()
-            links[key] = nil
+        self.known = Dictionary(known.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        for target in targets { self.known[target.key] = target }
+        self.udpBlocked = udpBlocked
+        standing = Set(wanted.keys)
+        for (key, link) in links {
+            let endpoint = wanted[key]?.endpoint ?? (onDemand.contains(key) ? self.known[key]?.endpoint : nil)
+            guard endpoint != link.target.endpoint else { continue }
+            closeLink(key)
         }
-        for (key, target) in wanted where links[key] == nil {
-            let machine = RelayLinkMachine(now: now, udpBlocked: udpBlocked)
-            let link = RelayLink(target: target, machine: machine, proto: RelayClientProtocol(clientKey: clientKey, relayKey: key),
-                                 logger: logger)
-            links[key] = link
-            perform(machine.initialActions, on: link, now: now)
+        for key in standing { onDemand.forget(key) }
+        for (key, target) in wanted where links[key] == nil { openLink(target, now: now) }
+    }
+
+    private mutating func openLink(_ target: RelayTarget, now: Double) {
+        let machine = RelayLinkMachine(now: now, udpBlocked: udpBlocked)
+        let link = RelayLink(target: target, machine: machine, proto: RelayClientProtocol(clientKey: clientKey, relayKey: target.key),
+                             logger: logger)
+        links[target.key] = link
+        perform(machine.initialActions, on: link, now: now)
+    }
+
+    private mutating func closeLink(_ key: PublicKey) {
+        links.removeValue(forKey: key)?.close()
+        onDemand.forget(key)
+    }
+
+    /// Opens the on-demand registrations the routes need and closes those unused (`OnDemandRelays`).
+    private mutating func updateOnDemand(now: Double) {
+        let (open, close) = onDemand.update(routes: table.routes.values, links: links, standing: standing,
+                                            known: Set(known.keys), now: now)
+        for key in close where !standing.contains(key) {
+            logger.info("on-demand registration with relay \(key) closed: no route needs it")
+            closeLink(key)
+        }
+        for key in open where links[key] == nil {
+            guard let target = known[key] else { continue }
+            logger.info("registering on demand with relay \(key) at \(target.endpoint): a relayed peer is registered there")
+            openLink(target, now: now)
         }
     }
 
-    mutating func route(_ peer: PublicKey, preferences: [PublicKey]) throws -> Endpoint {
+    mutating func route(_ peer: PublicKey, preferences: [PublicKey], peerRelays: [PublicKey]) throws -> Endpoint {
         if let route = table[peer] {
             route.preferences = preferences
+            route.peerRelays = peerRelays
             route.automatic = false
             return route.proxy
         }
         let socket = try LoopbackProxySocket(wireGuardPort: wireGuardPort)
-        table.add(peer, descriptor: socket.descriptor, proxy: socket.endpoint, preferences: preferences, automatic: false,
-                  now: RelayClock.monotonicSeconds())
+        table.add(peer, descriptor: socket.descriptor, proxy: socket.endpoint, preferences: preferences, peerRelays: peerRelays,
+                  automatic: false, now: RelayClock.monotonicSeconds())
         return socket.endpoint
     }
 
@@ -86,7 +123,8 @@ struct EngineState {
     func status(now: Double) -> RelayEngineStatus {
         RelayEngineStatus(
             links: links.mapValues { link in
-                .init(target: link.target, transport: link.machine.transport, phase: link.machine.phase,
+                .init(target: link.target, onDemand: !standing.contains(link.target.key), transport: link.machine.transport,
+                      phase: link.machine.phase,
                       usable: link.machine.isUsable(now: now), rttSamples: link.machine.rttSamples,
                       observedAddress: link.proto.observedAddress?.endpoint, info: link.info)
             },
@@ -153,6 +191,7 @@ struct EngineState {
             perform(link.machine.tick(now: now), on: link, now: now)
         }
         for key in table.idleAutomaticRoutes(now: now) { unroute(key) }
+        updateOnDemand(now: now)
         for route in table.routes.values {
             if let link = table.channelRequestDue(for: route, links: links, ownAddresses: ownAddresses, now: now) {
                 link.send(link.proto.makeChannelRequest(to: route.peer, nowMillis: RelayClock.wallMillis()), over: .udp)

@@ -19,6 +19,9 @@ public struct RelayTarget: Sendable, Equatable, Hashable {
 public struct RelayEngineStatus: Sendable {
     public struct Link: Sendable {
         public var target: RelayTarget
+        /// Registered for a route whose peer holds none of this member's relays (`OnDemandRelays`),
+        /// not one of the standing registrations.
+        public var onDemand: Bool = false
         public var transport: RelayLinkMachine.Transport
         public var phase: RelayLinkMachine.Phase
         public var usable: Bool
@@ -103,16 +106,19 @@ public final class RelayClientEngine: Sendable {
         thread.start()
     }
 
-    /// The relays to be registered with; links to others are closed, new ones start registering.
-    public func setRelays(_ targets: [RelayTarget], udpBlocked: Bool) {
-        shared.withLock { $0.setRelays(targets, udpBlocked: udpBlocked, now: RelayClock.monotonicSeconds()) }
+    /// The relays to keep registrations with; links to others are closed unless a route needs
+    /// them on demand, new ones start registering. `known` (the standing ones and others) are
+    /// where an on-demand registration may go.
+    public func setRelays(_ targets: [RelayTarget], udpBlocked: Bool, known: [RelayTarget] = []) {
+        shared.withLock { $0.setRelays(targets, udpBlocked: udpBlocked, known: known, now: RelayClock.monotonicSeconds()) }
         poke()
     }
 
     /// Routes `peer` through the relays in `preferences` (first usable wins) and returns the
-    /// loopback endpoint to give WireGuard for it.
-    public func route(_ peer: PublicKey, preferring preferences: [PublicKey]) throws -> Endpoint {
-        let endpoint = try shared.withLock { try $0.route(peer, preferences: preferences) }
+    /// loopback endpoint to give WireGuard for it. `peerRelays`, the relays the peer reported, are
+    /// where the engine registers on demand when this member holds none of them.
+    public func route(_ peer: PublicKey, preferring preferences: [PublicKey], peerRelays: [PublicKey] = []) throws -> Endpoint {
+        let endpoint = try shared.withLock { try $0.route(peer, preferences: preferences, peerRelays: peerRelays) }
         poke()
         return endpoint
     }

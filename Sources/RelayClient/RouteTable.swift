@@ -19,6 +19,9 @@ final class Route {
     let descriptor: Int32
     let proxy: Endpoint
     var preferences: [PublicKey]
+    /// The relays the peer reported, home first (none for an automatic route): where a
+    /// registration on demand goes when this member holds none of them (`OnDemandRelays`).
+    var peerRelays: [PublicKey]
     var automatic: Bool
     var lastInboundVia: PublicKey?
     var lastSentVia: PublicKey?
@@ -42,12 +45,13 @@ final class Route {
     var held: [[UInt8]] = []
     var heldSince: Double?
 
-    init(peer: PublicKey, descriptor: Int32, proxy: Endpoint, preferences: [PublicKey], automatic: Bool, created: Double,
-         followsPeer: Bool) {
+    init(peer: PublicKey, descriptor: Int32, proxy: Endpoint, preferences: [PublicKey], peerRelays: [PublicKey] = [],
+         automatic: Bool, created: Double, followsPeer: Bool) {
         self.peer = peer
         self.descriptor = descriptor
         self.proxy = proxy
         self.preferences = preferences
+        self.peerRelays = peerRelays
         self.automatic = automatic
         self.created = created
         self.followsPeer = followsPeer
@@ -99,10 +103,10 @@ struct RouteTable {
     subscript(peer: PublicKey) -> Route? { routes[peer] }
 
     @discardableResult
-    mutating func add(_ peer: PublicKey, descriptor: Int32, proxy: Endpoint, preferences: [PublicKey], automatic: Bool,
-                      now: Double) -> Route {
-        let route = Route(peer: peer, descriptor: descriptor, proxy: proxy, preferences: preferences, automatic: automatic,
-                          created: now, followsPeer: Self.follows(publicKey, peer: peer))
+    mutating func add(_ peer: PublicKey, descriptor: Int32, proxy: Endpoint, preferences: [PublicKey],
+                      peerRelays: [PublicKey] = [], automatic: Bool, now: Double) -> Route {
+        let route = Route(peer: peer, descriptor: descriptor, proxy: proxy, preferences: preferences, peerRelays: peerRelays,
+                          automatic: automatic, created: now, followsPeer: Self.follows(publicKey, peer: peer))
         routes[peer] = route
         return route
     }

@@ -98,12 +98,15 @@ import WireGuard
         let plan = planner.step(.init(state: state(peerNat: .symmetric), device: device(), relays: engine(usable: relayKeys),
                                       relayRecords: records, probedNat: .symmetric, now: at(100)))
         #expect(plan.relay.count == 2)
-        guard case .setRelays(let targets, udpBlocked: false) = plan.relay.first else {
+        guard case .setRelays(let targets, udpBlocked: false, known: let known) = plan.relay.first else {
             Issue.record("no setRelays first: \(plan.relay)")
             return
         }
         #expect(Set(targets.map(\.key)) == Set(relayKeys))
-        #expect(plan.relay.last == .route(peerKey, preferring: planner.reportedRelays))
+        #expect(Set(known.map(\.key)) == Set(records.map(\.key)))
+        // The state has bob report both relays: they lead the preferences, and the engine may
+        // register with them on demand.
+        #expect(plan.relay.last == .route(peerKey, preferring: planner.reportedRelays, peerRelays: relayKeys))
         #expect(Set(planner.reportedRelays) == Set(relayKeys))
         let update = plan.resolving(proxies: [peerKey: proxy])
         #expect(update.peers.suffix(2).map(\.action) == [.remove, .addOrUpdate])
@@ -113,9 +116,26 @@ import WireGuard
         #expect(failed.peers.count == update.peers.count)
         #expect(failed.peers.last?.action == .addOrUpdate)
         #expect(failed.peers.last?.endpoint == nil)
-        #expect(planner.paths?.status.peers[peerKey.base64]?.path == .relayed)
+        // No handshake through the relay yet: show says it is connecting, and why.
+        #expect(planner.paths?.status.peers[peerKey.base64]?.path == .relayConnecting)
+        #expect(planner.paths?.status.peers[peerKey.base64]?.reason?.hasPrefix("no handshake through the relay yet") == true)
         #expect(plan.relayStatus?.relays.count == 2)
         #expect(plan.relayStatus?.relays.first?.home == true)
+        #expect(plan.relayStatus?.relays.map(\.registration) == [.standing, .standing])
+
+        // A handshake from before the route (a direct one) proves nothing; one after it does.
+        _ = planner.step(.init(device: device(bob(at: proxy, handshake: 99)), relays: engine(usable: relayKeys, routed: true, sentVia: relayKeys[0]),
+                               relayRecords: records, probedNat: .symmetric, now: at(101)))
+        #expect(planner.paths?.status.peers[peerKey.base64]?.path == .relayConnecting)
+        _ = planner.step(.init(device: device(bob(at: proxy, handshake: 101.5)), relays: engine(usable: relayKeys, routed: true, sentVia: relayKeys[0]),
+                               relayRecords: records, probedNat: .symmetric, now: at(102)))
+        #expect(planner.paths?.status.peers[peerKey.base64]?.path == .relayed)
+        #expect(planner.paths?.status.peers[peerKey.base64]?.relay == relayKeys[0].base64)
+        // Handshakes stop (WireGuard gives a session up after 180 s): connecting again, with the reason.
+        _ = planner.step(.init(device: device(bob(at: proxy, handshake: 101.5)), relays: engine(usable: relayKeys, routed: true, sentVia: relayKeys[0]),
+                               relayRecords: records, probedNat: .symmetric, now: at(101.5 + PathPlanner.relayedHandshakeFresh)))
+        #expect(planner.paths?.status.peers[peerKey.base64]?.path == .relayConnecting)
+        #expect(planner.paths?.status.peers[peerKey.base64]?.reason?.hasPrefix("handshakes through the relay stopped") == true)
     }
 
     /// Relayed through the first relay; the engine moves the packets to the second (the first
@@ -180,10 +200,10 @@ import WireGuard
         }
         let first = planner.step(.init(state: state(peerNat: .portPreserving), device: device(rx: 0, tx: 100), relays: tcp,
                                        relayRecords: records, now: at(100)))
-        #expect(first.relay.first == .setRelays(planner.relayChoice?.targets ?? [], udpBlocked: true))
-        #expect(!first.relay.contains(.route(fixture.serverKey, preferring: planner.reportedRelays)))
+        #expect(first.relay.first == .setRelays(planner.relayChoice?.targets ?? [], udpBlocked: true, known: planner.relayChoice?.known ?? []))
+        #expect(!first.relay.contains(.route(fixture.serverKey, preferring: planner.reportedRelays, peerRelays: [])))
         let moved = planner.step(.init(device: device(rx: 0, tx: 5000), relays: tcp, relayRecords: records, now: at(130)))
-        #expect(moved.relay.contains(.route(fixture.serverKey, preferring: planner.reportedRelays)))
+        #expect(moved.relay.contains(.route(fixture.serverKey, preferring: planner.reportedRelays, peerRelays: [])))
         #expect(moved.resolving(proxies: [fixture.serverKey: proxy]).peers.contains(
             PeerUpdate(publicKey: fixture.serverKey, action: .updateOnly, endpoint: proxy)))
     }

@@ -172,7 +172,7 @@ import WireGuard
         let routed = driver.tick(device: device, now: 100.1)
         // Until the engine has opened the proxy, the update names the pending one.
         #expect(routed.peers.last?.endpoint == MemberPlan.pendingProxy)
-        #expect(driver.relay?.take() == [.route(peerKey, preferring: [relays[0], relays[1]])])
+        #expect(driver.relay?.take() == [.route(peerKey, preferring: [relays[0], relays[1]], peerRelays: [relays[0], relays[1]])])
 
         let proxy = Endpoint("127.0.0.1:40001")!
         driver.relay?.begin(status: usable(relays, proxy: proxy))
@@ -181,7 +181,7 @@ import WireGuard
         let update = driver.plan(state: after, desired: desired(after), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving,
                                  device: device, now: 101)
         #expect(update.peers.isEmpty)
-        #expect(driver.relay?.take() == [.route(peerKey, preferring: [relays[1], relays[0]])])
+        #expect(driver.relay?.take() == [.route(peerKey, preferring: [relays[1], relays[0]], peerRelays: [relays[1], relays[0]])])
         #expect(driver.relay?.proxy(for: peerKey) == proxy)
     }
 

@@ -51,7 +51,7 @@ import WireGuard
         #expect(update(device(serverAt: external, rx: 200, tx: 300), at: 69).isEmpty)
         let toRelay = update(device(serverAt: external, rx: 200, tx: 400), at: 70)
         #expect(toRelay == [PeerUpdate(publicKey: fixture.serverKey, action: .updateOnly, endpoint: MemberPlan.pendingProxy)])
-        #expect(relay?.take() == [.route(fixture.serverKey, preferring: [relayKey])])
+        #expect(relay?.take() == [.route(fixture.serverKey, preferring: [relayKey], peerRelays: [])])
         // The engine opened the proxy: a state's diff now puts the server there, and so does the route.
         relay?.begin(status: status(routed: true))
         #expect(route.endpoint(relay: relay) == proxy)

@@ -169,6 +169,45 @@ import WireGuard
         #expect(low.status().routes[keyHigh.publicKey]?.lastInboundVia == relay2.target.key)
     }
 
+    /// Members far apart hold no relay in common: the end that leads (the lesser key) registers
+    /// on demand with its peer's relay, and the pair meets there; `status` marks that link
+    /// on demand, and the follower needs none of its own.
+    @Test func aPairWithNoRelayInCommonMeetsOnTheFollowersRelay() throws {
+        let relay1 = try LoopbackRelay(), relay2 = try LoopbackRelay()
+        defer { relay1.stop(); relay2.stop() }
+        let wireGuardLow = try DatagramSocket(port: 0), wireGuardHigh = try DatagramSocket(port: 0)
+        let keys = [PrivateKey.generate(), PrivateKey.generate()].sorted {
+            $0.publicKey.bytes.lexicographicallyPrecedes($1.publicKey.bytes)
+        }
+        let (keyLow, keyHigh) = (keys[0], keys[1])
+        let low = try RelayClientEngine(clientKey: keyLow, wireGuardPort: wireGuardLow.localPort, logger: Logger(label: "low"))
+        let high = try RelayClientEngine(clientKey: keyHigh, wireGuardPort: wireGuardHigh.localPort, logger: Logger(label: "high"))
+        defer { low.stop(); high.stop() }
+        let known = [relay1.target, relay2.target]
+        low.setRelays([relay1.target], udpBlocked: false, known: known)
+        high.setRelays([relay2.target], udpBlocked: false, known: known)
+        #expect(Self.waitFor(3) {
+            low.status().links[relay1.target.key]?.usable == true && high.status().links[relay2.target.key]?.usable == true
+        })
+        let highAtLow = try low.route(keyHigh.publicKey, preferring: [relay2.target.key, relay1.target.key],
+                                      peerRelays: [relay2.target.key])
+        let lowAtHigh = try high.route(keyLow.publicKey, preferring: [relay1.target.key, relay2.target.key],
+                                       peerRelays: [relay1.target.key])
+        #expect(Self.waitFor(3) { low.status().links[relay2.target.key]?.usable == true })
+        #expect(low.status().links[relay2.target.key]?.onDemand == true)
+        #expect(low.status().links[relay1.target.key]?.onDemand == false)
+
+        try wireGuardLow.send(Array("initiation".utf8), to: highAtLow)
+        let (first, fromHighsProxy) = try #require(try wireGuardHigh.receive(timeout: 2))
+        #expect(String(decoding: first, as: UTF8.self) == "initiation")
+        #expect(fromHighsProxy == lowAtHigh)
+        #expect(low.status().routes[keyHigh.publicKey]?.lastSentVia == relay2.target.key)
+        try wireGuardHigh.send(Array("response".utf8), to: lowAtHigh)
+        let (answer, _) = try #require(try wireGuardLow.receive(timeout: 2))
+        #expect(String(decoding: answer, as: UTF8.self) == "response")
+        #expect(high.status().routes[keyLow.publicKey]?.lastSentVia == relay2.target.key)
+    }
+
     /// WireGuard's first handshake initiation often leaves before the relay registration is
     /// done; held, it goes out when the registration is, instead of 5 s later as WireGuard's retry.
     @Test func holdsPacketsUntilARelayCanCarryThem() throws {

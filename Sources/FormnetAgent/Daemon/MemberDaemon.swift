@@ -139,13 +139,13 @@ public struct MemberDaemon {
         var proxies: [PublicKey: Endpoint] = [:]
         for command in commands {
             switch command {
-            case .setRelays(let targets, let udpBlocked): engine.setRelays(targets, udpBlocked: udpBlocked)
+            case .setRelays(let targets, let udpBlocked, let known): engine.setRelays(targets, udpBlocked: udpBlocked, known: known)
             case .setWireGuardPort(let port): engine.setWireGuardPort(port)
             case .unroute(let peer): engine.unroute(peer)
             case .refuseChannel(let peer): engine.refuseChannel(of: peer)
-            case .route(let peer, let preferences):
+            case .route(let peer, let preferences, let peerRelays):
                 do {
-                    proxies[peer] = try engine.route(peer, preferring: preferences)
+                    proxies[peer] = try engine.route(peer, preferring: preferences, peerRelays: peerRelays)
                 } catch {
                     member.logger.warning("relay route for \(peer): \(error)")
                 }

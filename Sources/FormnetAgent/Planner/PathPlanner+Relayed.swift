@@ -30,16 +30,25 @@ extension PathPlanner {
     }
 
     /// Points the peer at its relay proxy; re-added so the first initiation leaves at once.
+    /// The path shows as connecting through the relay until a handshake goes through it.
     mutating func routeThroughRelay(_ key: PublicKey, entry: PeerTraversal, reason: TraversalMachine.Reason,
-                                            relays: RelayEngineStatus) -> [PeerUpdate] {
-        guard let proxy = relay?.route(key, peerRelays: entry.peerRelays), let ranked = relay?.ranked else { return [] }
-        let via = relays.links[ranked.first { id in entry.peerRelays.contains(id) && relays.links[id]?.usable == true }
-            ?? ranked.first { relays.links[$0]?.usable == true } ?? key]
-        logger.info("\(network): \(label(key)): relayed (\(Self.describe(reason))) through \(via.map { "\($0.target.endpoint)" } ?? "a relay")")
-        status.peers[key.base64] = .init(path: .relayed, endpoint: via?.target.endpoint, natType: entry.inputs.peer,
-                                         reason: Self.describe(reason), relay: via?.target.key.base64)
+                                            relays: RelayEngineStatus, now: Double) -> [PeerUpdate] {
+        guard let proxy = relay?.route(key, peerRelays: entry.peerRelays) else { return [] }
+        let via = Self.likelyRelay(peerRelays: entry.peerRelays, ranked: relay?.ranked ?? [], relays: relays)
+        logger.info("\(network): \(label(key)): relaying (\(Self.describe(reason))) through \(via.map { "\($0.target.endpoint)" } ?? "a relay, once one answers")")
+        peers[key]?.relayedSince = now
+        peers[key]?.relayReason = Self.describe(reason)
+        status.peers[key.base64] = .init(path: .relayConnecting, endpoint: via?.target.endpoint, natType: entry.inputs.peer,
+                                         reason: "no handshake through the relay yet; \(Self.describe(reason))",
+                                         relay: via?.target.key.base64)
         return [.remove(key), PeerUpdate(publicKey: key, endpoint: proxy, persistentKeepalive: entry.desired.persistentKeepalive,
                                          replaceAllowedIPs: true, allowedIPs: entry.desired.allowedIPs)]
+    }
+
+    /// The relay a new route will most likely leave through: the first usable of the peer's
+    /// relays, else of this member's.
+    private static func likelyRelay(peerRelays: [PublicKey], ranked: [PublicKey], relays: RelayEngineStatus) -> RelayEngineStatus.Link? {
+        (peerRelays + ranked).lazy.compactMap { relays.links[$0] }.first { $0.usable }
     }
 
     /// A relayed peer: reports which relay carries it, and takes a direct path when the peer's
@@ -91,16 +100,39 @@ extension PathPlanner {
         } else {
             peers[key]?.pathWatch = nil
         }
-        if let route = relays.routes[key], let via = (route.channel == nil ? nil : route.channelVia) ?? route.lastSentVia ?? route.lastInboundVia,
-           let link = relays.links[via],
-           status.peers[key.base64]?.relay != via.base64 || status.peers[key.base64]?.path != .relayed {
-            // Also when a re-plan wrote unreachable-direct while no relay was usable for a moment
-            // (a failover): the route stayed, and the packets it carries say the path is relayed.
-            let previous = status.peers[key.base64]
-            status.peers[key.base64] = .init(path: .relayed, endpoint: link.target.endpoint, natType: entry.inputs.peer,
-                                             reason: previous?.reason, relay: via.base64)
-            logger.info("\(network): \(label(key)): now relayed through \(link.target.endpoint)")
-        }
+        reportRelayed(key, entry: entry, live: live, relays: relays, now: now)
         return updates
+    }
+
+    /// What `show` says of a relayed peer: relayed through the relay that carries its packets
+    /// once a handshake went through the relays since it was routed, and fresh (WireGuard
+    /// rekeys at least every two minutes while packets flow, keepalives included); before that,
+    /// or once handshakes stop, connecting through it, with the reason.
+    private mutating func reportRelayed(_ key: PublicKey, entry: PeerTraversal, live: Peer?, relays: RelayEngineStatus, now: Double) {
+        let route = relays.routes[key]
+        let carrier = route.flatMap { route in (route.channel == nil ? nil : route.channelVia) ?? route.lastSentVia ?? route.lastInboundVia }
+            .flatMap { relays.links[$0] }
+            ?? Self.likelyRelay(peerRelays: entry.peerRelays, ranked: relay?.ranked ?? [], relays: relays)
+        let since = entry.relayedSince ?? now
+        let handshake = live?.lastHandshake?.timeIntervalSince1970
+        let confirmed = handshake.map { $0 >= since && now - $0 < Self.relayedHandshakeFresh } ?? false
+        let previous = status.peers[key.base64]
+        var reason = entry.relayReason
+        if !confirmed {
+            let waiting = carrier == nil ? "no relay answers"
+                : handshake.map { $0 >= since } == true ? "handshakes through the relay stopped" : "no handshake through the relay yet"
+            reason = [waiting, entry.relayReason].compactMap { $0 }.joined(separator: "; ")
+        }
+        let path: TraversalStatus.Path = confirmed ? .relayed : .relayConnecting
+        let relayKey = carrier?.target.key.base64
+        guard previous?.path != path || previous?.relay != relayKey || previous?.reason != reason else { return }
+        status.peers[key.base64] = .init(path: path, endpoint: carrier?.target.endpoint, natType: entry.inputs.peer,
+                                         reason: reason, relay: relayKey)
+        guard previous?.path != path || previous?.relay != relayKey else { return }
+        if confirmed {
+            logger.info("\(network): \(label(key)): relayed through \(carrier.map { "\($0.target.endpoint)" } ?? "-")")
+        } else {
+            logger.info("\(network): \(label(key)): connecting through relay \(carrier.map { "\($0.target.endpoint)" } ?? "-") (\(reason ?? ""))")
+        }
     }
 }

@@ -38,6 +38,10 @@ struct PathPlanner {
         var failedTrials = 0
         /// While WireGuard sends to a relay channel for the peer: whether anything comes back.
         var pathWatch: PathWatch?
+        /// When the peer was last routed through the relays: a handshake after it went through one.
+        var relayedSince: Double?
+        /// Why it was routed through the relays, for `show`.
+        var relayReason: String?
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
@@ -47,6 +51,10 @@ struct PathPlanner {
     /// Candidates that all failed within this window are not tried again when the daemon
     /// starts: the peer is relayed at once (and trials look for a direct path in the background).
     static let recentFailureWindow = 600.0
+    /// A relayed path counts as carrying packets while its last handshake is younger than this:
+    /// WireGuard starts a new one after 120 s of sending (keepalives included), and gives a
+    /// session up after 180 s.
+    static let relayedHandshakeFresh = 180.0
 
     let network: String
     let options: TraversalOptions
@@ -184,7 +192,7 @@ struct PathPlanner {
                     continue
                 }
                 if case .unreachable(let reason, _) = machine.phase, relay?.hasUsableRelay == true {
-                    updates += routeThroughRelay(key, entry: entry, reason: reason, relays: relays)
+                    updates += routeThroughRelay(key, entry: entry, reason: reason, relays: relays, now: now)
                     continue
                 }
             }
@@ -256,6 +264,8 @@ struct PathPlanner {
                         updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: proxy))
                     }
                     status.peers[key.base64] = .init(path: .relayed, natType: peerNat, reason: "the peer relays to us")
+                    peers[key]?.relayedSince = device?.lastHandshake?.timeIntervalSince1970 ?? now
+                    peers[key]?.relayReason = "the peer relays to us"
                     continue
                 }
                 let kind = machine.candidates.first { $0.endpoint == endpoint }?.kind ?? candidate.kind
@@ -271,7 +281,7 @@ struct PathPlanner {
                 }
             case .unreachable(let reason):
                 if let relays = relay?.status, relay?.hasUsableRelay == true, let entry = peers[key] {
-                    updates += routeThroughRelay(key, entry: entry, reason: reason, relays: relays)
+                    updates += routeThroughRelay(key, entry: entry, reason: reason, relays: relays, now: now)
                     continue
                 }
                 var endpoint = device?.endpoint

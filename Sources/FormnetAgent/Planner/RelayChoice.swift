@@ -16,6 +16,8 @@ struct RelayChoice: Sendable {
     let locator: GeoLocator
     let logger: Logger
     private(set) var targets: [RelayTarget] = []
+    /// Every relay of the registry: where the engine may register on demand.
+    private(set) var known: [RelayTarget] = []
     /// Registered relays, home first: what this member reports to the server.
     private(set) var ranked: [PublicKey] = []
     private(set) var home: PublicKey?
@@ -58,11 +60,13 @@ struct RelayChoice: Sendable {
         let chosen = order.prefix(API.maxReportedRelays).compactMap { key in records.first { $0.key == key } }
         let wanted = chosen.map { RelayTarget(key: $0.key, endpoint: $0.endpoint) }
         let blocked = ownNat == .udpBlocked
+        let all = records.map { RelayTarget(key: $0.key, endpoint: $0.endpoint) }
         var command: RelayCommand?
-        if Set(wanted) != Set(targets) || blocked != udpBlocked {
+        if Set(wanted) != Set(targets) || blocked != udpBlocked || Set(all) != Set(known) {
             targets = wanted
+            known = all
             udpBlocked = blocked
-            command = .setRelays(wanted, udpBlocked: blocked)
+            command = .setRelays(wanted, udpBlocked: blocked, known: all)
         }
         ranked = chosen.map(\.key)
         let rows = statusRows(order: order, records: records, candidates: candidates, ownLocation: ownLocation, status: status)
@@ -83,7 +87,8 @@ struct RelayChoice: Sendable {
                 rttMs: candidate.rttMilliseconds, load: candidate.load, capacity: candidate.capacity,
                 sources: record.sources.map(\.description).sorted(), home: key == home,
                 health: Self.health(link: link, record: record, now: status.now),
-                transport: link.map { $0.transport == .tcp ? "tcp" : "udp" })
+                transport: link.map { $0.transport == .tcp ? "tcp" : "udp" },
+                registration: link.map { $0.onDemand ? .onDemand : .standing })
         }
     }
 

@@ -40,10 +40,11 @@ struct RelayRoutes: Sendable {
     }
 
     /// Routes a peer through the relays and returns the proxy endpoint WireGuard must use:
-    /// the peer's reported relays first (it is registered there), then ours.
+    /// the peer's reported relays first (it is registered there; the engine registers with one
+    /// on demand when this member holds none), then ours.
     mutating func route(_ peer: PublicKey, peerRelays: [PublicKey]) -> Endpoint {
-        let preferences = peerRelays.filter { ranked.contains($0) } + ranked.filter { !peerRelays.contains($0) }
-        commands.append(.route(peer, preferring: preferences))
+        let preferences = peerRelays + ranked.filter { !peerRelays.contains($0) }
+        commands.append(.route(peer, preferring: preferences, peerRelays: peerRelays))
         let open = unrouted.contains(peer) ? nil : status.routes[peer]?.proxy
         let proxy = proxies[peer] ?? open ?? MemberPlan.pendingProxy
         proxies[peer] = proxy

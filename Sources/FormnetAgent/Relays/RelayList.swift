@@ -58,6 +58,11 @@ public enum RelayList {
             }
             lines.append("    source: \(relay.sources.joined(separator: ", "))")
             lines.append("    health: \(relay.health.rawValue)\(relay.transport.map { " (\($0))" } ?? "")")
+            switch relay.registration {
+            case .standing: lines.append("    registration: standing")
+            case .onDemand: lines.append("    registration: on demand (a relayed peer is registered there)")
+            case nil: break
+            }
         }
         return lines.joined(separator: "\n")
     }

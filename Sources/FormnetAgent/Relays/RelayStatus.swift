@@ -22,6 +22,15 @@ public struct RelayStatus: Codable, Sendable, Equatable {
         case unknown
     }
 
+    /// Why this member holds a registration with a relay.
+    public enum Registration: String, Codable, Sendable {
+        /// One of the few best relays the member keeps and reports to the server.
+        case standing
+        /// Made for a relayed peer registered there, while none of the peer's relays is standing
+        /// here; closed a minute after no route needs it.
+        case onDemand = "on-demand"
+    }
+
     public struct Relay: Codable, Sendable, Equatable {
         /// Base64.
         public var key: String
@@ -40,10 +49,12 @@ public struct RelayStatus: Codable, Sendable, Equatable {
         public var health: Health
         /// "udp" or "tcp" while registered.
         public var transport: String?
+        /// Nil when the member holds no registration with it.
+        public var registration: Registration?
 
         public init(key: String, endpoint: Endpoint, location: GeoLocation? = nil, distanceKm: Double? = nil,
                     rttMs: Double? = nil, load: Int? = nil, capacity: Int? = nil, sources: [String],
-                    home: Bool = false, health: Health, transport: String? = nil) {
+                    home: Bool = false, health: Health, transport: String? = nil, registration: Registration? = nil) {
             self.key = key
             self.endpoint = endpoint
             self.location = location
@@ -55,6 +66,7 @@ public struct RelayStatus: Codable, Sendable, Equatable {
             self.home = home
             self.health = health
             self.transport = transport
+            self.registration = registration
         }
     }
 
@@ -74,7 +86,8 @@ public struct RelayStatus: Codable, Sendable, Equatable {
     static func differs(_ relays: [Relay], from written: [Relay]) -> Bool {
         guard relays.count == written.count else { return true }
         return zip(relays, written).contains { new, old in
-            guard new.key == old.key, new.home == old.home, new.health == old.health, new.transport == old.transport else { return true }
+            guard new.key == old.key, new.home == old.home, new.health == old.health, new.transport == old.transport,
+                  new.registration == old.registration else { return true }
             switch (new.rttMs, old.rttMs) {
             case (nil, nil): return false
             case (let now?, let before?): return abs(now - before) > max(5, 0.1 * before)

@@ -1,0 +1,90 @@
+import WireGuard
+
+/// Registrations the engine makes for its routes rather than for this member (ADR 0011).
+///
+/// A member keeps standing registrations with the few relays nearest to it; a peer far away
+/// keeps its own near itself, and the two sets may not meet. A route whose peer reports no relay
+/// that this member is usable on registers on demand with the first of the peer's relays (its
+/// home, unless that failed), as a Tailscale client connects to a peer's home DERP region. Of a
+/// pair, the end that follows (`RouteTable.follows`) needs none while its peer's packets arrive
+/// through a relay it holds: the other end registered with this end's relay, and the pair meets
+/// there. A registration no route has wanted for `linger` is closed.
+///
+/// No system calls: `EngineState` opens and closes the links this answers.
+struct OnDemandRelays {
+    /// An unwanted on-demand registration stays this long: a route that goes back to the relay
+    /// within it (a direct path that failed again, a peer that re-reports its relays) finds it up.
+    static let linger = 60.0
+    /// A relay that has not become usable this long after it was asked for (or after it stopped
+    /// answering) counts as failed for `failedHold`: the next of the peer's relays is tried.
+    /// Registration over a 300 ms path with a cookie round takes about a second.
+    static let giveUpAfter = 5.0
+    static let failedHold = 30.0
+    /// On-demand registrations at most, on top of the standing ones: each costs the relay a
+    /// session-table entry and this member a ping a second.
+    static let maxLinks = 8
+
+    /// On-demand relays, and when a route last wanted each.
+    private(set) var wantedAt: [PublicKey: Double] = [:]
+    /// When each on-demand relay was last seen not usable, while it is not (cleared once it is).
+    private var unusableSince: [PublicKey: Double] = [:]
+    /// Relays given up on, and when.
+    private(set) var failed: [PublicKey: Double] = [:]
+
+    func contains(_ relay: PublicKey) -> Bool { wantedAt[relay] != nil }
+
+    var relays: Set<PublicKey> { Set(wantedAt.keys) }
+
+    /// The relay `route` needs a registration with that it has not, if any.
+    func wanted<Link: RouteLink>(by route: Route, links: [PublicKey: Link], standing: Set<PublicKey>,
+                                 known: Set<PublicKey>, now: Double) -> PublicKey? {
+        guard !route.peerRelays.isEmpty else { return nil }
+        func usable(_ key: PublicKey) -> Bool { links[key]?.isUsable(now: now) == true }
+        if route.peerRelays.contains(where: { standing.contains($0) && usable($0) }) { return nil }
+        if route.followsPeer, let via = route.lastInboundVia, standing.contains(via), usable(via) { return nil }
+        return route.peerRelays.first { key in
+            !standing.contains(key) && known.contains(key) && failed[key].map { now - $0 >= Self.failedHold } ?? true
+        }
+    }
+
+    /// One pass over the routes: the relays to register with now, and the on-demand links to close
+    /// (unwanted for `linger`, or failed and unwanted). A relay that became standing is no longer
+    /// on demand; one that stopped being standing while a route wants it stays, on demand.
+    mutating func update<Link: RouteLink>(routes: some Collection<Route>, links: [PublicKey: Link], standing: Set<PublicKey>,
+                                          known: Set<PublicKey>, now: Double) -> (open: [PublicKey], close: [PublicKey]) {
+        for key in wantedAt.keys where standing.contains(key) { wantedAt[key] = nil }
+        failed = failed.filter { now - $0.value < Self.failedHold }
+        for key in wantedAt.keys {
+            if links[key]?.isUsable(now: now) == true {
+                unusableSince[key] = nil
+            } else if let since = unusableSince[key] {
+                if now - since >= Self.giveUpAfter { failed[key] = now }
+            } else {
+                unusableSince[key] = now
+            }
+        }
+        var open: [PublicKey] = []
+        for route in routes {
+            guard let key = wanted(by: route, links: links, standing: standing, known: known, now: now) else { continue }
+            if wantedAt[key] == nil {
+                guard wantedAt.count < Self.maxLinks else { continue }
+                open.append(key)
+                unusableSince[key] = now
+            }
+            wantedAt[key] = now
+        }
+        var close: [PublicKey] = []
+        for (key, at) in wantedAt where at < now && (now - at >= Self.linger || failed[key] != nil) {
+            close.append(key)
+            wantedAt[key] = nil
+            unusableSince[key] = nil
+        }
+        return (open, close)
+    }
+
+    /// A relay that became standing, or whose link the engine closed.
+    mutating func forget(_ relay: PublicKey) {
+        wantedAt[relay] = nil
+        unusableSince[relay] = nil
+    }
+}
