@@ -59,6 +59,23 @@ import WireGuard
         #expect(RelaySelection.rank(byDistance, ownLocation: Self.origin).map(\.key) == [Self.key(2), Self.key(1), Self.key(3)])
     }
 
+    /// On a quiet network every relay answers within a millisecond: distance, not load, decides
+    /// between RTT-tied relays, so a far relay measured on demand does not displace a near one.
+    @Test func distanceBreaksRTTTiesBeforeLoad() {
+        let candidates = [
+            Candidate(key: Self.key(1), location: Self.tokyo, rttMilliseconds: 0.4, load: 0, capacity: 100),
+            Candidate(key: Self.key(2), location: Self.paris, rttMilliseconds: 0.6, load: 90, capacity: 100),
+            Candidate(key: Self.key(3), location: Self.frankfurt, rttMilliseconds: 0.9, load: 50, capacity: 100),
+            Candidate(key: Self.key(4), rttMilliseconds: 0.5, load: 0, capacity: 100),
+        ]
+        #expect(RelaySelection.rank(candidates, ownLocation: Self.frankfurt).map(\.key)
+            == [Self.key(3), Self.key(2), Self.key(1), Self.key(4)])
+        // A real difference in RTT still beats distance.
+        var slower = candidates
+        slower[2].rttMilliseconds = 30
+        #expect(RelaySelection.rank(slower, ownLocation: Self.frankfurt).first?.key == Self.key(2))
+    }
+
     @Test func keepsHomeForASmallGain() {
         let candidates = [
             Candidate(key: Self.key(1), rttMilliseconds: 25),

@@ -9,10 +9,12 @@ import WireGuard
 ///    among measured relays the lower smoothed RTT (`smoothedRTT`: three pongs) ranks first;
 /// 3. among unmeasured relays, when this host's location is known, located relays by
 ///    great-circle distance from it, nearest first, then relays whose location is unknown;
-/// 4. RTTs within 1 ms, or distances within 50 km, are ties, which the load ratio
-///    (load / capacity, lower first, unknown last) breaks: such small differences are noise,
-///    a busy relay is not. Ties are measured from the best relay of each tier, so that the
-///    order stays total;
+/// 4. RTTs within 1 ms are ties, which distance breaks where it is known (a relay near in
+///    space stays the better bet when RTTs look alike: on a quiet network every relay answers
+///    within a millisecond, and a far relay measured on demand must not take a near one's
+///    place); distances within 50 km are ties, which the load ratio (load / capacity, lower
+///    first, unknown last) breaks: such small differences are noise, a busy relay is not.
+///    Ties are measured from the best relay of each tier, so that the order stays total;
 /// 5. the relay key, so that the same inputs always give the same order.
 ///
 /// Home, with hysteresis so that two relays of similar RTT do not make it flap:
@@ -82,12 +84,14 @@ public enum RelaySelection {
         func order(_ group: [Candidate]) -> [Candidate] {
             let measured = group.compactMap { candidate in candidate.rttMilliseconds.map { (candidate, $0) } }
             let unmeasured = group.filter { $0.rttMilliseconds == nil }
-            let located = unmeasured.compactMap { candidate in
+            return tiered(measured, tolerance: rttTieMilliseconds, within: nearestFirst) + nearestFirst(unmeasured)
+        }
+        func nearestFirst(_ group: [Candidate]) -> [Candidate] {
+            let located = group.compactMap { candidate in
                 ownLocation.flatMap { own in candidate.location.map { (candidate, own.distance(to: $0)) } }
             }
-            let unlocated = unmeasured.filter { ownLocation == nil || $0.location == nil }
-            return tiered(measured, tolerance: rttTieMilliseconds) + tiered(located, tolerance: distanceTieKilometres)
-                + byLoad(unlocated)
+            let unlocated = group.filter { ownLocation == nil || $0.location == nil }
+            return tiered(located, tolerance: distanceTieKilometres, within: byLoad) + byLoad(unlocated)
         }
         return order(byKey.filter(\.healthy)) + order(byKey.filter { !$0.healthy })
     }
@@ -124,8 +128,9 @@ public enum RelaySelection {
     }
 
     /// Sorted by their metric, cut into tiers of relays within `tolerance` of each tier's first,
-    /// each tier then ordered by load.
-    private static func tiered(_ measured: [(Candidate, Double)], tolerance: Double) -> [Candidate] {
+    /// each tier then ordered by `within`.
+    private static func tiered(_ measured: [(Candidate, Double)], tolerance: Double,
+                               within: ([Candidate]) -> [Candidate]) -> [Candidate] {
         var tiers: [[(Candidate, Double)]] = []
         for entry in measured.sorted(by: { $0.1 < $1.1 }) {
             if let leader = tiers.last?.first, entry.1 - leader.1 <= tolerance {
@@ -134,7 +139,7 @@ public enum RelaySelection {
                 tiers.append([entry])
             }
         }
-        return tiers.flatMap { byLoad($0.map(\.0)) }
+        return tiers.flatMap { within($0.map(\.0)) }
     }
 
     /// Stable, so relays of equal load keep the order they came in (by metric, then key).
