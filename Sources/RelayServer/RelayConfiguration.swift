@@ -34,6 +34,19 @@ public struct RelayConfiguration: Sendable {
 
     public init() {}
 
+    /// The per-tunnel bandwidth and per-source frame rate `start-relay` applies unless told
+    /// otherwise. A relay that serves strangers (`--open`, `--allow-keys`) keeps the Geogram
+    /// seed's conservative limits (~8 Mbit/s a tunnel); one that serves its own network's members
+    /// gives them its full speed: no bandwidth cap to speak of, and a frame rate per source that a
+    /// 10 Gbit/s member does not reach (about 11 Gbit/s of full-size frames) while a flood from
+    /// one address is still cut off.
+    public struct DefaultLimits: Sendable, Equatable {
+        public var bandwidthKBps: Int
+        public var rateLimit: Int
+    }
+    public static let strangerLimits = DefaultLimits(bandwidthKBps: 1000, rateLimit: 20_000)
+    public static let memberLimits = DefaultLimits(bandwidthKBps: Int(Int32.max), rateLimit: 1_000_000)
+
     var bandwidthBytesPerSecond: Int64 { Int64(maxBandwidthKBps) * 1024 }
     /// One second's worth, but never less than a few full frames so a slow tunnel can still send one.
     var bandwidthBurst: Int64 { max(bandwidthBytesPerSecond, Int64(4 * RelayWire.maxFrame)) }

@@ -24,11 +24,13 @@ struct StartRelay: ParsableCommand {
     @Option(help: "Maximum concurrent registrations.") var maxConnections = 100
     @Option(help: "Maximum TCP connections from one IPv4 address or IPv6 /64.") var maxTcpPerAddress = 8
     @Option(help: "With --open: maximum registrations from one IPv4 address or IPv6 /64.") var maxSessionsPerAddress = 16
-    @Option(help: "Bandwidth per tunnel, KB/s.") var maxBandwidth = 1000
+    @Option(help: "Bandwidth per tunnel, KB/s (default: 1000 with --open or --allow-keys; none with --network, whose members get the relay's full speed).")
+    var maxBandwidth: Int?
     @Option(help: "Maximum distinct destinations per registered key, and channels one key holds.") var maxTunnelsPerDevice = 20
     @Option(help: "Maximum channel ports open at once (0: none; clients then send data frames).") var maxChannels = 1024
     @Option(help: "UDP ports for channels, LOW-HIGH; open them to clients in the firewall.") var channelPorts = "51822-52845"
-    @Option(help: "Frames per second per source IP address.") var rateLimit = 20_000
+    @Option(help: "Frames per second per source IP address (default: 20000 with --open or --allow-keys; 1000000 with --network).")
+    var rateLimit: Int?
     @Option(help: "File of base64 public keys to serve, one a line; reloaded when it changes.") var allowKeys: String?
     @Option(help: "Serve the members of this formnet network (DATA_DIR/NET.members).") var network: String?
     @Flag(help: "Serve every key, within the limits.") var open = false
@@ -54,7 +56,8 @@ struct StartRelay: ParsableCommand {
                 (a relay without one would forward traffic for anyone on the internet)
                 """)
         }
-        guard maxConnections > 0, maxTcpPerAddress > 0, maxSessionsPerAddress > 0, maxBandwidth > 0, maxTunnelsPerDevice > 0, rateLimit > 0, maxChannels >= 0 else {
+        guard maxConnections > 0, maxTcpPerAddress > 0, maxSessionsPerAddress > 0, maxBandwidth ?? 1 > 0, maxTunnelsPerDevice > 0,
+              rateLimit ?? 1 > 0, maxChannels >= 0 else {
             throw ValidationError("limits must be positive")
         }
         guard PortRange.parse(channelPorts) != nil else {
@@ -87,10 +90,11 @@ struct StartRelay: ParsableCommand {
         options.configuration.maxConnections = maxConnections
         options.configuration.maxTCPPerAddress = maxTcpPerAddress
         options.configuration.maxSessionsPerAddress = maxSessionsPerAddress
-        options.configuration.maxBandwidthKBps = maxBandwidth
+        let limits = network == nil ? RelayConfiguration.strangerLimits : RelayConfiguration.memberLimits
+        options.configuration.maxBandwidthKBps = maxBandwidth ?? limits.bandwidthKBps
         options.configuration.maxTunnelsPerDevice = maxTunnelsPerDevice
         options.configuration.maxChannels = maxChannels
-        options.configuration.rateLimit = rateLimit
+        options.configuration.rateLimit = rateLimit ?? limits.rateLimit
         options.configuration.location = location.flatMap(RelayLocation.init(parsing:)) ?? .unknown
         options.configuration.peerRelays = peerRelay.compactMap(PeerRelayArgument.parse)
         options.configuration.endpoints = endpoint.compactMap(Endpoint.init).map(RelayAddress.init)

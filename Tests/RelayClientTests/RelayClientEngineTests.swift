@@ -254,6 +254,12 @@ import WireGuard
         for engine in [engineA, engineB] { engine.setRelays([relay.target], udpBlocked: false) }
         let proxyForB = try engineA.route(keyB.publicKey, preferring: [relay.target.key])
         let proxyForA = try engineB.route(keyA.publicKey, preferring: [relay.target.key])
+        // A channel is asked for once the peer's packets came through the relay.
+        #expect(Self.waitFor(3) { [engineA, engineB].allSatisfy { $0.status().links[relay.target.key]?.usable == true } })
+        try wireGuardA.send(Array("first".utf8), to: proxyForB)
+        _ = try #require(try wireGuardB.receive(timeout: 2))
+        try wireGuardB.send(Array("answer".utf8), to: proxyForA)
+        _ = try #require(try wireGuardA.receive(timeout: 2))
         #expect(Self.waitFor(5) {
             engineA.status().routes[keyB.publicKey]?.channel != nil && engineB.status().routes[keyA.publicKey]?.channel != nil
         })

@@ -103,6 +103,9 @@ import WireGuard
 
     @Test mutating func aChannelIsAskedForOnceARetryAndRenewed() {
         let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        // Not before the peer's packets came through the relay: it may not be there at all.
+        #expect(table.channelRequestDue(for: route, links: links, now: 0.5) == nil)
+        table.recordInbound(route, via: Self.relayA, now: 0.9)
         #expect(table.channelRequestDue(for: route, links: links, now: 1) === linkA)
         #expect(table.channelRequestDue(for: route, links: links, now: 1.5) == nil)
         #expect(table.channelRequestDue(for: route, links: links, now: 1 + RouteTable.channelRetry) === linkA)
@@ -119,6 +122,7 @@ import WireGuard
     @Test mutating func noChannelFromARelayThatSeesTheMemberElsewhere() {
         let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
         let own = OwnAddresses(observedByServer: IPAddress("198.51.100.7")!, local: [IPAddress("192.168.1.20")!])
+        table.recordInbound(route, via: Self.relayA, now: 0.5)
         linkA.observedAddress = IPAddress("203.0.113.99")
         #expect(table.channelRequestDue(for: route, links: links, ownAddresses: own, now: 1) == nil)
         linkA.observedAddress = IPAddress("192.168.1.20")
@@ -160,6 +164,7 @@ import WireGuard
 
     @Test mutating func portZeroHoldsTheRelayOff() {
         let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        table.recordInbound(route, via: Self.relayA, now: 0.5)
         _ = table.channelRequestDue(for: route, links: links, now: 1)
         table.channelGranted(Self.greaterPeer, port: 0, by: linkA, now: 1)
         #expect(route.channel == nil)

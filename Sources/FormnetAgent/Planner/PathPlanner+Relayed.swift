@@ -69,7 +69,8 @@ extension PathPlanner {
         var updates: [PeerUpdate] = []
         // WireGuard follows the route's channel when the relay granted one, and goes back to the
         // proxy when it stops being usable (also after a packet through the proxy roamed it there).
-        if let wanted = relay?.wireGuardEndpoint(for: key), live?.endpoint != wanted {
+        if let wanted = relay?.wireGuardEndpoint(for: key), live?.endpoint != wanted,
+           RelayClientEngine.isProxy(wanted) || entry.channelPointed.map({ $0.endpoint != wanted || now - $0.at >= Self.channelRepointHold }) ?? true {
             let keepalive = entry.desired.persistentKeepalive
             if RelayClientEngine.isProxy(wanted) || keepalive == 0 {
                 updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted))
@@ -83,6 +84,7 @@ extension PathPlanner {
                 updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted, persistentKeepalive: keepalive))
             }
             if !RelayClientEngine.isProxy(wanted) {
+                peers[key]?.channelPointed = (wanted, now)
                 logger.info("\(network): \(label(key)): WireGuard sends through the relay's channel at \(wanted)")
             }
         }
@@ -109,13 +111,17 @@ extension PathPlanner {
     /// rekeys at least every two minutes while packets flow, keepalives included); before that,
     /// or once handshakes stop, connecting through it, with the reason.
     private mutating func reportRelayed(_ key: PublicKey, entry: PeerTraversal, live: Peer?, relays: RelayEngineStatus, now: Double) {
-        let route = relays.routes[key]
-        let carrier = route.flatMap { route in (route.channel == nil ? nil : route.channelVia) ?? route.lastSentVia ?? route.lastInboundVia }
-            .flatMap { relays.links[$0] }
-            ?? Self.likelyRelay(peerRelays: entry.peerRelays, ranked: relay?.ranked ?? [], relays: relays)
         let since = entry.relayedSince ?? now
         let handshake = live?.lastHandshake?.timeIntervalSince1970
         let confirmed = handshake.map { $0 >= since && now - $0 < Self.relayedHandshakeFresh } ?? false
+        // Relayed: the relay that carries the packets. Connecting: the one the route tries first,
+        // not the last one tried: the engine moves through the relays as each answers that the
+        // peer is not there, and an offline peer would rewrite the status every few seconds.
+        let route = relays.routes[key]
+        let carrying = route.flatMap { route in (route.channel == nil ? nil : route.channelVia) ?? route.lastSentVia ?? route.lastInboundVia }
+            .flatMap { relays.links[$0] }
+        let likely = Self.likelyRelay(peerRelays: entry.peerRelays, ranked: relay?.ranked ?? [], relays: relays)
+        let carrier = confirmed ? carrying ?? likely : likely ?? carrying
         let previous = status.peers[key.base64]
         var reason = entry.relayReason
         if !confirmed {
@@ -128,7 +134,7 @@ extension PathPlanner {
         guard previous?.path != path || previous?.relay != relayKey || previous?.reason != reason else { return }
         status.peers[key.base64] = .init(path: path, endpoint: carrier?.target.endpoint, natType: entry.inputs.peer,
                                          reason: reason, relay: relayKey)
-        guard previous?.path != path || previous?.relay != relayKey else { return }
+        guard previous?.path != path || (confirmed && previous?.relay != relayKey) else { return }
         if confirmed {
             logger.info("\(network): \(label(key)): relayed through \(carrier.map { "\($0.target.endpoint)" } ?? "-")")
         } else {
