@@ -111,6 +111,8 @@ extension PathPlanner {
     /// rekeys at least every two minutes while packets flow, keepalives included); before that,
     /// or once handshakes stop, connecting through it, with the reason.
     private mutating func reportRelayed(_ key: PublicKey, entry: PeerTraversal, live: Peer?, relays: RelayEngineStatus, now: Double) {
+        // A route made without a start time (none is known for it) counts from now on.
+        if entry.relayedSince == nil { peers[key]?.relayedSince = now }
         let since = entry.relayedSince ?? now
         let handshake = live?.lastHandshake?.timeIntervalSince1970
         let confirmed = handshake.map { $0 >= since && now - $0 < Self.relayedHandshakeFresh } ?? false

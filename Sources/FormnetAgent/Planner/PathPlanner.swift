@@ -164,7 +164,11 @@ struct PathPlanner {
                     ? entry.machine.startWithoutAttempt(candidates: ordered, local: inputs.local, peer: inputs.peer, now: now)
                     : entry.machine.start(candidates: ordered, local: inputs.local, peer: inputs.peer, now: now)
                 if actions.contains(where: { if case .attempt = $0 { true } else { false } }) { entry.lastKick = now }
+                // `apply` records what it does in `peers` (a peer routed through the relays at
+                // once, and since when): stored first and read back, so that none of it is lost.
+                peers[want.publicKey] = entry
                 updates += apply(actions, peer: want, peerNat: inputs.peer, machine: entry.machine, device: nil, now: now)
+                entry = peers[want.publicKey] ?? entry
             }
             status.peers[want.publicKey.base64]?.natType = peer.natType
             peers[want.publicKey] = entry
