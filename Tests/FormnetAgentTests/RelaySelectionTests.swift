@@ -36,7 +36,14 @@ import WireGuard
             Candidate(key: Self.key(3), location: Self.newYork, rttMilliseconds: 90),
         ]
         let outcome = RelaySelection.choose(candidates, ownLocation: Self.frankfurt, currentHome: nil)
-        #expect(outcome == RelaySelection.Outcome(ranked: [Self.key(3), Self.key(2), Self.key(1)], home: Self.key(3)))
+        // Paris, unmeasured, is 480 km away: at light's speed far more than 50 ms and three times
+        // faster than New York's 90 ms, so it goes ahead of it (it may be what this member never
+        // registered with); the measured ones keep their RTT order.
+        #expect(outcome == RelaySelection.Outcome(ranked: [Self.key(1), Self.key(3), Self.key(2)], home: Self.key(1)))
+        // Without that gap the measurements come first.
+        var near = candidates
+        near[2].rttMilliseconds = 40
+        #expect(RelaySelection.rank(near, ownLocation: Self.frankfurt).map(\.key) == [Self.key(3), Self.key(1), Self.key(2)])
     }
 
     @Test func loadBreaksTies() {
@@ -74,6 +81,26 @@ import WireGuard
         var slower = candidates
         slower[2].rttMilliseconds = 30
         #expect(RelaySelection.rank(slower, ownLocation: Self.frankfurt).first?.key == Self.key(2))
+    }
+
+    /// Only registered relays are measured: a relay far away measured on demand (200 ms) must not
+    /// keep a near relay nobody measured out of the standing set; a measured near one stays ahead.
+    @Test func aNearUnmeasuredRelayGoesAheadOfAFarMeasuredOne() {
+        let candidates = [
+            Candidate(key: Self.key(1), location: Self.frankfurt, rttMilliseconds: 200),
+            Candidate(key: Self.key(2), location: Self.tokyo, rttMilliseconds: 0.6),
+            Candidate(key: Self.key(3), location: GeoLocation(latitude: 35.7, longitude: 139.7)),
+            Candidate(key: Self.key(4)),
+        ]
+        #expect(RelaySelection.rank(candidates, ownLocation: Self.tokyo).map(\.key)
+            == [Self.key(2), Self.key(3), Self.key(1), Self.key(4)])
+        // 50 ms over light's bound is not enough alone: Frankfurt (9,300 km, >= 93 ms) measured at 120 ms
+        // stays ahead of an unmeasured relay in New York (10,800 km).
+        let far = [
+            Candidate(key: Self.key(1), location: Self.frankfurt, rttMilliseconds: 120),
+            Candidate(key: Self.key(2), location: Self.newYork),
+        ]
+        #expect(RelaySelection.rank(far, ownLocation: Self.tokyo).map(\.key) == [Self.key(1), Self.key(2)])
     }
 
     @Test func keepsHomeForASmallGain() {

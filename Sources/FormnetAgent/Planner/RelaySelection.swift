@@ -5,8 +5,13 @@ import WireGuard
 ///
 /// Ranking, first rule that separates two relays wins:
 /// 1. healthy relays before unhealthy ones (an unhealthy relay stopped answering pings);
-/// 2. relays with a measured RTT before relays without: a measurement beats any estimate;
-///    among measured relays the lower smoothed RTT (`smoothedRTT`: three pongs) ranks first;
+/// 2. relays with a measured RTT before relays without: a measurement beats an estimate;
+///    among measured relays the lower smoothed RTT (`smoothedRTT`: three pongs) ranks first.
+///    Except that an unmeasured relay whose distance puts its round trip (at light's speed in
+///    fibre, `kilometresPerMillisecond`) more than 50 ms and three times below a measured
+///    relay's RTT ranks ahead of that relay: only registered relays are measured, and a relay
+///    in another region measured on demand, or the few relays known when the member started,
+///    must not keep a near relay out of the standing set for good;
 /// 3. among unmeasured relays, when this host's location is known, located relays by
 ///    great-circle distance from it, nearest first, then relays whose location is unknown;
 /// 4. RTTs within 1 ms are ties, which distance breaks where it is known (a relay near in
@@ -31,6 +36,10 @@ public enum RelaySelection {
     public static let switchMinimumDistanceGainKilometres = 100.0
     public static let switchMinimumGainFraction = 1.0 / 3.0
     public static let smoothingWindow = 3
+    /// Round-trip distance light covers in fibre per millisecond: a lower bound of any RTT.
+    public static let kilometresPerMillisecond = 100.0
+    public static let estimateMarginMilliseconds = 50.0
+    public static let estimateMarginFactor = 3.0
 
     public struct Candidate: Sendable, Equatable {
         public var key: PublicKey
@@ -84,7 +93,25 @@ public enum RelaySelection {
         func order(_ group: [Candidate]) -> [Candidate] {
             let measured = group.compactMap { candidate in candidate.rttMilliseconds.map { (candidate, $0) } }
             let unmeasured = group.filter { $0.rttMilliseconds == nil }
-            return tiered(measured, tolerance: rttTieMilliseconds, within: nearestFirst) + nearestFirst(unmeasured)
+            return merged(measured: tiered(measured, tolerance: rttTieMilliseconds, within: nearestFirst),
+                          unmeasured: nearestFirst(unmeasured))
+        }
+        /// Unmeasured relays (nearest first) go ahead of each measured relay they are far
+        /// faster than at light's speed; the others after all measured ones.
+        func merged(measured: [Candidate], unmeasured: [Candidate]) -> [Candidate] {
+            var result: [Candidate] = []
+            var pending = unmeasured[...]
+            for candidate in measured {
+                while let next = pending.first, let rtt = candidate.rttMilliseconds,
+                      let distance = ownLocation.flatMap({ own in next.location.map { own.distance(to: $0) } }) {
+                    let bound = distance / kilometresPerMillisecond
+                    guard rtt - bound > estimateMarginMilliseconds, rtt > bound * estimateMarginFactor else { break }
+                    result.append(next)
+                    pending.removeFirst()
+                }
+                result.append(candidate)
+            }
+            return result + pending
         }
         func nearestFirst(_ group: [Candidate]) -> [Candidate] {
             let located = group.compactMap { candidate in
