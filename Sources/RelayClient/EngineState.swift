@@ -237,6 +237,7 @@ struct EngineState {
         let wallMillis = RelayClock.wallMillis()
         for i in 0..<count {
             let frame = UnsafeMutableRawBufferPointer(start: io.slot(i), count: header + io.length(i))
+            table.recordHandshake(UnsafeRawBufferPointer(rebasing: frame[header...]), on: route, via: link.target.key, now: now)
             link.proto.writeHeader(into: frame, to: route.peer, nowMillis: wallMillis)
             if link.machine.transport == .udp {
                 io.queue(frame.baseAddress!, length: frame.count, on: link.udp)
@@ -262,6 +263,7 @@ struct EngineState {
         let header = DataFrameHeader.length
         let wallMillis = RelayClock.wallMillis()
         for packet in table.takeHeld(from: route, via: link.target.key) {
+            packet.withUnsafeBytes { table.recordHandshake($0, on: route, via: link.target.key, now: now) }
             var frame = [UInt8](repeating: 0, count: header + packet.count)
             frame.replaceSubrange(header..., with: packet)
             frame.withUnsafeMutableBytes { link.proto.writeHeader(into: $0, to: route.peer, nowMillis: wallMillis) }
@@ -327,7 +329,12 @@ struct EngineState {
             guard transport == .udp else { break }
             perform(link.machine.udpProbeAnswered(now: now), on: link, now: now)
         case .peerUnknown(let peer):
-            table.peerUnknown(peer, via: link.target.key, now: now)
+            // The handshake that went there is not lost: it goes out through the next relay, or
+            // as soon as one can carry it.
+            if let packet = table.peerUnknown(peer, via: link.target.key, now: now), let route = table[peer] {
+                table.hold(packet, on: route, now: now)
+                sendHeld(route, now: now)
+            }
         case .error(let error):
             if error.code != .tooManyTunnels {
                 logger.warning("relay \(link.target.key) at \(link.target.endpoint): \(error.code)")

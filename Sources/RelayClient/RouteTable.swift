@@ -1,3 +1,4 @@
+import RelayWire
 import WireGuard
 
 /// What the route table reads of a relay link to choose it for a route and to track channels.
@@ -41,6 +42,9 @@ final class Route {
     var channelReleasing: (relay: PublicKey, sent: Double, tries: Int)?
     /// Whether this end answers through the relay the peer's packets arrive through (see `chooseLink`).
     let followsPeer: Bool
+    /// The last handshake message WireGuard sent for the peer, through which relay, and when
+    /// (`handshakeResendWindow`).
+    var lastHandshake: (packet: [UInt8], via: PublicKey, at: Double)?
     /// Packets WireGuard sent while no relay could carry them, and since when (`holdLimit`).
     var held: [[UInt8]] = []
     var heldSince: Double?
@@ -86,6 +90,11 @@ struct RouteTable {
     static let holdLimit = (packets: 8, seconds: 1.0)
     /// Channel endpoints remembered as granted, at most.
     static let maxGrantedChannels = 1024
+    /// A handshake message a relay answered peer-unknown for within this long of sending it is
+    /// sent again through the next relay that can carry it: WireGuard would send its next only
+    /// 5 s later, and a peer that just moved its registrations (a restart, a new home the
+    /// server has not told this member of yet) is usually at the next relay of its list.
+    static let handshakeResendWindow = 2.0
 
     /// Decides which end of a pair picks the pair's relay (`Route.followsPeer`).
     let publicKey: PublicKey
@@ -166,9 +175,21 @@ struct RouteTable {
         route.lastSentVia = relay
     }
 
-    /// `relay` answered that the peer is not registered with it.
-    func peerUnknown(_ peer: PublicKey, via relay: PublicKey, now: Double) {
-        routes[peer]?.unknownVia[relay] = now
+    /// `relay` answered that the peer is not registered with it. Returns the handshake message
+    /// to send again through another relay, if the last one went through this relay just now.
+    @discardableResult
+    func peerUnknown(_ peer: PublicKey, via relay: PublicKey, now: Double) -> [UInt8]? {
+        guard let route = routes[peer] else { return nil }
+        route.unknownVia[relay] = now
+        guard let last = route.lastHandshake, last.via == relay, now - last.at < Self.handshakeResendWindow else { return nil }
+        route.lastHandshake = nil
+        return last.packet
+    }
+
+    /// Remembers a handshake message sent through `relay` (see `peerUnknown`).
+    func recordHandshake(_ packet: UnsafeRawBufferPointer, on route: Route, via relay: PublicKey, now: Double) {
+        guard WireGuardMessageShape.isHandshake(packet) else { return }
+        route.lastHandshake = (Array(packet), relay, now)
     }
 
     // MARK: holding packets

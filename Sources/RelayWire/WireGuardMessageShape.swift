@@ -21,6 +21,12 @@ public enum WireGuardMessageShape {
         }
     }
 
+    /// A handshake initiation (1) or response (2): what WireGuard resends only after 5 s when lost.
+    @inline(__always)
+    public static func isHandshake(_ packet: UnsafeRawBufferPointer) -> Bool {
+        isPlausible(packet) && (packet[0] == 1 || packet[0] == 2)
+    }
+
     /// The index the sender chose for the session, in an initiation (1) or a response (2) that
     /// passed `isPlausible`; its peer puts it in every message it sends back.
     @inline(__always)

@@ -101,6 +101,25 @@ import WireGuard
         #expect(route.heldSince == nil)
     }
 
+    /// A handshake initiation answered peer-unknown is handed back to go through the next relay
+    /// (once, and only just after it left); other packets are not kept.
+    @Test mutating func aHandshakeAnsweredPeerUnknownIsHandedBack() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA, Self.relayB],
+                              automatic: false, now: 0)
+        var initiation = [UInt8](repeating: 7, count: 148)
+        initiation[0] = 1; initiation[1] = 0; initiation[2] = 0; initiation[3] = 0
+        var transport = [UInt8](repeating: 7, count: 64)
+        transport[0] = 4; transport[1] = 0; transport[2] = 0; transport[3] = 0
+        transport.withUnsafeBytes { table.recordHandshake($0, on: route, via: Self.relayA, now: 1) }
+        #expect(route.lastHandshake == nil)
+        initiation.withUnsafeBytes { table.recordHandshake($0, on: route, via: Self.relayA, now: 1) }
+        #expect(table.peerUnknown(Self.greaterPeer, via: Self.relayB, now: 1.1) == nil)
+        #expect(table.peerUnknown(Self.greaterPeer, via: Self.relayA, now: 1.2) == initiation)
+        #expect(table.peerUnknown(Self.greaterPeer, via: Self.relayA, now: 1.3) == nil)
+        initiation.withUnsafeBytes { table.recordHandshake($0, on: route, via: Self.relayB, now: 2) }
+        #expect(table.peerUnknown(Self.greaterPeer, via: Self.relayB, now: 2 + RouteTable.handshakeResendWindow) == nil)
+    }
+
     @Test mutating func aChannelIsAskedForOnceARetryAndRenewed() {
         let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
         // Not before the peer's packets came through the relay: it may not be there at all.
