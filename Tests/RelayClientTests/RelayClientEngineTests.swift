@@ -65,10 +65,14 @@ import WireGuard
     /// Two engines, each with a plain UDP socket standing in for its WireGuard.
     struct EnginePair {
         let wireGuardA: DatagramSocket, wireGuardB: DatagramSocket
-        let keyA = PrivateKey.generate(), keyB = PrivateKey.generate()
+        let keyA: PrivateKey, keyB: PrivateKey
         let engineA: RelayClientEngine, engineB: RelayClientEngine
 
-        init() throws {
+        /// With `lesserKeyFirst`, A has the lesser key: it leads the pair, B follows.
+        init(lesserKeyFirst: Bool = false) throws {
+            let keys = [PrivateKey.generate(), PrivateKey.generate()]
+            let ordered = lesserKeyFirst ? keys.sorted { $0.publicKey.bytes.lexicographicallyPrecedes($1.publicKey.bytes) } : keys
+            (keyA, keyB) = (ordered[0], ordered[1])
             wireGuardA = try DatagramSocket(port: 0)
             wireGuardB = try DatagramSocket(port: 0)
             engineA = try RelayClientEngine(clientKey: keyA, wireGuardPort: wireGuardA.localPort, logger: Logger(label: "a"))
@@ -133,14 +137,10 @@ import WireGuard
     @Test func bothEndsOfAPairSettleOnOneRelay() throws {
         let relay1 = try LoopbackRelay(), relay2 = try LoopbackRelay()
         defer { relay1.stop(); relay2.stop() }
-        let wireGuardLow = try DatagramSocket(port: 0), wireGuardHigh = try DatagramSocket(port: 0)
-        let keys = [PrivateKey.generate(), PrivateKey.generate()].sorted {
-            $0.publicKey.bytes.lexicographicallyPrecedes($1.publicKey.bytes)
-        }
-        let (keyLow, keyHigh) = (keys[0], keys[1])
-        let low = try RelayClientEngine(clientKey: keyLow, wireGuardPort: wireGuardLow.localPort, logger: Logger(label: "low"))
-        let high = try RelayClientEngine(clientKey: keyHigh, wireGuardPort: wireGuardHigh.localPort, logger: Logger(label: "high"))
-        defer { low.stop(); high.stop() }
+        let pair = try EnginePair(lesserKeyFirst: true)
+        defer { pair.stop() }
+        let (wireGuardLow, wireGuardHigh, keyLow, keyHigh) = (pair.wireGuardA, pair.wireGuardB, pair.keyA, pair.keyB)
+        let (low, high) = (pair.engineA, pair.engineB)
         for engine in [low, high] { engine.setRelays([relay1.target, relay2.target], udpBlocked: false) }
         #expect(Self.waitFor(3) {
             [low, high].allSatisfy { engine in [relay1, relay2].allSatisfy { engine.status().links[$0.target.key]?.usable == true } }
@@ -175,14 +175,10 @@ import WireGuard
     @Test func aPairWithNoRelayInCommonMeetsOnTheFollowersRelay() throws {
         let relay1 = try LoopbackRelay(), relay2 = try LoopbackRelay()
         defer { relay1.stop(); relay2.stop() }
-        let wireGuardLow = try DatagramSocket(port: 0), wireGuardHigh = try DatagramSocket(port: 0)
-        let keys = [PrivateKey.generate(), PrivateKey.generate()].sorted {
-            $0.publicKey.bytes.lexicographicallyPrecedes($1.publicKey.bytes)
-        }
-        let (keyLow, keyHigh) = (keys[0], keys[1])
-        let low = try RelayClientEngine(clientKey: keyLow, wireGuardPort: wireGuardLow.localPort, logger: Logger(label: "low"))
-        let high = try RelayClientEngine(clientKey: keyHigh, wireGuardPort: wireGuardHigh.localPort, logger: Logger(label: "high"))
-        defer { low.stop(); high.stop() }
+        let pair = try EnginePair(lesserKeyFirst: true)
+        defer { pair.stop() }
+        let (wireGuardLow, wireGuardHigh, keyLow, keyHigh) = (pair.wireGuardA, pair.wireGuardB, pair.keyA, pair.keyB)
+        let (low, high) = (pair.engineA, pair.engineB)
         let known = [relay1.target, relay2.target]
         low.setRelays([relay1.target], udpBlocked: false, known: known)
         high.setRelays([relay2.target], udpBlocked: false, known: known)
