@@ -96,8 +96,8 @@ public enum RelaySelection {
             return merged(measured: tiered(measured, tolerance: rttTieMilliseconds, within: nearestFirst),
                           unmeasured: nearestFirst(unmeasured))
         }
-        /// Unmeasured relays (nearest first) go ahead of each measured relay they are far
-        /// faster than at light's speed; the others after all measured ones.
+        /// Each unmeasured relay (nearest first) goes ahead of the first measured relay whose RTT
+        /// is far above the unmeasured one's bound at light's speed; the rest after all measured ones.
         func merged(measured: [Candidate], unmeasured: [Candidate]) -> [Candidate] {
             var result: [Candidate] = []
             var pending = unmeasured[...]
