@@ -242,13 +242,15 @@ struct RouteTable {
 
     /// The link to ask for the route's channel through now, if one is due; records the request.
     /// A relay that sees this member elsewhere than `ownAddresses` (nil: not known) is asked for none,
-    /// nor is any before the peer's packets came through a relay once: a peer that is not there
-    /// (offline, or not registered where this member can reach it) would get a channel on every
-    /// relay the route tries as each answers peer-unknown, and WireGuard would be moved onto each.
+    /// nor one the peer's packets have not come through: a peer that is not there (offline, or
+    /// registered on other relays) would get a channel that carries nothing, and since channel
+    /// packets bypass the engine, no peer-unknown answer would ever move the route off it (the
+    /// regions lab saw a pair stuck that way for good, and offline peers given a channel on every
+    /// relay the route tried).
     func channelRequestDue<Link: RouteLink>(for route: Route, links: [PublicKey: Link], ownAddresses: OwnAddresses? = nil,
                                             now: Double) -> Link? {
         guard !route.automatic, let link = chooseLink(for: route, links: links, now: now), link.transport == .udp,
-              link.sessionID != 0, route.lastInbound != nil else { return nil }
+              link.sessionID != 0, route.lastInboundVia == link.relayKey else { return nil }
         if let ownAddresses, let observed = link.observedAddress, !ownAddresses.admitsChannels(seenAt: observed) { return nil }
         let relay = link.relayKey
         if let channel = route.channel, channel.relay == relay, channel.session == link.sessionID,

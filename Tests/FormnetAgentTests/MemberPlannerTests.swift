@@ -124,7 +124,7 @@ import WireGuard
         #expect(plan.relayStatus?.relays.map(\.registration) == [.standing, .standing])
 
         // A handshake from before the route (a direct one) proves nothing; one after it does.
-        _ = planner.step(.init(device: device(bob(at: proxy, handshake: 99)), relays: engine(usable: relayKeys, routed: true, sentVia: relayKeys[0]),
+        _ = planner.step(.init(device: device(bob(at: proxy, handshake: 98)), relays: engine(usable: relayKeys, routed: true, sentVia: relayKeys[0]),
                                relayRecords: records, probedNat: .symmetric, now: at(101)))
         #expect(planner.paths?.status.peers[peerKey.base64]?.path == .relayConnecting)
         _ = planner.step(.init(device: device(bob(at: proxy, handshake: 101.5)), relays: engine(usable: relayKeys, routed: true, sentVia: relayKeys[0]),

@@ -37,6 +37,7 @@ extension PathPlanner {
         let via = Self.likelyRelay(peerRelays: entry.peerRelays, ranked: relay?.ranked ?? [], relays: relays)
         logger.info("\(network): \(label(key)): relaying (\(Self.describe(reason))) through \(via.map { "\($0.target.endpoint)" } ?? "a relay, once one answers")")
         peers[key]?.relayedSince = now
+        peers[key]?.relayedRx = nil
         peers[key]?.relayReason = Self.describe(reason)
         status.peers[key.base64] = .init(path: .relayConnecting, endpoint: via?.target.endpoint, natType: entry.inputs.peer,
                                          reason: "no handshake through the relay yet; \(Self.describe(reason))",
@@ -69,8 +70,7 @@ extension PathPlanner {
         var updates: [PeerUpdate] = []
         // WireGuard follows the route's channel when the relay granted one, and goes back to the
         // proxy when it stops being usable (also after a packet through the proxy roamed it there).
-        if let wanted = relay?.wireGuardEndpoint(for: key), live?.endpoint != wanted,
-           RelayClientEngine.isProxy(wanted) || entry.channelPointed.map({ $0.endpoint != wanted || now - $0.at >= Self.channelRepointHold }) ?? true {
+        if let wanted = relay?.wireGuardEndpoint(for: key), live?.endpoint != wanted {
             let keepalive = entry.desired.persistentKeepalive
             if RelayClientEngine.isProxy(wanted) || keepalive == 0 {
                 updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted))
@@ -84,7 +84,6 @@ extension PathPlanner {
                 updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted, persistentKeepalive: keepalive))
             }
             if !RelayClientEngine.isProxy(wanted) {
-                peers[key]?.channelPointed = (wanted, now)
                 logger.info("\(network): \(label(key)): WireGuard sends through the relay's channel at \(wanted)")
             }
         }
@@ -113,9 +112,15 @@ extension PathPlanner {
     private mutating func reportRelayed(_ key: PublicKey, entry: PeerTraversal, live: Peer?, relays: RelayEngineStatus, now: Double) {
         // A route made without a start time (none is known for it) counts from now on.
         if entry.relayedSince == nil { peers[key]?.relayedSince = now }
+        if entry.relayedRx == nil { peers[key]?.relayedRx = live?.rxBytes ?? 0 }
         let since = entry.relayedSince ?? now
         let handshake = live?.lastHandshake?.timeIntervalSince1970
-        let confirmed = handshake.map { $0 >= since && now - $0 < Self.relayedHandshakeFresh } ?? false
+        // A handshake since the route was made (a second's slack: a backend may report whole
+        // seconds), or packets received since it was first seen, in a live session: the kernel's
+        // handshake can complete in the very pass that made the route, and the next comes only
+        // two minutes later.
+        let received = entry.relayedRx.map { (live?.rxBytes ?? 0) > $0 } ?? false
+        let confirmed = handshake.map { (($0 >= since - 1) || received) && now - $0 < Self.relayedHandshakeFresh } ?? false
         // Relayed: the relay that carries the packets. Connecting: the one the route tries first,
         // not the last one tried: the engine moves through the relays as each answers that the
         // peer is not there, and an offline peer would rewrite the status every few seconds.

@@ -42,8 +42,8 @@ struct PathPlanner {
         var relayedSince: Double?
         /// Why it was routed through the relays, for `show`.
         var relayReason: String?
-        /// The relay channel WireGuard was last pointed at, and when (`channelRepointHold`).
-        var channelPointed: (endpoint: Endpoint, at: Double)?
+        /// WireGuard's receive counter for the peer when the route was first seen.
+        var relayedRx: UInt64?
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
@@ -57,12 +57,6 @@ struct PathPlanner {
     /// WireGuard starts a new one after 120 s of sending (keepalives included), and gives a
     /// session up after 180 s.
     static let relayedHandshakeFresh = 180.0
-    /// WireGuard that left a relay channel for the proxy (the peer's packets came through the
-    /// agent: the relay has not yet learned where this end's WireGuard sends from, ADR 10, or
-    /// the peer answers through another relay) is put back on it no sooner than this after it
-    /// was last put there. The data frames meanwhile teach the relay the session's indices;
-    /// re-pointing at once moved WireGuard back and forth several times a second.
-    static let channelRepointHold = 5.0
 
     let network: String
     let options: TraversalOptions
