@@ -106,9 +106,9 @@ extension PathPlanner {
     }
 
     /// What `show` says of a relayed peer: relayed through the relay that carries its packets
-    /// once a handshake went through the relays since it was routed, and fresh (WireGuard
-    /// rekeys at least every two minutes while packets flow, keepalives included); before that,
-    /// or once handshakes stop, connecting through it, with the reason.
+    /// once a handshake went through the relays since it was routed, or packets came back, in a
+    /// fresh session (WireGuard rekeys at least every two minutes while packets flow, keepalives
+    /// included); before that, or once handshakes stop, connecting through it, with the reason.
     private mutating func reportRelayed(_ key: PublicKey, entry: PeerTraversal, live: Peer?, relays: RelayEngineStatus, now: Double) {
         // A route made without a start time (none is known for it) counts from now on.
         if entry.relayedSince == nil { peers[key]?.relayedSince = now }
