@@ -156,6 +156,10 @@ struct RouteTable {
         // through, for as long as that relay is usable: the pair converges on the relay the
         // lesser key chose, and does not swap back and forth.
         if route.followsPeer, let via = route.lastInboundVia, let link = candidate(via) { return link }
+        for key in route.peerRelays { if let link = candidate(key) { return link } }
+        // None of the peer's relays can carry it (no on-demand link: the bound, or a failure):
+        // the relay its packets arrive through is where it is, whatever this member prefers.
+        if !route.peerRelays.isEmpty, let via = route.lastInboundVia, let link = candidate(via) { return link }
         for key in route.preferences { if let link = candidate(key) { return link } }
         if let via = route.lastInboundVia, let link = candidate(via) { return link }
         return nil

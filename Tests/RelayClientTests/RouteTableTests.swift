@@ -67,6 +67,17 @@ import WireGuard
         #expect(table.chooseLink(for: route, links: links, now: 1) === linkB)
     }
 
+    /// The leader holds none of the peer's relays (no on-demand link could be made): it answers
+    /// through the relay the peer's packets arrive through rather than its own first.
+    @Test mutating func withoutThePeersRelaysTheLeaderUsesTheRelayThePeerUses() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.key(0xC1), Self.relayA, Self.relayB],
+                              peerRelays: [Self.key(0xC1)], automatic: false, now: 0)
+        #expect(!route.followsPeer)
+        #expect(table.chooseLink(for: route, links: links, now: 1) === linkA)
+        table.recordInbound(route, via: Self.relayB, now: 1)
+        #expect(table.chooseLink(for: route, links: links, now: 1) === linkB)
+    }
+
     @Test mutating func peerUnknownSkipsTheRelayForAWhile() {
         let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA, Self.relayB],
                               automatic: false, now: 0)
