@@ -50,7 +50,8 @@ struct EngineState {
     // MARK: commands
 
     /// Standing registrations with `targets`; `known` are the relays on-demand ones may go to.
-    /// A link that stops being standing stays while a route wants it on demand.
+    /// A link that stops being standing stays while a route wants it on demand; one that becomes
+    /// standing leaves the on-demand set at the next tick (`OnDemandRelays.update`).
     mutating func setRelays(_ targets: [RelayTarget], udpBlocked: Bool, known: [RelayTarget], now: Double) {
         let wanted = Dictionary(targets.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         self.known = Dictionary(known.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
@@ -62,7 +63,6 @@ struct EngineState {
             guard endpoint != link.target.endpoint else { continue }
             closeLink(key)
         }
-        for key in standing { onDemand.forget(key) }
         for (key, target) in wanted where links[key] == nil { openLink(target, now: now) }
     }
 
@@ -82,8 +82,8 @@ struct EngineState {
     /// Opens the on-demand registrations the routes need and closes those unused (`OnDemandRelays`).
     private mutating func updateOnDemand(now: Double) {
         let (open, close) = onDemand.update(routes: table.routes.values, links: links, standing: standing,
-                                            known: Set(known.keys), now: now)
-        for key in close where !standing.contains(key) {
+                                            known: known.keys, now: now)
+        for key in close {
             logger.info("on-demand registration with relay \(key) closed: no route needs it")
             closeLink(key)
         }

@@ -33,11 +33,9 @@ struct OnDemandRelays {
 
     func contains(_ relay: PublicKey) -> Bool { wantedAt[relay] != nil }
 
-    var relays: Set<PublicKey> { Set(wantedAt.keys) }
-
     /// The relay `route` needs a registration with that it has not, if any.
     func wanted<Link: RouteLink>(by route: Route, links: [PublicKey: Link], standing: Set<PublicKey>,
-                                 known: Set<PublicKey>, now: Double) -> PublicKey? {
+                                 known: some Collection<PublicKey>, now: Double) -> PublicKey? {
         guard !route.peerRelays.isEmpty else { return nil }
         func usable(_ key: PublicKey) -> Bool { links[key]?.isUsable(now: now) == true }
         if route.peerRelays.contains(where: { standing.contains($0) && usable($0) }) { return nil }
@@ -50,9 +48,10 @@ struct OnDemandRelays {
     /// One pass over the routes: the relays to register with now, and the on-demand links to close
     /// (unwanted for `linger`, or failed and unwanted). A relay that became standing is no longer
     /// on demand; one that stopped being standing while a route wants it stays, on demand.
+    /// `known` is tested for membership only (a set, or a dictionary's keys).
     mutating func update<Link: RouteLink>(routes: some Collection<Route>, links: [PublicKey: Link], standing: Set<PublicKey>,
-                                          known: Set<PublicKey>, now: Double) -> (open: [PublicKey], close: [PublicKey]) {
-        for key in wantedAt.keys where standing.contains(key) { wantedAt[key] = nil }
+                                          known: some Collection<PublicKey>, now: Double) -> (open: [PublicKey], close: [PublicKey]) {
+        for key in wantedAt.keys where standing.contains(key) { forget(key) }
         failed = failed.filter { now - $0.value < Self.failedHold }
         for key in wantedAt.keys {
             if links[key]?.isUsable(now: now) == true {
@@ -76,13 +75,12 @@ struct OnDemandRelays {
         var close: [PublicKey] = []
         for (key, at) in wantedAt where at < now && (now - at >= Self.linger || failed[key] != nil) {
             close.append(key)
-            wantedAt[key] = nil
-            unusableSince[key] = nil
+            forget(key)
         }
         return (open, close)
     }
 
-    /// A relay that became standing, or whose link the engine closed.
+    /// A relay that became standing, or whose link closed.
     mutating func forget(_ relay: PublicKey) {
         wantedAt[relay] = nil
         unusableSince[relay] = nil

@@ -11,12 +11,12 @@ public struct RelayConfiguration: Sendable {
     /// Registrations from one IPv4 address or IPv6 /64 on an `--open` relay: room for the
     /// members behind one NAT or carrier-grade NAT, not for one host to fill the relay.
     public var maxSessionsPerAddress: Int = 16
-    public var maxBandwidthKBps: Int = 1000
+    public var maxBandwidthKBps: Int = RelayConfiguration.strangerLimits.bandwidthKBps
     public var maxTunnelsPerDevice: Int = 20
     /// Channel ports open at once (each is a socket); beyond it clients keep using data frames.
     public var maxChannels: Int = 1024
     /// Frames per second per source IP.
-    public var rateLimit: Int = 20_000
+    public var rateLimit: Int = RelayConfiguration.strangerLimits.rateLimit
     public var registrationRatePerSecond: Int = 10
     public var registrationBurst: Int = 20
     /// Register and announce frames the relay verifies per second from all addresses together

@@ -91,7 +91,7 @@ import WireGuard
         let opened = onDemand.update(routes: table.routes.values, links: links, standing: standing,
                                      known: known.union(relays), now: 1).open
         #expect(opened.count == OnDemandRelays.maxLinks)
-        #expect(onDemand.relays.count == OnDemandRelays.maxLinks)
+        #expect(onDemand.wantedAt.count == OnDemandRelays.maxLinks)
     }
 
     @Test mutating func onlyKnownRelaysAndNoneForAutomaticRoutes() {
