@@ -81,8 +81,12 @@ struct EngineState {
 
     /// Opens the on-demand registrations the routes need and closes those unused (`OnDemandRelays`).
     private mutating func updateOnDemand(now: Double) {
+        let before = onDemand.unserved
         let (open, close) = onDemand.update(routes: table.routes.values, links: links, standing: standing,
                                             known: known.keys, now: now)
+        if !onDemand.unserved.isEmpty, onDemand.unserved != before {
+            logger.warning("relayed peers registered only with \(onDemand.unserved.map(\.description).joined(separator: ", ")) stay unreachable: already \(OnDemandRelays.maxLinks) on-demand registrations, all in use")
+        }
         for key in close {
             logger.info("on-demand registration with relay \(key) closed: no route needs it")
             closeLink(key)

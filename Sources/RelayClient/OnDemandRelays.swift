@@ -21,8 +21,11 @@ struct OnDemandRelays {
     static let giveUpAfter = 5.0
     static let failedHold = 30.0
     /// On-demand registrations at most, on top of the standing ones: each costs the relay a
-    /// session-table entry and this member a ping a second.
-    static let maxLinks = 8
+    /// session-table entry and this member a ping a second. Routes share them (`wanted` picks a
+    /// relay already held when the peer has one), so this is how many distinct relays the
+    /// relayed peers of one member may need at once: with three regions of eight relays, a
+    /// member with eleven relayed peers needed nine.
+    static let maxLinks = 16
 
     /// On-demand relays, and when a route last wanted each.
     private(set) var wantedAt: [PublicKey: Double] = [:]
@@ -30,24 +33,29 @@ struct OnDemandRelays {
     private var unusableSince: [PublicKey: Double] = [:]
     /// Relays given up on, and when.
     private(set) var failed: [PublicKey: Double] = [:]
+    /// Relays routes wanted in the last pass that `maxLinks` kept this member from registering with.
+    private(set) var unserved: [PublicKey] = []
 
     func contains(_ relay: PublicKey) -> Bool { wantedAt[relay] != nil }
 
-    /// The relay `route` needs a registration with that it has not, if any.
+    /// The relay `route` needs a registration with that it has not, if any: one of the peer's
+    /// relays this member already holds on demand (one link serves every peer registered there),
+    /// else the first of them that has not failed.
     func wanted<Link: RouteLink>(by route: Route, links: [PublicKey: Link], standing: Set<PublicKey>,
                                  known: some Collection<PublicKey>, now: Double) -> PublicKey? {
         guard !route.peerRelays.isEmpty else { return nil }
         func usable(_ key: PublicKey) -> Bool { links[key]?.isUsable(now: now) == true }
+        func notFailed(_ key: PublicKey) -> Bool { failed[key].map { now - $0 >= Self.failedHold } ?? true }
         if route.peerRelays.contains(where: { standing.contains($0) && usable($0) }) { return nil }
         if route.followsPeer, let via = route.lastInboundVia, standing.contains(via), usable(via) { return nil }
-        return route.peerRelays.first { key in
-            !standing.contains(key) && known.contains(key) && failed[key].map { now - $0 >= Self.failedHold } ?? true
-        }
+        if let held = route.peerRelays.first(where: { contains($0) && notFailed($0) }) { return held }
+        return route.peerRelays.first { key in !standing.contains(key) && known.contains(key) && notFailed(key) }
     }
 
     /// One pass over the routes: the relays to register with now, and the on-demand links to close
     /// (unwanted for `linger`, or failed and unwanted). A relay that became standing is no longer
-    /// on demand; one that stopped being standing while a route wants it stays, on demand.
+    /// on demand; one that stopped being standing while a route wants it stays, on demand. At
+    /// `maxLinks`, a link no route wants in this pass makes room for one that a route does.
     /// `known` is tested for membership only (a set, or a dictionary's keys).
     mutating func update<Link: RouteLink>(routes: some Collection<Route>, links: [PublicKey: Link], standing: Set<PublicKey>,
                                           known: some Collection<PublicKey>, now: Double) -> (open: [PublicKey], close: [PublicKey]) {
@@ -62,17 +70,31 @@ struct OnDemandRelays {
                 unusableSince[key] = now
             }
         }
-        var open: [PublicKey] = []
+        var missing: [PublicKey] = []
         for route in routes {
             guard let key = wanted(by: route, links: links, standing: standing, known: known, now: now) else { continue }
-            if wantedAt[key] == nil {
-                guard wantedAt.count < Self.maxLinks else { continue }
-                open.append(key)
-                unusableSince[key] = now
+            if wantedAt[key] != nil {
+                wantedAt[key] = now
+            } else if !missing.contains(key) {
+                missing.append(key)
             }
-            wantedAt[key] = now
         }
+        var open: [PublicKey] = []
         var close: [PublicKey] = []
+        unserved = []
+        for (index, key) in missing.enumerated() {
+            if wantedAt.count >= Self.maxLinks {
+                guard let idle = wantedAt.filter({ $0.value < now }).min(by: { $0.value < $1.value })?.key else {
+                    unserved = Array(missing[index...])
+                    break
+                }
+                close.append(idle)
+                forget(idle)
+            }
+            open.append(key)
+            wantedAt[key] = now
+            unusableSince[key] = now
+        }
         for (key, at) in wantedAt where at < now && (now - at >= Self.linger || failed[key] != nil) {
             close.append(key)
             forget(key)

@@ -197,6 +197,56 @@ import WireGuard
         #expect(home(near: [1, 1.1, 80, 81], far: [0.3, 0.4, 0.3, 0.4]) == Self.key(2))
     }
 
+    /// Three regions in the lab: eight relays within a millisecond of each other, whose RTT
+    /// order and loads changed with every sample, re-registered a member 700 times a minute.
+    @Test func standingSetKeepsItsRelaysThroughNoise() {
+        func standing(_ rtts: [Double], loads: [Int], current: Set<PublicKey>) -> [PublicKey] {
+            let candidates = rtts.indices.map { i in
+                Candidate(key: Self.key(i + 1), location: Self.east(Double(i) * 0.1), rttMilliseconds: rtts[i],
+                          load: loads[i], capacity: 100)
+            }
+            let outcome = RelaySelection.choose(candidates, ownLocation: Self.origin, currentHome: Self.key(1))
+            return RelaySelection.standing(candidates, ranked: outcome.ranked, home: outcome.home, current: current,
+                                           count: 4, ownLocation: Self.origin)
+        }
+        let first = standing([0.4, 0.5, 0.6, 0.7, 0.8, 0.9], loads: [1, 1, 1, 1, 1, 1], current: [])
+        #expect(first == [Self.key(1), Self.key(2), Self.key(3), Self.key(4)])
+        // 5 and 6 now rank ahead of 3 and 4 (lower RTT, lower load): within noise, nothing moves.
+        let noisy = standing([0.4, 1.9, 1.6, 1.7, 0.2, 0.3], loads: [1, 9, 9, 9, 0, 0], current: Set(first))
+        #expect(noisy == first)
+    }
+
+    @Test func standingSetReplacesUnhealthyAndMuchWorseRelays() {
+        let keys = (1...6).map(Self.key)
+        var candidates = keys.enumerated().map { i, key in Candidate(key: key, rttMilliseconds: 20 + Double(i)) }
+        let current: Set<PublicKey> = Set(keys.prefix(4))
+        func standing() -> [PublicKey] {
+            let outcome = RelaySelection.choose(candidates, ownLocation: nil, currentHome: keys[0])
+            return RelaySelection.standing(candidates, ranked: outcome.ranked, home: outcome.home, current: current,
+                                           count: 4, ownLocation: nil)
+        }
+        #expect(standing() == Array(keys.prefix(4)))
+        // 3 stops answering: the best relay outside (5) takes its place.
+        candidates[2].healthy = false
+        #expect(standing() == [keys[0], keys[1], keys[3], keys[4]])
+        candidates[2].healthy = true
+        // 4 becomes 40 ms slower: 5, at 24 ms, is more than 10 ms and a third faster.
+        candidates[3].rttMilliseconds = 63
+        #expect(standing() == [keys[0], keys[1], keys[2], keys[4]])
+        // ... but 5 ms slower is not enough.
+        candidates[3].rttMilliseconds = 28
+        #expect(standing() == Array(keys.prefix(4)))
+    }
+
+    /// A new home is always in the set, first, even when the old set did not hold it.
+    @Test func standingSetHoldsTheHomeFirst() {
+        let keys = (1...5).map(Self.key)
+        let candidates = keys.enumerated().map { i, key in Candidate(key: key, rttMilliseconds: Double(10 * (i + 1))) }
+        let set = RelaySelection.standing(candidates, ranked: keys, home: keys[4], current: Set(keys.prefix(4)),
+                                          count: 3, ownLocation: nil)
+        #expect(set == [keys[4], keys[0], keys[1]])
+    }
+
     @Test func smoothing() {
         #expect(RelaySelection.smoothedRTT([]) == nil)
         // One or two pongs are no measurement yet: the first may be the outlier.

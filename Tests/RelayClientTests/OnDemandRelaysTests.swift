@@ -92,6 +92,38 @@ import WireGuard
                                      known: known.union(relays), now: 1).open
         #expect(opened.count == OnDemandRelays.maxLinks)
         #expect(onDemand.wantedAt.count == OnDemandRelays.maxLinks)
+        #expect(onDemand.unserved.count == 3)
+        #expect(Set(opened + onDemand.unserved) == Set(relays))
+    }
+
+    /// The lab's three regions: a member kept an unused registration from a minute before, at the
+    /// limit, while a new peer's only relays were elsewhere; the pair took 53 s to connect.
+    @Test mutating func anIdleRegistrationMakesRoomAtTheLimit() {
+        let relays = (0..<OnDemandRelays.maxLinks).map { RouteTableTests.key(UInt8(0xC0 + $0)) }
+        for (index, relay) in relays.enumerated() {
+            _ = table.add(RouteTableTests.key(UInt8(0x60 + index)), descriptor: 3, proxy: RouteTableTests.proxy,
+                          preferences: [relay], peerRelays: [relay], automatic: false, now: 0)
+        }
+        let all = known.union(relays)
+        #expect(onDemand.update(routes: table.routes.values, links: links, standing: standing, known: all, now: 1).open.count == relays.count)
+        for relay in relays { links[relay] = FakeLink(relay) }
+        // The first peer leaves; a new one needs f1 while every place is taken.
+        _ = table.remove(RouteTableTests.key(0x60))
+        _ = route(RouteTableTests.greaterPeer, peerRelays: [Self.f1])
+        #expect(onDemand.update(routes: table.routes.values, links: links, standing: standing, known: all, now: 2) == ([Self.f1], [relays[0]]))
+        #expect(onDemand.unserved.isEmpty)
+        #expect(onDemand.wantedAt.count == OnDemandRelays.maxLinks)
+    }
+
+    /// A peer whose relays include one held on demand for another peer needs no new registration.
+    @Test mutating func routesShareAnOnDemandRelay() {
+        _ = route(RouteTableTests.greaterPeer, peerRelays: [Self.f2])
+        #expect(update(now: 1).open == [Self.f2])
+        links[Self.f2] = FakeLink(Self.f2)
+        _ = table.add(RouteTableTests.key(0xF0), descriptor: 4, proxy: RouteTableTests.proxy, preferences: [],
+                      peerRelays: [Self.f1, Self.f2], automatic: false, now: 1)
+        #expect(update(now: 2) == ([], []))
+        #expect(onDemand.wantedAt.keys.sorted { $0.base64 < $1.base64 } == [Self.f2])
     }
 
     @Test mutating func onlyKnownRelaysAndNoneForAutomaticRoutes() {

@@ -56,8 +56,11 @@ struct RelayChoice: Sendable {
             logger.info("\(network): home relay \(records.first { $0.key == chosen }.map { "\($0.endpoint)" } ?? "\(chosen)")")
         }
         home = outcome.home
-        let order = (outcome.home.map { [$0] } ?? []) + outcome.ranked.filter { $0 != outcome.home }
-        let chosen = order.prefix(API.maxReportedRelays).compactMap { key in records.first { $0.key == key } }
+        let standing = RelaySelection.standing(candidates, ranked: outcome.ranked, home: outcome.home,
+                                               current: Set(targets.map(\.key)), count: API.maxReportedRelays,
+                                               ownLocation: ownLocation)
+        let order = standing + outcome.ranked.filter { !standing.contains($0) }
+        let chosen = standing.compactMap { key in records.first { $0.key == key } }
         let wanted = chosen.map { RelayTarget(key: $0.key, endpoint: $0.endpoint) }
         let blocked = ownNat == .udpBlocked
         let all = records.map { RelayTarget(key: $0.key, endpoint: $0.endpoint) }
