@@ -50,14 +50,20 @@ struct EngineState {
     // MARK: commands
 
     /// Standing registrations with `targets`; `known` are the relays on-demand ones may go to.
-    /// A link that stops being standing stays while a route wants it on demand; one that becomes
-    /// standing leaves the on-demand set at the next tick (`OnDemandRelays.update`).
+    /// A link that stops being standing while a route goes through it stays, on demand, as long
+    /// as a route wants it; one that becomes standing leaves the on-demand set at the next tick
+    /// (`OnDemandRelays.update`).
     mutating func setRelays(_ targets: [RelayTarget], udpBlocked: Bool, known: [RelayTarget], now: Double) {
         let wanted = Dictionary(targets.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         self.known = Dictionary(known.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         for target in targets { self.known[target.key] = target }
         self.udpBlocked = udpBlocked
+        let leaving = standing.subtracting(wanted.keys)
         standing = Set(wanted.keys)
+        for key in leaving where links[key] != nil && links[key]?.target.endpoint == self.known[key]?.endpoint
+            && table.routes.values.contains(where: { $0.lastInboundVia == key || $0.lastSentVia == key }) {
+            _ = onDemand.adopt(key, now: now)
+        }
         for (key, link) in links {
             let endpoint = wanted[key]?.endpoint ?? (onDemand.contains(key) ? self.known[key]?.endpoint : nil)
             guard endpoint != link.target.endpoint else { continue }

@@ -47,7 +47,11 @@ struct OnDemandRelays {
         func usable(_ key: PublicKey) -> Bool { links[key]?.isUsable(now: now) == true }
         func notFailed(_ key: PublicKey) -> Bool { failed[key].map { now - $0 >= Self.failedHold } ?? true }
         if route.peerRelays.contains(where: { standing.contains($0) && usable($0) }) { return nil }
-        if route.followsPeer, let via = route.lastInboundVia, standing.contains(via), usable(via) { return nil }
+        if route.followsPeer, let via = route.lastInboundVia, usable(via) {
+            if standing.contains(via) { return nil }
+            // A relay that left the standing set while the peer's packets arrive through it.
+            if contains(via) { return via }
+        }
         if let held = route.peerRelays.first(where: { contains($0) && notFailed($0) }) { return held }
         return route.peerRelays.first { key in !standing.contains(key) && known.contains(key) && notFailed(key) }
     }
@@ -100,6 +104,16 @@ struct OnDemandRelays {
             forget(key)
         }
         return (open, close)
+    }
+
+    /// A standing relay that left the standing set while a route goes through it: kept, on
+    /// demand, while a route wants it (`wanted`), so that a pair relayed there does not lose its
+    /// path whenever this member's ranking changes. False at `maxLinks`.
+    mutating func adopt(_ relay: PublicKey, now: Double) -> Bool {
+        guard wantedAt[relay] == nil else { return true }
+        guard wantedAt.count < Self.maxLinks else { return false }
+        wantedAt[relay] = now
+        return true
     }
 
     /// A relay that became standing, or whose link closed.

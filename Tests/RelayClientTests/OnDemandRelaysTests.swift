@@ -141,4 +141,24 @@ import WireGuard
         #expect(onDemand.update(routes: table.routes.values, links: links, standing: nowStanding, known: known, now: 2) == ([], []))
         #expect(!onDemand.contains(Self.f1))
     }
+
+    /// The lab's three regions: a member's ranking changed under load and dropped the relay its
+    /// peer's packets arrived through; its registration there closed and the pair took 88 s to
+    /// connect. Kept on demand while the packets arrive there, closed a linger after they stop.
+    @Test mutating func aStandingRelayLeftWhileInUseStaysWhileThePeersPacketsArriveThere() {
+        let follower = route(RouteTableTests.lesserPeer, peerRelays: [Self.f1])
+        links[Self.f2] = FakeLink(Self.f2)
+        table.recordInbound(follower, via: Self.f2, now: 1)
+        let adopted = onDemand.adopt(Self.f2, now: 1)
+        #expect(adopted)
+        #expect(update(now: 2) == ([], []))
+        #expect(update(now: 2 + OnDemandRelays.linger) == ([], []))
+        #expect(onDemand.wantedAt[Self.f2] == 2 + OnDemandRelays.linger)
+        // The peer moves to a relay this member holds: the adopted one is closed a linger later.
+        table.recordInbound(follower, via: Self.t1, now: 70)
+        #expect(update(now: 70) == ([], []))
+        let lastWanted = 2 + OnDemandRelays.linger
+        #expect(update(now: lastWanted + OnDemandRelays.linger - 0.1) == ([], []))
+        #expect(update(now: lastWanted + OnDemandRelays.linger) == ([], [Self.f2]))
+    }
 }
