@@ -253,10 +253,12 @@ start_server() {
 # WireGuard interface.
 server_listens() { lab_exec server ss -ltnH | awk '{ sub(/%[^:]*:/, ":", $4); print $4 }' | grep -qxF "$1"; }
 
+# AGENT_LOG_LEVEL=debug logs each relay engine decision (formnet --log-level).
 start_agent() {
     local name="$1"; shift
     $LAB_SPAWN "$name" "$FORMNET" up "$NET" --config-dir "$WORK/$name/etc" --data-dir "$WORK/$name/data" \
-        --backend userspace --no-write-hosts --daemon --interval "$INTERVAL" "$@" >>"$WORK/$name.log" 2>&1
+        --backend userspace --no-write-hosts --daemon --interval "$INTERVAL" --log-level "${AGENT_LOG_LEVEL:-info}" "$@" \
+        >>"$WORK/$name.log" 2>&1
     AGENT_PID[$name]=$LAB_PID
 }
 

@@ -239,6 +239,7 @@ struct EngineState {
         let count = io.receive(on: route.descriptor, offset: header, flags: Int32(MSG_DONTWAIT))
         guard count > 0 else { return }
         guard let link = table.chooseLink(for: route, links: links, now: now) else {
+            logger.debug("\(route.peer): no relay can carry its packets now; holding \(count)")
             for i in 0..<count {
                 table.hold(Array(UnsafeRawBufferPointer(start: io.slot(i) + header, count: io.length(i))), on: route, now: now)
             }
@@ -247,7 +248,9 @@ struct EngineState {
         let wallMillis = RelayClock.wallMillis()
         for i in 0..<count {
             let frame = UnsafeMutableRawBufferPointer(start: io.slot(i), count: header + io.length(i))
-            table.recordHandshake(UnsafeRawBufferPointer(rebasing: frame[header...]), on: route, via: link.target.key, now: now)
+            let packet = UnsafeRawBufferPointer(rebasing: frame[header...])
+            table.recordHandshake(packet, on: route, via: link.target.key, now: now)
+            logHandshake(packet, of: route.peer, "sent through", link)
             link.proto.writeHeader(into: frame, to: route.peer, nowMillis: wallMillis)
             if link.machine.transport == .udp {
                 io.queue(frame.baseAddress!, length: frame.count, on: link.udp)
@@ -273,13 +276,23 @@ struct EngineState {
         let header = DataFrameHeader.length
         let wallMillis = RelayClock.wallMillis()
         for packet in table.takeHeld(from: route, via: link.target.key) {
-            packet.withUnsafeBytes { table.recordHandshake($0, on: route, via: link.target.key, now: now) }
+            packet.withUnsafeBytes { packet in
+                table.recordHandshake(packet, on: route, via: link.target.key, now: now)
+                logHandshake(packet, of: route.peer, "held, sent through", link)
+            }
             var frame = [UInt8](repeating: 0, count: header + packet.count)
             frame.replaceSubrange(header..., with: packet)
             frame.withUnsafeMutableBytes { link.proto.writeHeader(into: $0, to: route.peer, nowMillis: wallMillis) }
             link.send(frame, over: link.machine.transport)
         }
         link.lastDataSent = now
+    }
+
+    /// At debug level: where each handshake message of a relayed peer went or came from, the
+    /// first thing to read when a relayed pair does not connect.
+    private func logHandshake(_ packet: UnsafeRawBufferPointer, of peer: PublicKey, _ what: String, _ link: RelayLink) {
+        guard logger.logLevel <= .debug, WireGuardMessageShape.isHandshake(packet) else { return }
+        logger.debug("\(peer): handshake \(packet[0] == 1 ? "initiation" : "response") \(what) relay \(link.target.endpoint) over \(link.machine.transport.rawValue)")
     }
 
     // MARK: relay → WireGuard
@@ -327,6 +340,7 @@ struct EngineState {
         case .data(let source, _, let payload):
             guard let route = table[source] ?? automaticRoute(for: source, via: link, now: now) else { return nil }
             table.recordInbound(route, via: link.target.key, now: now)
+            logHandshake(UnsafeRawBufferPointer(rebasing: frame[payload]), of: source, "arrived through", link)
             return (route, payload)
         case .registered(let payload):
             let actions = link.machine.registered(now: now, over: transport)
@@ -341,6 +355,7 @@ struct EngineState {
         case .peerUnknown(let peer):
             // The handshake that went there is not lost: it goes out through the next relay, or
             // as soon as one can carry it.
+            logger.debug("\(peer): relay \(link.target.endpoint) says it is not registered there")
             if let packet = table.peerUnknown(peer, via: link.target.key, now: now), let route = table[peer] {
                 table.hold(packet, on: route, now: now)
                 sendHeld(route, now: now)
@@ -348,6 +363,11 @@ struct EngineState {
         case .error(let error):
             if error.code != .tooManyTunnels {
                 logger.warning("relay \(link.target.key) at \(link.target.endpoint): \(error.code)")
+            } else if link.warnedTooManyTunnels != link.sessionID {
+                // Its limit on peers one member talks to at once (start-relay --max-tunnels-per-device);
+                // a peer past it is dropped there until one of the others is idle a minute.
+                link.warnedTooManyTunnels = link.sessionID
+                logger.warning("relay \(link.target.key) at \(link.target.endpoint) carries this member to no more peers at once (its --max-tunnels-per-device)")
             }
             perform(link.machine.error(error.code, now: now), on: link, now: now)
         case .cookie:

@@ -14,6 +14,9 @@ final class RelayLink: RouteLink {
     var info: InfoResponseFrame?
     /// Engine clock of the last data sent through the link.
     var lastDataSent = -Double.infinity
+    /// The session under which the relay last said this member talks to too many peers through
+    /// it: said once a registration, not once a packet.
+    var warnedTooManyTunnels: UInt64?
     private(set) var udp: Int32 = -1
     private(set) var tcp: Int32 = -1
     private(set) var tcpConnected = false

@@ -12,7 +12,7 @@ public struct RelayConfiguration: Sendable {
     /// members behind one NAT or carrier-grade NAT, not for one host to fill the relay.
     public var maxSessionsPerAddress: Int = 16
     public var maxBandwidthKBps: Int = RelayConfiguration.strangerLimits.bandwidthKBps
-    public var maxTunnelsPerDevice: Int = 20
+    public var maxTunnelsPerDevice: Int = RelayConfiguration.strangerLimits.tunnelsPerDevice
     /// Channel ports open at once (each is a socket); beyond it clients keep using data frames.
     public var maxChannels: Int = 1024
     /// Frames per second per source IP.
@@ -40,12 +40,16 @@ public struct RelayConfiguration: Sendable {
     /// gives them its full speed: no bandwidth cap to speak of, and a frame rate per source that a
     /// 10 Gbit/s member does not reach (about 11 Gbit/s of full-size frames) while a flood from
     /// one address is still cut off.
+    ///
+    /// Destinations at once per key: 20 for strangers (Geogram's); 256 for members, who may relay
+    /// to most of their network at once while their direct paths come up.
     public struct DefaultLimits: Sendable, Equatable {
         public var bandwidthKBps: Int
         public var rateLimit: Int
+        public var tunnelsPerDevice: Int
     }
-    public static let strangerLimits = DefaultLimits(bandwidthKBps: 1000, rateLimit: 20_000)
-    public static let memberLimits = DefaultLimits(bandwidthKBps: Int(Int32.max), rateLimit: 1_000_000)
+    public static let strangerLimits = DefaultLimits(bandwidthKBps: 1000, rateLimit: 20_000, tunnelsPerDevice: 20)
+    public static let memberLimits = DefaultLimits(bandwidthKBps: Int(Int32.max), rateLimit: 1_000_000, tunnelsPerDevice: 256)
 
     var bandwidthBytesPerSecond: Int64 { Int64(maxBandwidthKBps) * 1024 }
     /// One second's worth, but never less than a few full frames so a slow tunnel can still send one.

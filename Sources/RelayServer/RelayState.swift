@@ -111,7 +111,7 @@ public struct RelayState: Sendable {
         let burst = configuration.bandwidthBurst
         let nowNanos = now.monotonicNanos
         let payload = UnsafeRawBufferPointer(rebasing: frame[DataFrameHeader.length...])
-        switch sessions.tunnel(from: slot, to: destination, limit: configuration.maxTunnelsPerDevice,
+        switch sessions.tunnel(from: slot, to: destination, limit: configuration.maxTunnelsPerDevice, nowNanos: nowNanos,
                                makeBucket: { TokenBucket(ratePerSecond: bandwidth, burst: burst, now: nowNanos) }) {
         case .tooMany:
             counters.drop(.tooManyTunnels)
@@ -198,7 +198,7 @@ public struct RelayState: Sendable {
         let bandwidth = configuration.bandwidthBytesPerSecond
         let burst = configuration.bandwidthBurst
         let nowNanos = now.monotonicNanos
-        switch sessions.tunnel(from: slot, to: channel.peer, limit: configuration.maxTunnelsPerDevice,
+        switch sessions.tunnel(from: slot, to: channel.peer, limit: configuration.maxTunnelsPerDevice, nowNanos: nowNanos,
                                makeBucket: { TokenBucket(ratePerSecond: bandwidth, burst: burst, now: nowNanos) }) {
         case .tooMany: return drop(.tooManyTunnels)
         case .admitted(let tunnel):

@@ -28,6 +28,9 @@ public struct Tunnel: Sendable {
     public var bucket: TokenBucket
     public var frames: UInt64 = 0
     public var bytes: UInt64 = 0
+    /// When a frame last went through (`SessionTable.charge`): at the limit, the tunnel idle
+    /// longest gives its place (`SessionTable.tunnelIdleReuse`).
+    public var lastUsedNanos: UInt64
     /// WireGuard session indices from this tunnel's authenticated packets (data frames, and
     /// channel packets from the channel's learned address), latest four each: the sender's own
     /// (initiations and responses), and the destination's as the sender addressed it (responses,
@@ -84,6 +87,10 @@ public struct SessionTable: Sendable {
     private var byKey: [PeerID: Int] = [:]
     private var bySource: [SourceNetwork: Int] = [:]
     public let tunnelCapacity: Int
+    /// Tunnels a new slot has room for before it allocates: a member relaying to many peers grows
+    /// its array once, while a relay of a thousand members does not reserve a thousand tunnels
+    /// for each of them.
+    static let reservedTunnels = 32
 
     public init(expectedSessions: Int = 0, tunnelCapacity: Int) {
         self.tunnelCapacity = tunnelCapacity
@@ -137,7 +144,7 @@ public struct SessionTable: Sendable {
         } else {
             slot = slots.count
             slots.append(session)
-            slots[slot].tunnels.reserveCapacity(tunnelCapacity)
+            slots[slot].tunnels.reserveCapacity(min(tunnelCapacity, Self.reservedTunnels))
         }
         bySession[id] = slot
         byKey[peer] = slot
@@ -177,13 +184,31 @@ public struct SessionTable: Sendable {
 
     public enum TunnelAdmission: Equatable { case admitted(Int), tooMany }
 
-    /// The index of the sender's tunnel to `destination`, made on first use within the limit.
+    /// A tunnel no frame went through this long may be replaced at the limit. The limit bounds
+    /// the destinations a key talks to at once, not in its registration's life: a member that
+    /// starts tries every peer it has before their direct paths are up, and with tunnels kept
+    /// for good it could never reach a peer that came later (seen in the three-region lab). An
+    /// idle WireGuard session still sends a keepalive or a handshake at least every two minutes
+    /// when in use, persistent keepalives every 25 s; a minute idle is a pair that is not talking.
+    public static let tunnelIdleReuse: UInt64 = 60_000_000_000
+
+    /// The index of the sender's tunnel to `destination`, made on first use within the limit;
+    /// at the limit, in the place of the tunnel idle longest if it is idle `tunnelIdleReuse`.
     @inline(__always)
-    public mutating func tunnel(from slot: Int, to destination: PeerID, limit: Int, makeBucket: () -> TokenBucket) -> TunnelAdmission {
+    public mutating func tunnel(from slot: Int, to destination: PeerID, limit: Int, nowNanos: UInt64,
+                                makeBucket: () -> TokenBucket) -> TunnelAdmission {
         if let index = slots[slot].tunnels.firstIndex(where: { $0.destination == destination }) { return .admitted(index) }
-        guard slots[slot].tunnels.count < limit else { return .tooMany }
-        slots[slot].tunnels.append(Tunnel(destination: destination, bucket: makeBucket()))
-        return .admitted(slots[slot].tunnels.count - 1)
+        let tunnel = Tunnel(destination: destination, bucket: makeBucket(), lastUsedNanos: nowNanos)
+        guard slots[slot].tunnels.count >= limit else {
+            slots[slot].tunnels.append(tunnel)
+            return .admitted(slots[slot].tunnels.count - 1)
+        }
+        let tunnels = slots[slot].tunnels
+        guard let idlest = tunnels.indices.min(by: { tunnels[$0].lastUsedNanos < tunnels[$1].lastUsedNanos }),
+              nowNanos >= tunnels[idlest].lastUsedNanos, nowNanos - tunnels[idlest].lastUsedNanos >= Self.tunnelIdleReuse
+        else { return .tooMany }
+        slots[slot].tunnels[idlest] = tunnel
+        return .admitted(idlest)
     }
 
     /// Records the indices an authenticated WireGuard packet on this tunnel carries.
@@ -212,6 +237,7 @@ public struct SessionTable: Sendable {
     @inline(__always)
     public mutating func charge(slot: Int, tunnel: Int, bytes: Int, nowNanos: UInt64) -> Bool {
         guard slots[slot].tunnels[tunnel].bucket.take(Int64(bytes), now: nowNanos) else { return false }
+        slots[slot].tunnels[tunnel].lastUsedNanos = nowNanos
         slots[slot].tunnels[tunnel].frames &+= 1
         slots[slot].tunnels[tunnel].bytes &+= UInt64(bytes)
         return true

@@ -3,7 +3,7 @@
 /// names (`--backend`, `--data-dir`) from `wg` and `start-relay`. So the leading global flags are
 /// moved to the end of the command line, where whichever subcommand runs parses them.
 enum GlobalFlags {
-    static let withValue: Set<String> = ["--config-dir", "--data-dir", "--backend", "--mtu", "--hosts-path"]
+    static let withValue: Set<String> = ["--config-dir", "--data-dir", "--backend", "--mtu", "--hosts-path", "--log-level"]
     static let withoutValue: Set<String> = ["--no-routing", "--no-write-hosts"]
 
     static func movedBehindSubcommand(_ arguments: [String]) -> [String] {

@@ -13,6 +13,8 @@ struct MemberOptions: ParsableArguments {
     @Flag(help: "Do not add a route for the network through the interface.") var noRouting = false
     @Flag(help: "Do not write peers into the hosts file.") var noWriteHosts = false
     @Option(help: "Hosts file to keep the network's block in.") var hostsPath = HostsFile.defaultPath
+    @Option(help: "Log level: error, warning, info, debug or trace (debug: each relay route decision).")
+    var logLevel: Logger.Level = .info
 
     func validate() throws {
         if let mtu, !(576...65535).contains(mtu) { throw ValidationError("--mtu \(mtu) is out of range (576–65535)") }
@@ -29,7 +31,9 @@ struct MemberOptions: ParsableArguments {
 
     var logger: Logger {
         MemberOptions.bootstrapLogging
-        return Logger(label: "formnet")
+        var logger = Logger(label: "formnet")
+        logger.logLevel = logLevel
+        return logger
     }
 
     func member(_ network: String) throws -> Member {
@@ -42,6 +46,8 @@ struct MemberOptions: ParsableArguments {
         return handler
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// The NETWORK argument of the commands that act on an installed network.
 struct NetworkArgument: ParsableArguments {

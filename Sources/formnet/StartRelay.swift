@@ -26,7 +26,10 @@ struct StartRelay: ParsableCommand {
     @Option(help: "With --open: maximum registrations from one IPv4 address or IPv6 /64.") var maxSessionsPerAddress = 16
     @Option(help: "Bandwidth per tunnel, KB/s (default: 1000 with --open or --allow-keys; none with --network, whose members get the relay's full speed).")
     var maxBandwidth: Int?
-    @Option(help: "Maximum distinct destinations per registered key, and channels one key holds.") var maxTunnelsPerDevice = 20
+    @Option(help: """
+        Maximum destinations one registered key talks to at once (one idle a minute gives its place), \
+        and channels it holds (default: 20 with --open or --allow-keys; 256 with --network).
+        """) var maxTunnelsPerDevice: Int?
     @Option(help: "Maximum channel ports open at once (0: none; clients then send data frames).") var maxChannels = 1024
     @Option(help: "UDP ports for channels, LOW-HIGH; open them to clients in the firewall.") var channelPorts = "51822-52845"
     @Option(help: "Frames per second per source IP address (default: 20000 with --open or --allow-keys; 1000000 with --network).")
@@ -56,7 +59,7 @@ struct StartRelay: ParsableCommand {
                 (a relay without one would forward traffic for anyone on the internet)
                 """)
         }
-        guard maxConnections > 0, maxTcpPerAddress > 0, maxSessionsPerAddress > 0, maxBandwidth ?? 1 > 0, maxTunnelsPerDevice > 0,
+        guard maxConnections > 0, maxTcpPerAddress > 0, maxSessionsPerAddress > 0, maxBandwidth ?? 1 > 0, maxTunnelsPerDevice ?? 1 > 0,
               rateLimit ?? 1 > 0, maxChannels >= 0 else {
             throw ValidationError("limits must be positive")
         }
@@ -92,7 +95,7 @@ struct StartRelay: ParsableCommand {
         options.configuration.maxSessionsPerAddress = maxSessionsPerAddress
         let limits = network == nil ? RelayConfiguration.strangerLimits : RelayConfiguration.memberLimits
         options.configuration.maxBandwidthKBps = maxBandwidth ?? limits.bandwidthKBps
-        options.configuration.maxTunnelsPerDevice = maxTunnelsPerDevice
+        options.configuration.maxTunnelsPerDevice = maxTunnelsPerDevice ?? limits.tunnelsPerDevice
         options.configuration.maxChannels = maxChannels
         options.configuration.rateLimit = rateLimit ?? limits.rateLimit
         options.configuration.location = location.flatMap(RelayLocation.init(parsing:)) ?? .unknown

@@ -135,6 +135,14 @@ import WireGuard
         #expect(h.send(a.wrap([1], to: carol.publicKey, nowMillis: h.now.wallMillis), from: Fixture.aliceAddress) == .reply(length: 11))
         #expect(h.lastReply.withUnsafeBytes { ErrorFrame.decode($0) }?.code == .tooManyTunnels)
         #expect(h.state.counters.limitHits[RelayCounters.Limit.tunnels.rawValue] == 1)
+        // The limit is on destinations at once: bob's tunnel, idle a minute, gives carol its place.
+        h.now.monotonicNanos += SessionTable.tunnelIdleReuse - 1
+        let toCarol = a.wrap([1], to: carol.publicKey, nowMillis: h.now.wallMillis)
+        #expect(h.send(toCarol, from: Fixture.aliceAddress) == .reply(length: 11))
+        h.now.monotonicNanos += 1
+        #expect(h.send(toCarol, from: Fixture.aliceAddress) == .forward(to: .udp(RelayAddress(Endpoint("203.0.113.5:1")!)), length: toCarol.count))
+        #expect(h.send(a.wrap([1], to: bob.publicKey, nowMillis: h.now.wallMillis), from: Fixture.aliceAddress) == .reply(length: 11))
+        #expect(h.state.sessions.slots.map(\.tunnels.count).max() == 1)
     }
 
     @Test func bandwidthPerTunnelIsEnforcedAndRefills() {
