@@ -41,6 +41,9 @@ final class RelayLink: RouteLink {
     var sessionID: UInt64 { proto.sessionID }
     var observedAddress: IPAddress? { proto.observedAddress?.endpoint.address }
     func isUsable(now: Double) -> Bool { machine.isUsable(now: now) }
+    var registeringSince: Double? {
+        if case .registering(let since, _, _) = machine.phase { since } else { nil }
+    }
 
     /// The events to poll the TCP connection for: writable while connecting or while frames wait.
     var tcpPollEvents: Int16 { Int16(POLLIN) | (!tcpConnected || !writer.pending.isEmpty ? Int16(POLLOUT) : 0) }

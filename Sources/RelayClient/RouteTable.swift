@@ -11,6 +11,8 @@ protocol RouteLink: AnyObject {
     /// The address the relay sees this member's registration come from, once registered.
     var observedAddress: IPAddress? { get }
     func isUsable(now: Double) -> Bool
+    /// When the link's registration attempts began, while it is registering (nil otherwise).
+    var registeringSince: Double? { get }
 }
 
 /// One relayed peer: its proxy socket (by descriptor; the socket loop owns the socket), which
@@ -70,6 +72,9 @@ struct RouteTable {
     /// A relay that said peer-unknown for a peer is skipped for it this long (unless the peer's
     /// packets arrive through it meanwhile): the peer is registering elsewhere or not at all.
     static let peerUnknownHold = 3.0
+    /// How long a route's packets wait for a registration with one of its peer's relays to
+    /// complete: one with a cookie round over a 300 ms path takes about a second.
+    static let registrationWait = 2.0
     /// Automatic routes (made by arriving packets) without traffic this long are closed.
     static let automaticIdle = 180.0
     static let maxAutomaticRoutes = 256
@@ -160,6 +165,13 @@ struct RouteTable {
         // None of the peer's relays can carry it (no on-demand link: the bound, or a failure):
         // the relay its packets arrive through is where it is, whatever this member prefers.
         if !route.peerRelays.isEmpty, let via = route.lastInboundVia, let link = candidate(via) { return link }
+        // A registration with one of the peer's relays is under way (one made on demand for this
+        // route, mostly): the packet waits for it (`hold`; sent once it registers) rather than
+        // going through relays the peer is not registered with, each answering peer-unknown,
+        // which cost the lab's cross-region pairs a lost handshake and WireGuard's 5 s retry.
+        if route.peerRelays.contains(where: { key in
+            links[key]?.registeringSince.map { now - $0 < Self.registrationWait } ?? false
+        }) { return nil }
         for key in route.preferences { if let link = candidate(key) { return link } }
         if let via = route.lastInboundVia, let link = candidate(via) { return link }
         return nil

@@ -11,6 +11,7 @@ import WireGuard
         var sessionID: UInt64 = 7
         var observedAddress: IPAddress? = IPAddress("198.51.100.7")
         var usable = true
+        var registeringSince: Double?
 
         init(_ key: PublicKey, address: IPAddress = IPAddress("203.0.113.1")!) {
             relayKey = key
@@ -57,6 +58,21 @@ import WireGuard
         #expect(table.chooseLink(for: route, links: links, now: 2) === linkB)
         #expect(route.packetsIn == 1)
         #expect(route.lastInbound == 2)
+    }
+
+    /// The lab's cross-region pairs: the handshake went through this member's own relays while
+    /// its registration with the peer's was under way, each said peer-unknown, and WireGuard
+    /// retried only 5 s later. It now waits for the registration, for `registrationWait` at most.
+    @Test mutating func aHandshakeWaitsForARegistrationWithThePeersRelay() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayB, Self.relayA],
+                              peerRelays: [Self.relayA], automatic: false, now: 0)
+        linkA.usable = false
+        linkA.registeringSince = 10
+        #expect(table.chooseLink(for: route, links: links, now: 10 + RouteTable.registrationWait - 0.1) == nil)
+        #expect(table.chooseLink(for: route, links: links, now: 10 + RouteTable.registrationWait) === linkB)
+        linkA.usable = true
+        linkA.registeringSince = nil
+        #expect(table.chooseLink(for: route, links: links, now: 13) === linkA)
     }
 
     @Test mutating func theFollowingEndAnswersThroughTheRelayThePeerUses() {
