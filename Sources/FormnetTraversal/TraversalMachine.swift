@@ -12,6 +12,9 @@ public struct TraversalMachine: Sendable, Equatable {
         /// The connection cache says every candidate failed recently: relayed at once instead
         /// of replaying the slow path; background trials still look for a direct one.
         case failedRecently
+        /// The direct path stopped carrying packets while connected (the agent's
+        /// `DirectPathWatch`): WireGuard sent and nothing came back, probes included.
+        case pathLost
     }
 
     public enum Phase: Sendable, Equatable {
@@ -130,6 +133,16 @@ public struct TraversalMachine: Sendable, Equatable {
             guard now >= retryAt else { return [] }
             return restart(now: now)
         }
+    }
+
+    /// The connected path stopped carrying packets: unreachable now, not `staleAfter` after the
+    /// last handshake (a cut path dropped all traffic for minutes), and tried again after the
+    /// first backoff wait (a relayed peer is tried in the background instead). The candidate
+    /// counts as failed, so the connection cache ranks it down.
+    public mutating func pathLost(now: Double) -> [Action] {
+        guard case .connected(let candidate, _) = phase else { return [] }
+        phase = .unreachable(.pathLost, retryAt: now + timing.retryBackoff[0])
+        return [.failed(candidate), .unreachable(.pathLost)]
     }
 
     /// Tries the candidates again now, whatever the phase: a relayed pair's background trial

@@ -7,6 +7,10 @@ import WireGuard
 /// A probe measures the path WireGuard uses at that moment, so its outcome is filed under the
 /// endpoint the peer had when it was sent. Loss counts only for a peer that has answered once:
 /// a host that drops ICMP would otherwise look like a lossy path.
+///
+/// An urgent target (the agent suspects its direct path: WireGuard sent data and nothing came
+/// back) is probed every `urgentInterval` with up to `urgentOutstanding` probes out, each lost
+/// after `urgentTimeout`, so that a dead path is known within seconds (`DirectPathWatch`).
 public struct TunnelProbeBook: Sendable {
     public struct Outcome: Equatable, Sendable {
         public var peer: PublicKey
@@ -14,24 +18,38 @@ public struct TunnelProbeBook: Sendable {
         /// Seconds; nil when lost.
         public var rtt: Double?
         public var lost: Bool { rtt == nil }
+
+        public init(peer: PublicKey, endpoint: Endpoint, rtt: Double?) {
+            self.peer = peer
+            self.endpoint = endpoint
+            self.rtt = rtt
+        }
     }
 
     public struct Target: Equatable, Sendable {
         public var peer: PublicKey
         public var address: IPAddress
         public var endpoint: Endpoint
+        public var urgent: Bool
 
-        public init(peer: PublicKey, address: IPAddress, endpoint: Endpoint) {
+        public init(peer: PublicKey, address: IPAddress, endpoint: Endpoint, urgent: Bool = false) {
             self.peer = peer
             self.address = address
             self.endpoint = endpoint
+            self.urgent = urgent
         }
     }
 
     struct Outstanding {
         var target: Target
         var sentAt: Double
+        var timeout: Double
     }
+
+    public static let urgentInterval = 0.3
+    public static let urgentOutstanding = 3
+    /// Three round trips of a 300 ms path.
+    public static let urgentTimeout = 1.0
 
     public let interval: Double
     public let timeout: Double
@@ -48,12 +66,14 @@ public struct TunnelProbeBook: Sendable {
     /// The targets to probe now, each with the sequence number to send; recorded as sent.
     public mutating func due(_ targets: [Target], now: Double) -> [(Target, UInt16)] {
         var probes: [(Target, UInt16)] = []
-        for target in targets where lastSent[target.peer].map({ now - $0 >= interval }) ?? true {
-            // One outstanding probe per peer: a slow answer must not be mistaken for a later one's.
-            guard !outstanding.values.contains(where: { $0.target.peer == target.peer }) else { continue }
+        for target in targets where lastSent[target.peer].map({ now - $0 >= (target.urgent ? Self.urgentInterval : interval) }) ?? true {
+            // One outstanding probe per peer (a few when urgent): a slow answer must not be
+            // mistaken for a later one's.
+            let out = outstanding.values.filter { $0.target.peer == target.peer }.count
+            guard out < (target.urgent ? Self.urgentOutstanding : 1) else { continue }
             let sequence = nextSequence
             nextSequence &+= 1
-            outstanding[sequence] = Outstanding(target: target, sentAt: now)
+            outstanding[sequence] = Outstanding(target: target, sentAt: now, timeout: target.urgent ? Self.urgentTimeout : timeout)
             lastSent[target.peer] = now
             probes.append((target, sequence))
         }
@@ -75,7 +95,7 @@ public struct TunnelProbeBook: Sendable {
     /// Probes unanswered for `timeout`: lost, for peers that answered before; dropped otherwise.
     public mutating func expire(now: Double) -> [Outcome] {
         var lost: [Outcome] = []
-        for (sequence, probe) in outstanding where now - probe.sentAt >= timeout {
+        for (sequence, probe) in outstanding where now - probe.sentAt >= probe.timeout {
             outstanding[sequence] = nil
             if answered.contains(probe.target.peer) {
                 lost.append(Outcome(peer: probe.target.peer, endpoint: probe.target.endpoint, rtt: nil))
@@ -86,8 +106,8 @@ public struct TunnelProbeBook: Sendable {
 
     /// When the next probe is due or the next outstanding one times out, for the prober's wait.
     public func nextDeadline(_ targets: [Target]) -> Double? {
-        let sends = targets.map { lastSent[$0.peer].map { $0 + interval } ?? 0 }
-        let timeouts = outstanding.values.map { $0.sentAt + timeout }
+        let sends = targets.map { target in lastSent[target.peer].map { $0 + (target.urgent ? Self.urgentInterval : interval) } ?? 0 }
+        let timeouts = outstanding.values.map { $0.sentAt + $0.timeout }
         return (sends + timeouts).min()
     }
 }

@@ -211,6 +211,40 @@ import WireGuard
             == [PeerUpdate(publicKey: peerKey, action: .updateOnly, endpoint: proxy)])
     }
 
+    /// A direct path that stops carrying packets is relayed within seconds (issue 16: it was
+    /// 160 s, every packet lost, while `show` said direct).
+    @Test func aDirectPathThatStopsCarryingPacketsIsRelayed() throws {
+        let relayKey = PrivateKey.generate().publicKey
+        var driver = relayedPlanner([relayKey])
+        let s = state(peerEndpoint: "198.51.100.3:40000")
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
+        func device(rx: UInt64, tx: UInt64) -> Device {
+            Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"), persistentKeepalive: 25,
+                                                  lastHandshake: Date(timeIntervalSince1970: 100.3), rxBytes: rx, txBytes: tx)])
+        }
+        #expect(driver.tick(device: device(rx: 500, tx: 500), now: 100.4).peers.isEmpty)
+        #expect(driver.status.peers[peerKey.base64]?.path == .direct)
+        #expect(driver.probeTargets(device: device(rx: 500, tx: 500)).map(\.urgent) == [false])
+        // Traffic flows both ways, then the path dies: data leaves, nothing comes back.
+        #expect(driver.tick(device: device(rx: 9000, tx: 9000), now: 110).peers.isEmpty)
+        #expect(driver.tick(device: device(rx: 9000, tx: 12000), now: 110.5).peers.isEmpty)
+        #expect(!driver.needsFastTick(now: 110.5))
+        #expect(driver.tick(device: device(rx: 9000, tx: 14000), now: 111).peers.isEmpty)
+        #expect(driver.needsFastTick(now: 111))
+        #expect(driver.probeTargets(device: device(rx: 9000, tx: 14000)).map(\.urgent) == [true])
+        let endpoint = Endpoint("198.51.100.3:40000")!
+        let lost = TunnelProbeBook.Outcome(peer: peerKey, endpoint: endpoint, rtt: nil)
+        driver.record([lost, lost], now: 112)
+        #expect(driver.tick(device: device(rx: 9000, tx: 15000), now: 112.1).peers.isEmpty)
+        driver.record([lost], now: 112.4)
+        let relayed = driver.tick(device: device(rx: 9000, tx: 15000), now: 112.5)
+        #expect(relayed.peers.last?.endpoint == MemberPlan.pendingProxy)
+        #expect(driver.relay?.take() == [.route(peerKey, preferring: [relayKey], peerRelays: [])])
+        #expect(driver.status.peers[peerKey.base64]?.path == .relayConnecting)
+        #expect(driver.status.peers[peerKey.base64]?.reason == "no handshake through the relay yet; the direct path stopped carrying packets")
+        #expect(driver.cache.stats(for: peerKey)[endpoint]?.failures == 1)
+    }
+
     @Test func removedPeerIsForgotten() throws {
         var driver = driver()
         let s = state(peerEndpoint: "198.51.100.3:40000")

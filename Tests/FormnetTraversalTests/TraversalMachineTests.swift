@@ -26,6 +26,18 @@ import WireGuard
         #expect(m.tick(now: 271, lastHandshake: 90) == [.attempt(lan)])
     }
 
+    /// A connected path that stops carrying packets is unreachable at once, not 180 s after its
+    /// last handshake, and tried again after the first backoff wait.
+    @Test func aLostPathIsUnreachableAtOnceAndRetriedAfterTheFirstWait() {
+        var m = TraversalMachine()
+        #expect(m.pathLost(now: 99) == [])
+        _ = m.start(candidates: [reflexive, lan], local: .portPreserving, peer: .portPreserving, now: 100)
+        _ = m.tick(now: 100.5, lastHandshake: 100.25)
+        #expect(m.pathLost(now: 130) == [.failed(reflexive), .unreachable(.pathLost)])
+        #expect(m.phase == .unreachable(.pathLost, retryAt: 130 + m.timing.retryBackoff[0]))
+        #expect(m.tick(now: 130 + m.timing.retryBackoff[0], lastHandshake: 100.25) == [.attempt(reflexive)])
+    }
+
     @Test func movesToTheNextCandidateAfterTheAttemptTimeout() {
         var m = TraversalMachine()
         _ = m.start(candidates: [lan, reflexive], local: .portPreserving, peer: .portPreserving, now: 0)

@@ -117,4 +117,25 @@ import WireGuard
         #expect(again.count == 1)
         #expect(book.expire(now: 4).isEmpty)
     }
+
+    /// A suspect path (`urgent`): a probe every 0.3 s, three out at once, each lost after 1 s.
+    @Test func anUrgentTargetIsProbedInABurstWithAShortTimeout() {
+        var book = TunnelProbeBook(interval: 10, timeout: 2)
+        let first = book.due([a], now: 0)
+        _ = book.reply(sequence: first[0].1, from: a.address, now: 0.01)
+        var urgent = a
+        urgent.urgent = true
+        #expect(book.due([urgent], now: 1).count == 1)
+        #expect(book.due([urgent], now: 1.2).isEmpty)
+        #expect(book.nextDeadline([urgent]) == 1 + TunnelProbeBook.urgentInterval)
+        #expect(book.due([urgent], now: 1.3).count == 1)
+        #expect(book.due([urgent], now: 1.6).count == 1)
+        #expect(book.due([urgent], now: 1.9).isEmpty)  // three outstanding
+        #expect(book.expire(now: 1.99).isEmpty)
+        #expect(book.expire(now: 2).count == 1)
+        #expect(book.due([urgent], now: 2).count == 1)
+        #expect(book.expire(now: 2.6).count == 2)
+        // Back to normal: the next regular probe waits for the interval.
+        #expect(book.due([a], now: 3).isEmpty)
+    }
 }

@@ -44,6 +44,8 @@ struct PathPlanner {
         var relayReason: String?
         /// WireGuard's receive counter for the peer when the route was first seen.
         var relayedRx: UInt64?
+        /// While connected directly: whether the path still carries packets.
+        var directWatch: DirectPathWatch?
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
@@ -83,10 +85,11 @@ struct PathPlanner {
         peers.values.contains { if case .attempting = $0.machine.phase { true } else { false } }
     }
 
-    /// Attempting, or waiting for a relay to become usable for an unreachable peer: the loop
-    /// then ticks fast, so the relayed path starts as soon as a registration completes.
+    /// Attempting, checking a direct path, or waiting for a relay to become usable for an
+    /// unreachable peer: the loop then ticks fast, so the relayed path starts as soon as a
+    /// registration completes, and a dead direct path is left as soon as the probes say so.
     func needsFastTick(now: Double) -> Bool {
-        isAttempting || (relay != nil && peers.contains { key, entry in
+        isAttempting || peers.values.contains { $0.directWatch?.checking == true } || (relay != nil && peers.contains { key, entry in
             if case .unreachable = entry.machine.phase { relay?.proxy(for: key) == nil } else { false }
         }) || trialWithinASecond(now: now)
     }
@@ -204,6 +207,12 @@ struct PathPlanner {
             }
             // Not relayed now: a later relaying schedules its trials afresh.
             peers[key]?.nextTrialSlot = nil
+            let lost = checkDirectPath(key, machine: &machine, live: live, now: now)
+            if !lost.isEmpty {
+                peers[key]?.machine = machine
+                updates += apply(lost, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
+                continue
+            }
             let actions = machine.tick(now: now, lastHandshake: live?.lastHandshake?.timeIntervalSince1970)
             peers[key]?.machine = machine
             updates += apply(actions, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
@@ -215,12 +224,32 @@ struct PathPlanner {
         return DeviceUpdate(peers: updates)
     }
 
-    /// The directly connected peers, for the tunnel prober to measure.
+    /// A connected direct peer whose path stopped carrying packets (`DirectPathWatch`): the
+    /// machine's `pathLost`, so that it is relayed, or tried again, now.
+    private mutating func checkDirectPath(_ key: PublicKey, machine: inout TraversalMachine, live: Peer?,
+                                          now: Double) -> [TraversalMachine.Action] {
+        guard case .connected = machine.phase, let live, let endpoint = live.endpoint, !isRelayed(endpoint) else {
+            peers[key]?.directWatch = nil
+            return []
+        }
+        var watch = peers[key]?.directWatch ?? DirectPathWatch(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, now: now)
+        let verdict = watch.observe(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, keepalive: live.persistentKeepalive, now: now)
+        guard verdict == .dead else {
+            peers[key]?.directWatch = watch
+            return []
+        }
+        peers[key]?.directWatch = nil
+        logger.info("\(network): \(label(key)): the direct path at \(endpoint) stopped carrying packets (\(watch.reason(now: now)))")
+        return machine.pathLost(now: now)
+    }
+
+    /// The directly connected peers, for the tunnel prober to measure; urgently those whose
+    /// path is being checked.
     func probeTargets(device: Device) -> [TunnelProbeBook.Target] {
         peers.compactMap { key, entry in
             guard case .connected = entry.machine.phase, relay?.proxy(for: key) == nil, let address = entry.address,
                   let endpoint = device.peer(key)?.endpoint, !isRelayed(endpoint) else { return nil }
-            return TunnelProbeBook.Target(peer: key, address: address, endpoint: endpoint)
+            return TunnelProbeBook.Target(peer: key, address: address, endpoint: endpoint, urgent: entry.directWatch?.checking == true)
         }.sorted { $0.peer.base64 < $1.peer.base64 }
     }
 
@@ -228,6 +257,7 @@ struct PathPlanner {
     mutating func record(_ outcomes: [TunnelProbeBook.Outcome], now: Double) {
         for outcome in outcomes {
             guard let entry = peers[outcome.peer] else { continue }
+            if entry.directWatch?.endpoint == outcome.endpoint { peers[outcome.peer]?.directWatch?.probe(lost: outcome.lost) }
             let kind = cache.stats(for: outcome.peer)[outcome.endpoint]?.kind
                 ?? entry.machine.candidates.first { $0.endpoint == outcome.endpoint }?.kind ?? .serverReflexive
             var measured: EndpointStats?
@@ -324,6 +354,7 @@ struct PathPlanner {
         case .exhausted: "no candidate answered"
         case .noCandidates: "no candidates"
         case .failedRecently: "every candidate failed recently"
+        case .pathLost: "the direct path stopped carrying packets"
         }
     }
 }
