@@ -245,6 +245,28 @@ import WireGuard
         #expect(driver.cache.stats(for: peerKey)[endpoint]?.failures == 1)
     }
 
+    /// The other end found the path dead first and relays to us: WireGuard roamed to the relay's
+    /// proxy, and this end routes the peer through the relays too, rather than showing direct.
+    @Test func aConnectedPeerWhosePacketsArriveThroughARelayIsFollowedThere() throws {
+        let relayKey = PrivateKey.generate().publicKey
+        var driver = relayedPlanner([relayKey])
+        let s = state(peerEndpoint: "198.51.100.3:40000")
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
+        let direct = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"),
+                                                           lastHandshake: Date(timeIntervalSince1970: 100.3))])
+        _ = driver.tick(device: direct, now: 100.4)
+        #expect(driver.status.peers[peerKey.base64]?.path == .direct)
+        let automatic = Endpoint("127.0.0.1:40007")!
+        let roamed = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: automatic,
+                                                           lastHandshake: Date(timeIntervalSince1970: 100.3))])
+        driver.relay?.begin(status: usable([relayKey], proxy: automatic))
+        #expect(driver.tick(device: roamed, now: 120).peers.isEmpty)
+        #expect(driver.relay?.take() == [.route(peerKey, preferring: [relayKey], peerRelays: [])])
+        #expect(driver.relay?.proxy(for: peerKey) == automatic)
+        #expect(driver.status.peers[peerKey.base64]?.path == .relayConnecting)
+        #expect(driver.peers[peerKey]?.relayReason == "the peer relays to us")
+    }
+
     @Test func removedPeerIsForgotten() throws {
         var driver = driver()
         let s = state(peerEndpoint: "198.51.100.3:40000")

@@ -46,6 +46,25 @@ extension PathPlanner {
                                          replaceAllowedIPs: true, allowedIPs: entry.desired.allowedIPs)]
     }
 
+    /// A directly connected peer whose packets now arrive through a relay (its side found the
+    /// path dead first; WireGuard roamed the endpoint to the relay's proxy or channel): routed
+    /// through the relays as ours too, so that `show` does not keep saying direct, the route is
+    /// this member's to keep, and background trials look for the direct path again.
+    mutating func followPeerOntoRelay(_ key: PublicKey, entry: PeerTraversal, live: Peer, now: Double) -> [PeerUpdate] {
+        guard let proxy = relay?.route(key, peerRelays: entry.peerRelays) else { return [] }
+        logger.info("\(network): \(label(key)): its packets arrive through a relay now: relayed (the peer relays to us)")
+        peers[key]?.directWatch = nil
+        peers[key]?.relayedSince = now
+        peers[key]?.relayedRx = nil
+        peers[key]?.relayReason = "the peer relays to us"
+        status.peers[key.base64] = .init(path: .relayConnecting, natType: entry.inputs.peer,
+                                         reason: "no handshake through the relay yet; the peer relays to us")
+        // WireGuard already sends where the peer's packets came from; only a proxy other than the
+        // route's (an automatic route the engine made, now ours) is replaced.
+        guard let current = live.endpoint, RelayClientEngine.isProxy(current), current != proxy else { return [] }
+        return [PeerUpdate(publicKey: key, action: .updateOnly, endpoint: proxy)]
+    }
+
     /// The relay a new route will most likely leave through: the first usable of the peer's
     /// relays, else of this member's.
     private static func likelyRelay(peerRelays: [PublicKey], ranked: [PublicKey], relays: RelayEngineStatus) -> RelayEngineStatus.Link? {

@@ -207,6 +207,10 @@ struct PathPlanner {
             }
             // Not relayed now: a later relaying schedules its trials afresh.
             peers[key]?.nextTrialSlot = nil
+            if case .connected = machine.phase, relay != nil, let live, let endpoint = live.endpoint, isRelayed(endpoint) {
+                updates += followPeerOntoRelay(key, entry: entry, live: live, now: now)
+                continue
+            }
             let lost = checkDirectPath(key, machine: &machine, live: live, now: now)
             if !lost.isEmpty {
                 peers[key]?.machine = machine
