@@ -40,10 +40,21 @@ public enum NatDetection {
     /// blocked, and every pair waits on it): relays that answer over TCP but not over UDP mean
     /// UDP is blocked; otherwise the type the last run found, since a host's NAT rarely changes
     /// across a restart and the probe corrects a wrong guess seconds later.
+    ///
+    /// A probe no observer answered says udp-blocked, but a relay that answers over UDP refutes
+    /// it: the observers (on the server) are down or cut off, and the type is unknown; acting on
+    /// udp-blocked would move every relay link to TCP (a member restarted while the server was
+    /// down logged it).
     public static func effective(probed: NatType, remembered: NatType, relayAnswersOverUDP: Bool,
                                  relayAnswersOverTCP: Bool) -> NatType {
+        let probed = refuted(probed, relayAnswersOverUDP: relayAnswersOverUDP)
         if probed != .unknown { return probed }
         if relayAnswersOverTCP && !relayAnswersOverUDP { return .udpBlocked }
-        return remembered
+        return refuted(remembered, relayAnswersOverUDP: relayAnswersOverUDP)
+    }
+
+    /// Unknown in place of udp-blocked when a relay answers over UDP.
+    public static func refuted(_ type: NatType, relayAnswersOverUDP: Bool) -> NatType {
+        type == .udpBlocked && relayAnswersOverUDP ? .unknown : type
     }
 }

@@ -292,6 +292,20 @@ import WireGuard
                                        relayAnswersOverUDP: false, relayAnswersOverTCP: false) == .unknown)
     }
 
+    /// The server (both STUN observers) down: the probe hears nothing and says udp-blocked, but a
+    /// relay answering over UDP refutes it (issue 16: a member restarted then logged udp-blocked
+    /// and moved its relay links to TCP).
+    @Test func aRelayAnsweringOverUDPRefutesUDPBlocked() {
+        #expect(NatDetection.effective(probed: .udpBlocked, remembered: .symmetric,
+                                       relayAnswersOverUDP: true, relayAnswersOverTCP: false) == .symmetric)
+        #expect(NatDetection.effective(probed: .udpBlocked, remembered: .udpBlocked,
+                                       relayAnswersOverUDP: true, relayAnswersOverTCP: false) == .unknown)
+        #expect(NatDetection.effective(probed: .udpBlocked, remembered: .symmetric,
+                                       relayAnswersOverUDP: false, relayAnswersOverTCP: true) == .udpBlocked)
+        #expect(NatDetection.refuted(.udpBlocked, relayAnswersOverUDP: true) == .unknown)
+        #expect(NatDetection.refuted(.symmetric, relayAnswersOverUDP: true) == .symmetric)
+    }
+
     @Test func serverViewOfTheWireGuardPortConfirmsPortPreservation() {
         #expect(NatDetection.confirm(.endpointIndependent, wireGuardPort: 51820,
                                      serverObserved: Endpoint("198.51.100.3:51820")) == .portPreserving)

@@ -12,6 +12,7 @@ final class DaemonMailbox: @unchecked Sendable {
     private var natType: NatType = .unknown
     private var ownObservedEndpoint: Endpoint?
     private var relays: [PublicKey] = []
+    private var udpRelay = false
     private var woken = false
 
     func post(state: API.State, ownObservedEndpoint: Endpoint?) {
@@ -45,6 +46,14 @@ final class DaemonMailbox: @unchecked Sendable {
     }
 
     var reportedRelays: [PublicKey] { condition.withLock { relays } }
+
+    /// Whether a relay answers this member over UDP, for the reporter: it refutes a probe that
+    /// says udp-blocked (`NatDetection.refuted`).
+    func post(relayAnswersOverUDP: Bool) {
+        condition.withLock { udpRelay = relayAnswersOverUDP }
+    }
+
+    var relayAnswersOverUDP: Bool { condition.withLock { udpRelay } }
 
     /// The server's view of this member's WireGuard port in the newest state.
     var serverObservedEndpoint: Endpoint? { condition.withLock { ownObservedEndpoint } }

@@ -115,7 +115,10 @@ public struct MemberDaemon {
                 let update = plan.resolving(proxies: proxies)
                 if !update.peers.isEmpty { try backend.apply(update, to: network) }
                 if let checked { try sync.record(checked) }
-                if engine != nil { mailbox.post(relays: planner.reportedRelays) }
+                if let status {
+                    mailbox.post(relays: planner.reportedRelays)
+                    mailbox.post(relayAnswersOverUDP: status.links.values.contains { $0.usable && $0.transport == .udp })
+                }
                 if let written = plan.relayStatus {
                     do { try written.save(to: paths.relayStatus(network)) } catch { logger.warning("\(network): relay status not saved: \(error)") }
                 }

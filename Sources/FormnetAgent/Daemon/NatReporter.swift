@@ -47,7 +47,8 @@ struct NatReporter: Sendable {
                 nextProbe = ContinuousClock.now + options.natProbeInterval
             }
             observed = mailbox.serverObservedEndpoint
-            let natType = NatDetection.confirm(probed, wireGuardPort: port, serverObserved: observed)
+            let natType = NatDetection.refuted(NatDetection.confirm(probed, wireGuardPort: port, serverObserved: observed),
+                                               relayAnswersOverUDP: mailbox.relayAnswersOverUDP)
             mailbox.post(natType: natType)
             if natType != reported {
                 logger.info("\(network): NAT type \(natType.rawValue)")
