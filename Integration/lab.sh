@@ -13,6 +13,8 @@
 #   lab_attach_public NAME ADDR    wire host NAME to the internet bridge with ADDR/prefix
 #   lab_public_hosts NAME:ADDR...  make each host NAME and wire it to the internet with ADDR
 #   lab_teardown                   kill every process on the lab hosts and remove them
+#   lab_cut ROUTER ADDR, lab_heal ROUTER   drop a router's UDP to and from ADDR, and stop
+#   WAN_DELAY_MS, WAN_JITTER_MS, WAN_LOSS  impair every NAT router (see _lab_router_impair)
 # Source after lib.sh. The formnet helpers (below the NAT routers) come after.
 
 LAB="${LAB:-fnl}"
@@ -193,7 +195,35 @@ table inet filter {
     }
 }
 NFT
+    _lab_router_impair "$name"
 }
+
+# A WAN behind every NAT router: with WAN_DELAY_MS, WAN_JITTER_MS or WAN_LOSS (a fraction) set,
+# the router holds each packet it forwards, both ways, WAN_DELAY_MS plus a jitter drawn from
+# [-WAN_JITTER_MS, +WAN_JITTER_MS], and loses WAN_LOSS of them, through a delay line on NFQUEUE
+# (Integration/tools/delay-line.py; this kernel has no netem). A member is then 2 x WAN_DELAY_MS
+# from a public host (the server, a relay) and 4 x WAN_DELAY_MS from a member behind another router.
+_lab_router_impair() {
+    local name="$1"
+    [ "${WAN_DELAY_MS:-0}${WAN_JITTER_MS:-0}${WAN_LOSS:-0}" != 000 ] || return 0
+    require_tool iptables-legacy iptables
+    require_tool python3 python3
+    lab_exec "$name" iptables-legacy -t mangle -A FORWARD -j NFQUEUE --queue-num 7 --queue-bypass
+    lab_spawn "$name" python3 "$REPO_ROOT/Integration/tools/delay-line.py" --queue 7 --delay "${WAN_DELAY_MS:-0}" \
+        --jitter "${WAN_JITTER_MS:-0}" --loss "${WAN_LOSS:-0}" >>"${WORK:-/tmp}/delay-line.$name.log" 2>&1
+}
+
+# lab_cut ROUTER ADDRESS: ROUTER drops the UDP it forwards to or from ADDRESS (a path that dies:
+# a firewall change, a NAT that lost its mapping); lab_heal ROUTER lifts every such cut.
+lab_cut() {
+    lab_exec "$1" nft list table inet cut >/dev/null 2>&1 || {
+        lab_exec "$1" nft add table inet cut
+        lab_exec "$1" nft add chain inet cut forward '{ type filter hook forward priority -10; }'
+    }
+    lab_exec "$1" nft add rule inet cut forward ip daddr "$2" meta l4proto udp drop
+    lab_exec "$1" nft add rule inet cut forward ip saddr "$2" meta l4proto udp drop
+}
+lab_heal() { lab_exec "$1" nft delete table inet cut 2>/dev/null || true; }
 
 # formnet on the lab hosts. A test sets NET (the network's name), WORK (its directory: WORK/HOST
 # holds each host's config and data directories, WORK/HOST.log its agent's output), FORMNET and
