@@ -267,32 +267,6 @@ import WireGuard
         #expect(driver.peers[peerKey]?.relayReason == "the peer relays to us")
     }
 
-    /// WireGuard roams back to the proxy each time it is put on the channel (the relay does not
-    /// deliver through it): the third time within 2 s of the last, the channel is given up.
-    @Test func aChannelWireGuardKeepsRoamingOffIsGivenUp() throws {
-        let relayKey = PrivateKey.generate().publicKey
-        var driver = relayedPlanner([relayKey])
-        let s = state(peerEndpoint: "198.51.100.3:40000", peerNat: .symmetric)
-        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .symmetric, device: nil, now: 100)
-        let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"))])
-        _ = driver.tick(device: device, now: 100.1)
-        let proxy = Endpoint("127.0.0.1:40001")!
-        let channel = Endpoint("198.51.100.9:40000")!
-        let onProxy = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: proxy, persistentKeepalive: 25)])
-        for now in [100.2, 100.6] {
-            driver.relay?.begin(status: usable([relayKey], proxy: proxy, channel: channel))
-            #expect(driver.tick(device: onProxy, now: now).peers.last?.endpoint == channel)
-        }
-        driver.relay?.begin(status: usable([relayKey], proxy: proxy, channel: channel))
-        #expect(driver.tick(device: onProxy, now: 101).peers.isEmpty)
-        #expect(driver.relay?.take() == [.refuseChannel(peerKey)])
-        // An idle pair's keepalive roams it back once in 25 s: put back on the channel each time.
-        for now in [130.0, 155.0, 180.0] {
-            driver.relay?.begin(status: usable([relayKey], proxy: proxy, channel: channel))
-            #expect(driver.tick(device: onProxy, now: now).peers.last?.endpoint == channel)
-        }
-    }
-
     @Test func removedPeerIsForgotten() throws {
         var driver = driver()
         let s = state(peerEndpoint: "198.51.100.3:40000")

@@ -89,8 +89,7 @@ extension PathPlanner {
         var updates: [PeerUpdate] = []
         // WireGuard follows the route's channel when the relay granted one, and goes back to the
         // proxy when it stops being usable (also after a packet through the proxy roamed it there).
-        if let wanted = relay?.wireGuardEndpoint(for: key), live?.endpoint != wanted,
-           !channelLoops(key, entry: entry, onto: wanted, from: live?.endpoint, now: now) {
+        if let wanted = relay?.wireGuardEndpoint(for: key), live?.endpoint != wanted {
             let keepalive = entry.desired.persistentKeepalive
             if RelayClientEngine.isProxy(wanted) || keepalive == 0 {
                 updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted))
@@ -123,27 +122,6 @@ extension PathPlanner {
         }
         reportRelayed(key, entry: entry, live: live, relays: relays, now: now)
         return updates
-    }
-
-    /// Whether putting WireGuard back on `channel` would be one more turn of a loop: the peer's
-    /// packets keep arriving through the proxy (WireGuard roams there) however often WireGuard is
-    /// put on the channel; the relay is not delivering through it. Seen in the lab: an agent
-    /// re-pointed WireGuard five times a second for 20 s after a pair moved to a relay that had
-    /// not seen its handshake, and for 30 s behind a firewall on the relay's channel ports. The
-    /// channel is then given up (`refuseChannel`) and WireGuard stays on the proxy.
-    private mutating func channelLoops(_ key: PublicKey, entry: PeerTraversal, onto channel: Endpoint, from current: Endpoint?,
-                                       now: Double) -> Bool {
-        guard !RelayClientEngine.isProxy(channel), let current, RelayClientEngine.isProxy(current) else { return false }
-        var count = 1
-        if let last = entry.channelRepoints, last.channel == channel, now - last.at < Self.channelRoamBackWindow { count = last.count + 1 }
-        guard count >= Self.channelRoamBackLimit else {
-            peers[key]?.channelRepoints = (channel, count, now)
-            return false
-        }
-        peers[key]?.channelRepoints = nil
-        logger.warning("\(network): \(label(key)): the peer's packets keep arriving through the relay's proxy, not its channel at \(channel): the channel is given up")
-        relay?.refuseChannel(of: key)
-        return true
     }
 
     /// What `show` says of a relayed peer: relayed through the relay that carries its packets

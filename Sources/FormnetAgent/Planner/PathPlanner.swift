@@ -46,9 +46,6 @@ struct PathPlanner {
         var relayedRx: UInt64?
         /// While connected directly: whether the path still carries packets.
         var directWatch: DirectPathWatch?
-        /// The channel WireGuard was last put on after it roamed back to the proxy, how many
-        /// times in a row within `channelRoamBackWindow` of each other, and when last.
-        var channelRepoints: (channel: Endpoint, count: Int, at: Double)?
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
@@ -62,13 +59,6 @@ struct PathPlanner {
     /// WireGuard starts a new one after 120 s of sending (keepalives included), and gives a
     /// session up after 180 s.
     static let relayedHandshakeFresh = 180.0
-    /// WireGuard put back on a relay channel this many times, each within
-    /// `channelRoamBackWindow` of the last, because the peer's packets kept arriving through
-    /// the proxy: the relay is not delivering them through the channel (it cannot confirm this
-    /// end's WireGuard there, or a firewall drops the channel), and the channel is given up.
-    /// An idle pair roams back once a keepalive interval (25 s), which is not a loop.
-    static let channelRoamBackLimit = 3
-    static let channelRoamBackWindow = 2.0
 
     let network: String
     let options: TraversalOptions
