@@ -33,6 +33,8 @@ struct OnDemandRelays {
     private var unusableSince: [PublicKey: Double] = [:]
     /// Relays given up on, and when.
     private(set) var failed: [PublicKey: Double] = [:]
+    /// Relays that were standing and stayed on demand because a route went through them (`adopt`).
+    private(set) var adopted: Set<PublicKey> = []
     /// Relays routes wanted in the last pass that `maxLinks` kept this member from registering with.
     private(set) var unserved: [PublicKey] = []
 
@@ -49,8 +51,10 @@ struct OnDemandRelays {
         if route.peerRelays.contains(where: { standing.contains($0) && usable($0) }) { return nil }
         if route.followsPeer, let via = route.lastInboundVia, usable(via) {
             if standing.contains(via) { return nil }
-            // A relay that left the standing set while the peer's packets arrive through it.
-            if contains(via) { return via }
+            // A relay that left the standing set while the peer's packets arrive through it. Not
+            // one this end opened for its own peer: the pair is to meet on this end's standing
+            // relay, where the leader registers on demand (ADR 11), and it lingers out.
+            if adopted.contains(via) { return via }
         }
         if let held = route.peerRelays.first(where: { contains($0) && notFailed($0) }) { return held }
         return route.peerRelays.first { key in !standing.contains(key) && known.contains(key) && notFailed(key) }
@@ -113,6 +117,7 @@ struct OnDemandRelays {
         guard wantedAt[relay] == nil else { return true }
         guard wantedAt.count < Self.maxLinks else { return false }
         wantedAt[relay] = now
+        adopted.insert(relay)
         return true
     }
 
@@ -120,5 +125,6 @@ struct OnDemandRelays {
     mutating func forget(_ relay: PublicKey) {
         wantedAt[relay] = nil
         unusableSince[relay] = nil
+        adopted.remove(relay)
     }
 }

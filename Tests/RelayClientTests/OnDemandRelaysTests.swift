@@ -161,4 +161,18 @@ import WireGuard
         #expect(update(now: lastWanted + OnDemandRelays.linger - 0.1) == ([], []))
         #expect(update(now: lastWanted + OnDemandRelays.linger) == ([], [Self.f2]))
     }
+
+    /// The follower's own on-demand relay (opened before its peer's packets arrived through one
+    /// of its standing relays) is not kept for the peer's packets arriving there: the pair meets
+    /// on the follower's standing relay (ADR 11), and this one lingers out.
+    @Test mutating func theFollowersOwnOnDemandRelayLingersOutEvenWhileThePeerUsesIt() {
+        let follower = route(RouteTableTests.lesserPeer, peerRelays: [Self.f1])
+        #expect(update(now: 1).open == [Self.f1])
+        links[Self.f1] = FakeLink(Self.f1)
+        table.recordInbound(follower, via: Self.f1, now: 2)
+        #expect(update(now: 2) == ([], []))
+        table.recordInbound(follower, via: Self.t1, now: 3)
+        #expect(update(now: 3) == ([], []))
+        #expect(update(now: 2 + OnDemandRelays.linger) == ([], [Self.f1]))
+    }
 }
