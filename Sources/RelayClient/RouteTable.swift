@@ -218,13 +218,25 @@ struct RouteTable {
     // MARK: holding packets
 
     /// Keeps a packet no relay can carry now; the oldest beyond `holdLimit.packets` are dropped.
+    /// A handshake initiation replaces the one held before it: WireGuard answers only its newest
+    /// initiation's response, so an older one sent late (the regions lab saw it) brings back a
+    /// response that is dropped, and the pair waits for WireGuard's next try, 5 s on.
     func hold(_ packet: [UInt8], on route: Route, now: Double) {
+        if Self.isInitiation(packet) {
+            let before = route.held.count
+            route.held.removeAll { Self.isInitiation($0) }
+            route.packetsDropped &+= UInt64(before - route.held.count)
+        }
         route.held.append(packet)
         if route.held.count > Self.holdLimit.packets {
             route.packetsDropped &+= UInt64(route.held.count - Self.holdLimit.packets)
             route.held.removeFirst(route.held.count - Self.holdLimit.packets)
         }
         route.heldSince = route.heldSince ?? now
+    }
+
+    private static func isInitiation(_ packet: [UInt8]) -> Bool {
+        packet.first == 1 && packet.withUnsafeBytes { WireGuardMessageShape.isHandshake($0) }
     }
 
     /// The held packets, handed over for sending through `relay`.

@@ -139,6 +139,22 @@ import WireGuard
         #expect(route.heldSince == nil)
     }
 
+    /// WireGuard answers only its newest initiation: a newer one replaces the one held.
+    @Test mutating func aNewerInitiationReplacesTheHeldOne() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [], automatic: false, now: 0)
+        func initiation(_ fill: UInt8) -> [UInt8] {
+            var packet = [UInt8](repeating: fill, count: 148)
+            packet[0] = 1; packet[1] = 0; packet[2] = 0; packet[3] = 0
+            return packet
+        }
+        table.hold(initiation(7), on: route, now: 1)
+        table.hold([4, 0, 0, 0] + [UInt8](repeating: 9, count: 60), on: route, now: 1)
+        table.hold(initiation(8), on: route, now: 2)
+        #expect(route.held.map(\.last) == [9, 8])
+        #expect(route.packetsDropped == 1)
+        #expect(route.heldSince == 1)
+    }
+
     /// A handshake initiation answered peer-unknown is handed back to go through the next relay
     /// (once, and only just after it left); other packets are not kept.
     @Test mutating func aHandshakeAnsweredPeerUnknownIsHandedBack() {
