@@ -260,7 +260,12 @@ import WireGuard
         let roamed = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: automatic,
                                                            lastHandshake: Date(timeIntervalSince1970: 100.3))])
         driver.relay?.begin(status: usable([relayKey], proxy: automatic))
+        // A moment through the relay (a trial the two ends ended differently) is not followed.
         #expect(driver.tick(device: roamed, now: 120).peers.isEmpty)
+        #expect(driver.relay?.take() == [])
+        #expect(driver.status.peers[peerKey.base64]?.path == .direct)
+        driver.relay?.begin(status: usable([relayKey], proxy: automatic))
+        #expect(driver.tick(device: roamed, now: 120 + PathPlanner.followRelayAfter).peers.isEmpty)
         #expect(driver.relay?.take() == [.route(peerKey, preferring: [relayKey], peerRelays: [])])
         #expect(driver.relay?.proxy(for: peerKey) == automatic)
         #expect(driver.status.peers[peerKey.base64]?.path == .relayConnecting)

@@ -54,6 +54,7 @@ extension PathPlanner {
         guard let proxy = relay?.route(key, peerRelays: entry.peerRelays) else { return [] }
         logger.info("\(network): \(label(key)): its packets arrive through a relay now: relayed (the peer relays to us)")
         peers[key]?.directWatch = nil
+        peers[key]?.relayedEndpointSince = nil
         peers[key]?.relayedSince = now
         peers[key]?.relayedRx = nil
         peers[key]?.relayReason = "the peer relays to us"

@@ -46,6 +46,9 @@ struct PathPlanner {
         var relayedRx: UInt64?
         /// While connected directly: whether the path still carries packets.
         var directWatch: DirectPathWatch?
+        /// Since when WireGuard's endpoint for a directly connected peer is a relay's (the peer
+        /// relays to us), for `followRelayAfter`.
+        var relayedEndpointSince: Double?
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
@@ -59,6 +62,9 @@ struct PathPlanner {
     /// WireGuard starts a new one after 120 s of sending (keepalives included), and gives a
     /// session up after 180 s.
     static let relayedHandshakeFresh = 180.0
+    /// A directly connected peer whose packets have arrived through a relay this long is routed
+    /// through the relays as ours too (`followPeerOntoRelay`).
+    static let followRelayAfter = 5.0
 
     let network: String
     let options: TraversalOptions
@@ -208,8 +214,17 @@ struct PathPlanner {
             // Not relayed now: a later relaying schedules its trials afresh.
             peers[key]?.nextTrialSlot = nil
             if case .connected = machine.phase, relay != nil, let live, let endpoint = live.endpoint, isRelayed(endpoint) {
-                updates += followPeerOntoRelay(key, entry: entry, live: live, now: now)
-                continue
+                // Followed only once it lasts: packets through a relay also arrive for a moment
+                // when the two ends of a background trial end it differently, and following
+                // those put pairs that had just gone direct back on the relays.
+                let since = entry.relayedEndpointSince ?? now
+                peers[key]?.relayedEndpointSince = since
+                if now - since >= Self.followRelayAfter {
+                    updates += followPeerOntoRelay(key, entry: entry, live: live, now: now)
+                    continue
+                }
+            } else {
+                peers[key]?.relayedEndpointSince = nil
             }
             let lost = checkDirectPath(key, machine: &machine, live: live, now: now)
             if !lost.isEmpty {
