@@ -52,9 +52,7 @@ struct DirectPathWatch: Equatable {
             return .carrying
         }
         let elapsed = now - rxSince
-        let keepalives = keepalive == 0 ? 0 : UInt64(elapsed / Double(keepalive)) + 1
-        let sentData = tx > self.tx && tx - self.tx > keepalives * PathWatch.keepaliveBytes
-        guard sentData, elapsed >= Self.quiet else {
+        guard PathWatch.sentData(from: self.tx, to: tx, over: elapsed, keepalive: keepalive), elapsed >= Self.quiet else {
             checking = false
             return .carrying
         }

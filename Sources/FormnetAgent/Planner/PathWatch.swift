@@ -50,7 +50,13 @@ struct PathWatch: Equatable {
             return false
         }
         let elapsed = now - since
+        return elapsed >= Self.silence && Self.sentData(from: self.tx, to: tx, over: elapsed, keepalive: keepalive)
+    }
+
+    /// Whether the transmit counter grew by more than the keepalives WireGuard sends in `elapsed`
+    /// seconds (`keepalive`: its persistent-keepalive interval, 0 for none).
+    static func sentData(from before: UInt64, to tx: UInt64, over elapsed: Double, keepalive: UInt16) -> Bool {
         let keepalives = keepalive == 0 ? 0 : UInt64(elapsed / Double(keepalive)) + 1
-        return elapsed >= Self.silence && tx > self.tx && tx - self.tx > keepalives * Self.keepaliveBytes
+        return tx > before && tx - before > keepalives * keepaliveBytes
     }
 }
