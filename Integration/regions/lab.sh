@@ -14,6 +14,7 @@
 #   relay_of_endpoint ENDPOINT     the relay host announced at ENDPOINT
 #   relays_json HOST               HOST's agent's relays, a line each: NAME REGISTRATION HEALTH
 #   standing_of / on_demand_of HOST   its standing / usable on-demand relays, sorted, one line
+#   on_demand_for HOST PEER        its usable on-demand relays that its route to PEER keeps open
 #   relay_via HOST PEER            the relay HOST shows PEER's path through
 #   same_relay X Y                 both show the pair relayed, through one relay
 #
@@ -115,17 +116,22 @@ start_relay() {
     RELAY_PID[$1]=$LAB_PID
 }
 relay_of_endpoint() { local r; for r in "${RELAYS[@]}"; do [ "${ENDPOINT[$r]}" != "$1" ] || echo "$r"; done; }
-relays_json() {
-    local endpoint registration health
+relays_json() { # relays_json HOST [PEER_KEY]: with PEER_KEY, the fourth word says whether PEER's route keeps it
+    local endpoint registration health needed
     member "$1" list-relays "$NET" --json 2>/dev/null | python3 -c '
 import json, sys
 for r in json.load(sys.stdin)["relays"]:
-    print(r["endpoint"], r.get("registration") or "-", r["health"])' | while read -r endpoint registration health; do
-        echo "$(relay_of_endpoint "$endpoint") $registration $health"
+    print(r["endpoint"], r.get("registration") or "-", r["health"], "needed" if sys.argv[1] in (r.get("neededBy") or []) else "-")' "${2:-}" \
+    | while read -r endpoint registration health needed; do
+        echo "$(relay_of_endpoint "$endpoint") $registration $health $needed"
     done
 }
 standing_of() { relays_json "$1" | awk '$2 == "standing" { print $1 }' | sort | tr '\n' ' ' | sed 's/ $//'; }
 on_demand_of() { relays_json "$1" | awk '$2 == "on-demand" && $3 == "usable" { print $1 }' | sort | tr '\n' ' ' | sed 's/ $//'; }
+on_demand_for() {
+    relays_json "$1" "$(lab_exec "$2" wg show "$NET" public-key)" | awk '$2 == "on-demand" && $3 == "usable" && $4 == "needed" { print $1 }' \
+        | sort | tr '\n' ' ' | sed 's/ $//'
+}
 relay_via() { relay_of_endpoint "$(via_of "$1" "$2")"; }
 same_relay() {
     [ "$(path_of "$1" "$2")" = relayed ] && [ "$(path_of "$2" "$1")" = relayed ] && [ -n "$(relay_via "$1" "$2")" ] \

@@ -88,8 +88,14 @@ struct EngineState {
     /// Opens the on-demand registrations the routes need and closes those unused (`OnDemandRelays`).
     private mutating func updateOnDemand(now: Double) {
         let before = onDemand.unserved
+        let wantedBefore = onDemand.wantedBy
         let (open, close) = onDemand.update(routes: table.routes.values, links: links, standing: standing,
                                             known: known.keys, now: now)
+        for (relay, peers) in onDemand.wantedBy {
+            for peer in peers where wantedBefore[relay]?.contains(peer) != true {
+                logger.debug("\(peer): its route keeps the on-demand registration with relay \(relay)")
+            }
+        }
         if !onDemand.unserved.isEmpty, onDemand.unserved != before {
             logger.warning("relayed peers registered only with \(onDemand.unserved.map(\.description).joined(separator: ", ")) stay unreachable: already \(OnDemandRelays.maxLinks) on-demand registrations, all in use")
         }
@@ -133,7 +139,8 @@ struct EngineState {
     func status(now: Double) -> RelayEngineStatus {
         RelayEngineStatus(
             links: links.mapValues { link in
-                .init(target: link.target, onDemand: !standing.contains(link.target.key), transport: link.machine.transport,
+                .init(target: link.target, onDemand: !standing.contains(link.target.key),
+                      neededBy: onDemand.wantedBy[link.target.key] ?? [], transport: link.machine.transport,
                       phase: link.machine.phase,
                       usable: link.machine.isUsable(now: now), rttSamples: link.machine.rttSamples,
                       observedAddress: link.proto.observedAddress?.endpoint, info: link.info)

@@ -37,6 +37,8 @@ struct OnDemandRelays {
     private(set) var adopted: Set<PublicKey> = []
     /// Relays routes wanted in the last pass that `maxLinks` kept this member from registering with.
     private(set) var unserved: [PublicKey] = []
+    /// The peers whose routes wanted each relay in the last pass: what keeps it open.
+    private(set) var wantedBy: [PublicKey: [PublicKey]] = [:]
 
     func contains(_ relay: PublicKey) -> Bool { wantedAt[relay] != nil }
 
@@ -79,8 +81,10 @@ struct OnDemandRelays {
             }
         }
         var missing: [PublicKey] = []
+        wantedBy = [:]
         for route in routes {
             guard let key = wanted(by: route, links: links, standing: standing, known: known, now: now) else { continue }
+            wantedBy[key, default: []].append(route.peer)
             if wantedAt[key] != nil {
                 wantedAt[key] = now
             } else if !missing.contains(key) {

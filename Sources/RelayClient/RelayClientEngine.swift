@@ -22,6 +22,8 @@ public struct RelayEngineStatus: Sendable {
         /// Registered for a route whose peer holds none of this member's relays (`OnDemandRelays`),
         /// not one of the standing registrations.
         public var onDemand: Bool = false
+        /// The peers whose routes keep an on-demand registration open (none for a standing one).
+        public var neededBy: [PublicKey] = []
         public var transport: RelayLinkMachine.Transport
         public var phase: RelayLinkMachine.Phase
         public var usable: Bool

@@ -145,7 +145,7 @@ import WireGuard
                                     packetsDropped: 0, channel: channel, channelVia: channel == nil ? nil : relays.first)
         }
         return RelayEngineStatus(links: Dictionary(uniqueKeysWithValues: links), routes: route.map { [peerKey: $0] } ?? [:],
-                                 discovered: [], grantedChannels: [], now: 0)
+                                 discovered: [], grantedChannels: channel.map { [$0] } ?? [], now: 0)
     }
 
     func relayedPlanner(_ relays: [PublicKey]) -> PathPlanner {
@@ -270,6 +270,110 @@ import WireGuard
         #expect(driver.relay?.proxy(for: peerKey) == automatic)
         #expect(driver.status.peers[peerKey.base64]?.path == .relayConnecting)
         #expect(driver.peers[peerKey]?.relayReason == "the peer relays to us")
+    }
+
+    /// A relayed planner whose peer is routed through `relayKey` with `channel`, WireGuard on it.
+    func relayedPeer(relayKey: PublicKey, ownNat: NatType, peerNat: NatType, channel: Endpoint,
+                     peerCandidates: [String] = []) -> PathPlanner {
+        var driver = relayedPlanner([relayKey])
+        let s = state(peerEndpoint: "198.51.100.3:40000", peerCandidates: peerCandidates, peerNat: peerNat)
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: ownNat, device: nil, now: 100)
+        let nowhere = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"))])
+        var now = 100.0
+        while driver.relay?.proxy(for: peerKey) == nil && now < 200 {
+            now += 0.5
+            if driver.tick(device: nowhere, now: now).peers.last?.endpoint == MemberPlan.pendingProxy {
+                break
+            }
+        }
+        driver.relay?.begin(status: usable([relayKey], proxy: Endpoint("127.0.0.1:40001")!, channel: channel))
+        return driver
+    }
+
+    /// The peer's trial reached us: its initiation came directly and WireGuard roamed there.
+    /// The handshake is left to complete (WireGuard is not pointed back at the channel, no trial
+    /// of ours re-adds the peer), and then the pair is direct (the regions lab saw a public
+    /// member answer through the relay instead, and the pair stay relayed for minutes).
+    @Test func aRelayedPeerWhoseInitiationCameDirectlyIsLeftToCompleteTheHandshake() throws {
+        let relayKey = PrivateKey.generate().publicKey
+        let channel = Endpoint("198.51.100.9:40000")!
+        var driver = relayedPeer(relayKey: relayKey, ownNat: .symmetric, peerNat: .symmetric, channel: channel)
+        #expect(driver.relay?.proxy(for: peerKey) != nil)
+        _ = driver.relay?.take()
+        let direct = Endpoint("198.51.100.3:41000")!
+        let old = Date(timeIntervalSince1970: 50)
+        let onChannel = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: channel, persistentKeepalive: 25, lastHandshake: old)])
+        #expect(driver.tick(device: onChannel, now: 299).peers.isEmpty)
+        let roamed = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: direct, persistentKeepalive: 25, lastHandshake: old)])
+        #expect(driver.tick(device: roamed, now: 300).peers.isEmpty)
+        #expect(driver.tick(device: roamed, now: 300 + PathPlanner.directArrivalGrace - 0.5).peers.isEmpty)
+        let shaken = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: direct, persistentKeepalive: 25,
+                                                           lastHandshake: Date(timeIntervalSince1970: 301))])
+        #expect(driver.tick(device: shaken, now: 301.5).peers.isEmpty)
+        #expect(driver.relay?.take() == [.unroute(peerKey)])
+        #expect(driver.status.peers[peerKey.base64]?.path == .direct)
+        #expect(driver.status.peers[peerKey.base64]?.endpoint == direct)
+    }
+
+    /// The grace is once: a peer whose direct packets reach us while ours do not reach it (a path
+    /// cut one way) is answered through the relay's channel after it, and not given another at once.
+    @Test func aDirectArrivalWithoutAHandshakeGoesBackToTheChannelAfterTheGrace() throws {
+        let relayKey = PrivateKey.generate().publicKey
+        let channel = Endpoint("198.51.100.9:40000")!
+        var driver = relayedPeer(relayKey: relayKey, ownNat: .symmetric, peerNat: .symmetric, channel: channel)
+        let roamed = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:41000"),
+                                                           persistentKeepalive: 25, lastHandshake: Date(timeIntervalSince1970: 50))])
+        let onChannel = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: channel, persistentKeepalive: 25,
+                                                              lastHandshake: Date(timeIntervalSince1970: 50))])
+        _ = driver.tick(device: onChannel, now: 299)
+        #expect(driver.tick(device: roamed, now: 300).peers.isEmpty)
+        let back = driver.tick(device: roamed, now: 300 + PathPlanner.directArrivalGrace).peers
+        #expect(back.last?.endpoint == channel)
+        _ = driver.tick(device: onChannel, now: 304)
+        #expect(driver.tick(device: roamed, now: 305).peers.last?.endpoint == channel)
+    }
+
+    /// With no NAT here and a symmetric one at the peer, only the peer's initiations can open a
+    /// direct path: this end's background trials never re-add the peer (which ended the session
+    /// the peer's trial had just made); a pair that can open it from both ends does try.
+    @Test func anOpenMemberLeavesTrialsWithASymmetricPeerToThePeer() throws {
+        func removals(ownNat: NatType, peerNat: NatType) -> Int {
+            let relayKey = PrivateKey.generate().publicKey
+            let channel = Endpoint("198.51.100.9:40000")!
+            var driver = relayedPeer(relayKey: relayKey, ownNat: ownNat, peerNat: peerNat, channel: channel)
+            #expect(driver.relay?.proxy(for: peerKey) != nil)
+            let onChannel = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: channel, persistentKeepalive: 25)])
+            var count = 0
+            for step in 0..<400 {
+                let updates = driver.tick(device: onChannel, now: 200 + Double(step) * 0.5).peers
+                count += updates.filter { $0.action == .remove }.count
+                if driver.relay?.proxy(for: peerKey) == nil {
+                    driver.relay?.begin(status: usable([relayKey], proxy: Endpoint("127.0.0.1:40001")!, channel: channel))
+                }
+            }
+            return count
+        }
+        #expect(removals(ownNat: .open, peerNat: .symmetric) == 0)
+        #expect(removals(ownNat: .portPreserving, peerNat: .portPreserving) > 0)
+    }
+
+    /// A peer that reached us directly reports its new candidates a moment later: the fresh
+    /// session is kept, not ended by a new round of attempts.
+    @Test func newCandidatesWithAFreshDirectSessionDoNotRestartAttempts() throws {
+        let relayKey = PrivateKey.generate().publicKey
+        let channel = Endpoint("198.51.100.9:40000")!
+        var driver = relayedPeer(relayKey: relayKey, ownNat: .open, peerNat: .symmetric, channel: channel)
+        _ = driver.relay?.take()
+        let direct = Endpoint("198.51.100.3:41000")!
+        let live = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: direct, persistentKeepalive: 25,
+                                                         lastHandshake: Date(timeIntervalSince1970: 299))])
+        let moved = state(peerEndpoint: "198.51.100.3:40000", peerCandidates: ["192.168.1.3:40000"], peerNat: .symmetric)
+        let update = driver.plan(state: moved, desired: desired(moved), ownKey: fixture.ownKey.publicKey, ownNat: .open,
+                                 device: live, now: 300)
+        #expect(update.peers.isEmpty)
+        #expect(driver.relay?.take() == [.unroute(peerKey)])
+        #expect(driver.status.peers[peerKey.base64]?.path == .direct)
+        #expect(!driver.isAttempting)
     }
 
     @Test func removedPeerIsForgotten() throws {

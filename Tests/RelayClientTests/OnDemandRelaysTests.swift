@@ -124,6 +124,12 @@ import WireGuard
                       peerRelays: [Self.f1, Self.f2], automatic: false, now: 1)
         #expect(update(now: 2) == ([], []))
         #expect(onDemand.wantedAt.keys.sorted { $0.base64 < $1.base64 } == [Self.f2])
+        // `list-relays` names both peers as what keeps it open.
+        #expect(Set(onDemand.wantedBy[Self.f2] ?? []) == [RouteTableTests.greaterPeer, RouteTableTests.key(0xF0)])
+        _ = table.remove(RouteTableTests.key(0xF0))
+        _ = table.remove(RouteTableTests.greaterPeer)
+        #expect(update(now: 3) == ([], []))
+        #expect(onDemand.wantedBy[Self.f2] == nil)
     }
 
     @Test mutating func onlyKnownRelaysAndNoneForAutomaticRoutes() {

@@ -14,6 +14,9 @@ extension PathPlanner {
     mutating func startDirectTrialIfDue(_ key: PublicKey, now: Double) -> [TraversalMachine.Action]? {
         // Still relayed: the tick may just have moved it to a direct path the peer found.
         guard let ownKey, let entry = peers[key], relay?.proxy(for: key) != nil, entry.machine.directPossible else { return nil }
+        // The peer's packets arrive directly: its side's trial reached us; the handshake is
+        // completing, and our own attempt would re-add the peer and end it.
+        guard entry.directArrivalSince.map({ now - $0 >= Self.directArrivalGrace }) ?? true else { return nil }
         guard let slot = entry.nextTrialSlot else {
             peers[key]?.nextTrialSlot = DirectTrialSchedule.firstTrialSlot(relayedAt: now, ownKey, key)
             return nil
@@ -24,6 +27,11 @@ extension PathPlanner {
         // Pairs that keep failing (a peer behind a firewall its NAT type does not show) try
         // less often; both hosts of a pair fail the same trials, so they skip the same slots.
         guard DirectTrialSchedule.tries(slot: current, afterFailures: entry.failedTrials) else { return nil }
+        // With no NAT here and a symmetric one there, only the peer's initiations can open the
+        // path (its port toward us is one we cannot know): this end waits for them, as it is,
+        // instead of re-adding the peer at the slot, which ended the session the peer's trial
+        // had just made whenever its tick came a moment before ours.
+        guard !(entry.inputs.local == .open && entry.inputs.peer == .symmetric) else { return nil }
         peers[key]?.failedTrials += 1
         logger.info("\(network): \(label(key)): relayed; trying a direct path again (both sides at once)")
         return peers[key]?.machine.retryDirect(now: now)
@@ -38,6 +46,7 @@ extension PathPlanner {
         logger.info("\(network): \(label(key)): relaying (\(Self.describe(reason))) through \(via.map { "\($0.target.endpoint)" } ?? "a relay, once one answers")")
         peers[key]?.relayedSince = now
         peers[key]?.relayedRx = nil
+        peers[key]?.relayEndpoint = nil
         peers[key]?.relayReason = Self.describe(reason)
         status.peers[key.base64] = .init(path: .relayConnecting, endpoint: via?.target.endpoint, natType: entry.inputs.peer,
                                          reason: "no handshake through the relay yet; \(Self.describe(reason))",
@@ -57,6 +66,7 @@ extension PathPlanner {
         peers[key]?.relayedEndpointSince = nil
         peers[key]?.relayedSince = now
         peers[key]?.relayedRx = nil
+        peers[key]?.relayEndpoint = nil
         peers[key]?.relayReason = "the peer relays to us"
         status.peers[key.base64] = .init(path: .relayConnecting, natType: entry.inputs.peer,
                                          reason: "no handshake through the relay yet; the peer relays to us")
@@ -76,21 +86,28 @@ extension PathPlanner {
     /// packets start arriving directly (its side found one; WireGuard roamed the endpoint).
     mutating func tickRelayed(_ key: PublicKey, entry: PeerTraversal, live: Peer?, relays: RelayEngineStatus,
                                       now: Double) -> [PeerUpdate] {
-        if let live, let endpoint = live.endpoint, !isRelayed(endpoint),
-           let handshake = live.lastHandshake?.timeIntervalSince1970, now - handshake < 30 {
-            let candidate = entry.machine.candidates.first { $0.endpoint == endpoint } ?? Candidate(endpoint: endpoint, kind: .serverReflexive)
-            peers[key]?.machine.adopt(candidate, candidates: entry.machine.candidates, local: entry.inputs.local,
-                                      peer: entry.inputs.peer, lastHandshake: handshake)
-            relay?.unroute(key)
-            cache.update(peer: key, endpoint: endpoint, kind: candidate.kind, now: now) { $0.recordSuccess(at: now, timeToHandshake: 0) }
-            status.peers[key.base64] = .init(path: .direct, endpoint: endpoint, natType: entry.inputs.peer)
-            logger.info("\(network): \(label(key)): moved from the relay to a direct path at \(endpoint)")
-            return []
+        if takeDirectPathThePeerFound(key, entry: entry, live: live, now: now) { return [] }
+        if let live, let endpoint = live.endpoint, !isRelayed(endpoint) {
+            // An initiation of the peer's came directly and WireGuard roamed there; its
+            // handshake completes with the peer's first packet. Pointing WireGuard back at the
+            // relay before then would answer the peer through it, and the pair would stay relayed.
+            // Once in `freshDirectHandshake`: a peer whose direct packets reach us while ours do
+            // not reach it (a path cut one way) is answered through the relay after the grace.
+            if let since = entry.directArrivalSince {
+                if now - since < Self.directArrivalGrace { return [] }
+            } else if let relayEndpoint = entry.relayEndpoint, relayEndpoint != endpoint {
+                peers[key]?.directArrivalSince = now
+                return []
+            }
+        } else {
+            if let endpoint = live?.endpoint { peers[key]?.relayEndpoint = endpoint }
+            if let since = entry.directArrivalSince, now - since >= Self.freshDirectHandshake { peers[key]?.directArrivalSince = nil }
         }
         var updates: [PeerUpdate] = []
         // WireGuard follows the route's channel when the relay granted one, and goes back to the
         // proxy when it stops being usable (also after a packet through the proxy roamed it there).
         if let wanted = relay?.wireGuardEndpoint(for: key), live?.endpoint != wanted {
+            peers[key]?.relayEndpoint = wanted
             let keepalive = entry.desired.persistentKeepalive
             if RelayClientEngine.isProxy(wanted) || keepalive == 0 {
                 updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted))
@@ -113,7 +130,10 @@ extension PathPlanner {
             if PathWatch.isSilent(&watch, peer: live, at: endpoint, now: now) {
                 logger.warning("\(network): \(label(key)): nothing came back through the relay's channel at \(endpoint) for \(Int(PathWatch.silence)) s (are the relay's channel ports firewalled?): back to its proxy")
                 relay?.refuseChannel(of: key)
-                if let proxy = relay?.proxy(for: key) { updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: proxy)) }
+                if let proxy = relay?.proxy(for: key) {
+                    updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: proxy))
+                    peers[key]?.relayEndpoint = proxy
+                }
                 peers[key]?.pathWatch = nil
             } else {
                 peers[key]?.pathWatch = watch
@@ -123,6 +143,30 @@ extension PathPlanner {
         }
         reportRelayed(key, entry: entry, live: live, relays: relays, now: now)
         return updates
+    }
+
+    /// A peer whose packets arrive directly in a fresh session (its side found a direct path;
+    /// WireGuard roamed the endpoint): connected there, and its relay route closed.
+    /// `candidates`: the peer's, when they changed with this state.
+    mutating func takeDirectPathThePeerFound(_ key: PublicKey, entry: PeerTraversal, live: Peer?, candidates: [Candidate]? = nil,
+                                             now: Double) -> Bool {
+        guard let live, let endpoint = live.endpoint, !isRelayed(endpoint),
+              let handshake = live.lastHandshake?.timeIntervalSince1970, now - handshake < Self.freshDirectHandshake else { return false }
+        let candidates = candidates ?? entry.machine.candidates
+        let candidate = candidates.first { $0.endpoint == endpoint } ?? Candidate(endpoint: endpoint, kind: .serverReflexive)
+        peers[key]?.machine.adopt(candidate, candidates: candidates, local: entry.inputs.local,
+                                  peer: entry.inputs.peer, lastHandshake: handshake)
+        peers[key]?.directArrivalSince = nil
+        peers[key]?.relayEndpoint = nil
+        let wasRelayed = relay?.proxy(for: key) != nil
+        var wasDirectThere = false
+        if case .connected(let current, _) = entry.machine.phase, !wasRelayed { wasDirectThere = current.endpoint == endpoint }
+        relay?.unroute(key)
+        guard !wasDirectThere else { return true }
+        cache.update(peer: key, endpoint: endpoint, kind: candidate.kind, now: now) { $0.recordSuccess(at: now, timeToHandshake: 0) }
+        status.peers[key.base64] = .init(path: .direct, endpoint: endpoint, natType: entry.inputs.peer)
+        logger.info("\(network): \(label(key)): \(wasRelayed ? "moved from the relay to" : "the peer found") a direct path at \(endpoint)")
+        return true
     }
 
     /// What `show` says of a relayed peer: relayed through the relay that carries its packets

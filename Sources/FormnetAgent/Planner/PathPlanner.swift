@@ -49,6 +49,13 @@ struct PathPlanner {
         /// Since when WireGuard's endpoint for a directly connected peer is a relay's (the peer
         /// relays to us), for `followRelayAfter`.
         var relayedEndpointSince: Double?
+        /// Since when WireGuard's endpoint for a relayed peer is not a relay's (the peer's
+        /// initiation came directly), for `directArrivalGrace`.
+        var directArrivalSince: Double?
+        /// The relay proxy or channel WireGuard last sent to for the relayed peer, as seen or as
+        /// set: another endpoint after it is where the peer's packets came from, not one of our
+        /// candidates that the update to the relay has not replaced yet, nor a channel just released.
+        var relayEndpoint: Endpoint?
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
@@ -65,6 +72,13 @@ struct PathPlanner {
     /// A directly connected peer whose packets have arrived through a relay this long is routed
     /// through the relays as ours too (`followPeerOntoRelay`).
     static let followRelayAfter = 5.0
+    /// A relayed peer whose initiation came directly is left so long for the handshake to
+    /// complete (the peer's first packet, a round trip after our response) before WireGuard is
+    /// pointed back at the relay: a 300 ms path with a lost packet needs more than a second.
+    static let directArrivalGrace = 3.0
+    /// A handshake this recent through an endpoint that is not a relay's is a direct path the
+    /// peer found: adopted, not attempted again.
+    static let freshDirectHandshake = 30.0
 
     let network: String
     let options: TraversalOptions
@@ -155,6 +169,16 @@ struct PathPlanner {
                 let current = ordered.first { $0.endpoint == endpoint } ?? Candidate(endpoint: endpoint, kind: .serverReflexive)
                 entry.machine.adopt(current, candidates: ordered, local: inputs.local, peer: inputs.peer, lastHandshake: handshake)
                 status.peers[want.publicKey.base64] = .init(path: .direct, endpoint: endpoint, natType: peer.natType)
+            } else if !isNew, entry.inputs != inputs, let live = device?.peer(want.publicKey), live.endpoint.map({ !isRelayed($0) }) == true,
+                      let handshake = live.lastHandshake?.timeIntervalSince1970, now - handshake < Self.freshDirectHandshake {
+                // The peer reached us directly just now, and its new candidates or NAT type are
+                // its report of the same start: a new round would re-add the peer and end the
+                // session its attempt made (a relayed peer is on its relay route meanwhile).
+                entry.inputs = inputs
+                entry.failedTrials = 0
+                peers[want.publicKey] = entry
+                _ = takeDirectPathThePeerFound(want.publicKey, entry: entry, live: live, candidates: ordered, now: now)
+                entry = peers[want.publicKey] ?? entry
             } else if isNew || entry.inputs != inputs {
                 entry.inputs = inputs
                 entry.failedTrials = 0

@@ -91,7 +91,8 @@ struct RelayChoice: Sendable {
                 sources: record.sources.map(\.description).sorted(), home: key == home,
                 health: Self.health(link: link, record: record, now: status.now),
                 transport: link.map { $0.transport == .tcp ? "tcp" : "udp" },
-                registration: link.map { $0.onDemand ? .onDemand : .standing })
+                registration: link.map { $0.onDemand ? .onDemand : .standing },
+                neededBy: link.flatMap { $0.onDemand ? $0.neededBy.map(\.base64).sorted() : nil })
         }
     }
 

@@ -60,7 +60,10 @@ public enum RelayList {
             lines.append("    health: \(relay.health.rawValue)\(relay.transport.map { " (\($0))" } ?? "")")
             switch relay.registration {
             case .standing: lines.append("    registration: standing")
-            case .onDemand: lines.append("    registration: on demand (a relayed peer is registered there)")
+            case .onDemand:
+                let count = relay.neededBy?.count ?? 0
+                lines.append("    registration: on demand, " + (count == 0 ? "no relayed peer needs it now (closed after a minute)"
+                    : "for \(count) relayed peer\(count == 1 ? "" : "s") registered there"))
             case nil: break
             }
         }

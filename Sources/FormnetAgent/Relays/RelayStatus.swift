@@ -51,10 +51,14 @@ public struct RelayStatus: Codable, Sendable, Equatable {
         public var transport: String?
         /// Nil when the member holds no registration with it.
         public var registration: Registration?
+        /// Of an on-demand registration: the base64 keys of the relayed peers whose routes keep it
+        /// open (empty while it lingers unused).
+        public var neededBy: [String]?
 
         public init(key: String, endpoint: Endpoint, location: GeoLocation? = nil, distanceKm: Double? = nil,
                     rttMs: Double? = nil, load: Int? = nil, capacity: Int? = nil, sources: [String],
-                    home: Bool = false, health: Health, transport: String? = nil, registration: Registration? = nil) {
+                    home: Bool = false, health: Health, transport: String? = nil, registration: Registration? = nil,
+                    neededBy: [String]? = nil) {
             self.key = key
             self.endpoint = endpoint
             self.location = location
@@ -67,6 +71,7 @@ public struct RelayStatus: Codable, Sendable, Equatable {
             self.health = health
             self.transport = transport
             self.registration = registration
+            self.neededBy = neededBy
         }
     }
 
@@ -87,7 +92,7 @@ public struct RelayStatus: Codable, Sendable, Equatable {
         guard relays.count == written.count else { return true }
         return zip(relays, written).contains { new, old in
             guard new.key == old.key, new.home == old.home, new.health == old.health, new.transport == old.transport,
-                  new.registration == old.registration else { return true }
+                  new.registration == old.registration, new.neededBy == old.neededBy else { return true }
             switch (new.rttMs, old.rttMs) {
             case (nil, nil): return false
             case (let now?, let before?): return abs(now - before) > max(5, 0.1 * before)
