@@ -15,6 +15,8 @@
 #   lab_teardown                   kill every process on the lab hosts and remove them
 #   lab_cut ROUTER ADDR, lab_heal ROUTER   drop a router's UDP to and from ADDR, and stop
 #   WAN_DELAY_MS, WAN_JITTER_MS, WAN_LOSS  impair every NAT router (see _lab_router_impair)
+#   wan_limit SECONDS              SECONDS plus two round trips between members on that WAN
+#   wan_losses N                   of N pings between members, how many that WAN may lose
 # Source after lib.sh. The formnet helpers (below the NAT routers) come after.
 
 LAB="${LAB:-fnl}"
@@ -211,6 +213,15 @@ _lab_router_impair() {
     lab_exec "$name" iptables-legacy -t mangle -A FORWARD -j NFQUEUE --queue-num 7 --queue-bypass
     lab_spawn "$name" python3 "$REPO_ROOT/Integration/tools/delay-line.py" --queue 7 --delay "${WAN_DELAY_MS:-0}" \
         --jitter "${WAN_JITTER_MS:-0}" --loss "${WAN_LOSS:-0}" >>"${WORK:-/tmp}/delay-line.$name.log" 2>&1
+}
+
+# A limit measured on the plain lab, on the WAN: two more round trips between members behind
+# different routers (four passes through a delay line each).
+wan_limit() { awk -v s="$1" -v d="${WAN_DELAY_MS:-0}" 'BEGIN { printf "%.2f", s + 2 * 4 * d / 1000 }'; }
+# At most one lost ping of N on the plain lab; on the WAN, one plus three times what its loss
+# (four passes a round trip) takes on average.
+wan_losses() {
+    awk -v n="$1" -v l="${WAN_LOSS:-0}" 'BEGIN { e = n * (1 - (1 - l) ^ 4) * 3; printf "%d", 1 + (e == int(e) ? e : int(e) + 1) }'
 }
 
 # lab_cut ROUTER ADDRESS: ROUTER drops the UDP it forwards to or from ADDRESS (a path that dies:

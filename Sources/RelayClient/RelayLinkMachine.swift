@@ -199,6 +199,14 @@ public struct RelayLinkMachine: Sendable, Equatable {
         if arrived == .udp { udpWorked = true }
         switch phase {
         case .registering(let since, let attempt, _):
+            if arrived == .udp, transport == .tcp {
+                // The UDP answer came after `tcpFallbackAfter`: a relay more than 300 ms away,
+                // not a network that blocks UDP. Back to UDP at once, rather than through the
+                // TCP registration and a UDP probe seconds later (and no channels meanwhile).
+                transport = .udp
+                phase = .registering(since: since, attempt: attempt, lastSent: now)
+                return [.closeTCP, .register(.udp)]
+            }
             guard arrived == transport else { return [] }
             phase = .registering(since: since, attempt: attempt, lastSent: now)
             return [.register(arrived)]

@@ -24,6 +24,20 @@ import Testing
         #expect(machine.cookie(now: 0.5, over: .udp) == [])
     }
 
+    /// A relay 400 ms away answers UDP after the fallback to TCP has begun: the link goes back
+    /// to UDP at once and stays there (the WAN lab: it spent seconds on TCP, with no channels).
+    @Test func aLateCookieOverUDPTakesTheLinkBackFromTCP() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        #expect(machine.tick(now: 0.31) == [.connectTCP, .register(.tcp)])
+        #expect(machine.cookie(now: 0.4, over: .udp) == [.closeTCP, .register(.udp)])
+        #expect(machine.transport == .udp)
+        #expect(machine.tick(now: 1.5).contains(.connectTCP) == false)
+        // The TCP frame's own cookie, arriving after, is not followed back to TCP.
+        #expect(machine.cookie(now: 0.6, over: .tcp) == [])
+        #expect(machine.registered(now: 0.8, over: .udp).contains(.ping(echo: 1)))
+        #expect(machine.transport == .udp)
+    }
+
     @Test func startsOnTCPWhenUDPIsKnownBlocked() {
         let machine = RelayLinkMachine(now: 0, udpBlocked: true)
         #expect(machine.transport == .tcp)
