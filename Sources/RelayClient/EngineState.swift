@@ -234,6 +234,12 @@ struct EngineState {
         releaseChannelIfDue(route, now: now)
     }
 
+    mutating func noteChannelInbound(of peer: PublicKey, through channel: Endpoint, now: Double) {
+        guard let route = table[peer], route.followsPeer, table.grantedChannels.contains(channel),
+              let link = links.values.first(where: { $0.relayAddress == channel.address && $0.isUsable(now: now) }) else { return }
+        table.follow(route, via: link.target.key)
+    }
+
     private func releaseChannelIfDue(_ route: Route, now: Double) {
         guard let link = table.channelReleaseDue(for: route, links: links, now: now) else { return }
         link.send(link.proto.makeChannelRelease(to: route.peer, nowMillis: RelayClock.wallMillis()), over: link.machine.transport)

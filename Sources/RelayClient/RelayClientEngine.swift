@@ -137,6 +137,18 @@ public final class RelayClientEngine: Sendable {
         poke()
     }
 
+    /// The peer's packets arrive through `channel`, a relay's channel port that is not the
+    /// route's current one (WireGuard roamed there): they bypass the engine, so the route does not
+    /// see them. The end of a pair that follows its peer's relay (`RouteTable.chooseLink`) follows
+    /// that relay now; without it, it kept answering through the relay the last packet through
+    /// the engine came from, while the relay of an older channel delivered the peer's packets
+    /// straight to WireGuard for the minute that channel stayed fresh, and the agent put
+    /// WireGuard back on the other channel at every packet (the relayed lab, after a failover).
+    public func noteChannelInbound(of peer: PublicKey, through channel: Endpoint) {
+        shared.withLock { $0.noteChannelInbound(of: peer, through: channel, now: RelayClock.monotonicSeconds()) }
+        poke()
+    }
+
     /// Called (on the engine's thread) when a route's channel appears, changes or stops being
     /// usable, so that the agent moves WireGuard's endpoint without waiting for its next pass.
     public func observeChannels(_ observer: @escaping @Sendable () -> Void) {

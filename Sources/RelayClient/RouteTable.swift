@@ -185,6 +185,13 @@ struct RouteTable {
         route.packetsIn &+= 1
     }
 
+    /// The peer's packets arrive through `relay`'s channel straight to WireGuard
+    /// (`RelayClientEngine.noteChannelInbound`): that is the relay they come through.
+    func follow(_ route: Route, via relay: PublicKey) {
+        route.lastInboundVia = relay
+        route.unknownVia[relay] = nil
+    }
+
     /// `count` packets left through `relay`.
     func recordSent(_ route: Route, count: Int, via relay: PublicKey) {
         route.packetsOut &+= UInt64(count)

@@ -374,6 +374,28 @@ import WireGuard
         #expect(driver.relay?.take() == [.unroute(peerKey)])
         #expect(driver.status.peers[peerKey.base64]?.path == .direct)
         #expect(!driver.isAttempting)
+
+    /// WireGuard roamed to a relay channel that is not the route's (the peer's packets come
+    /// straight through it): the engine is told which channel, so that the following end follows.
+    @Test func aChannelThatIsNotTheRoutesIsReportedToTheEngine() throws {
+        let relays = [PrivateKey.generate().publicKey, PrivateKey.generate().publicKey]
+        var driver = relayedPlanner(relays)
+        let s = state(peerEndpoint: "198.51.100.3:40000", peerNat: .symmetric)
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .symmetric, device: nil, now: 100)
+        _ = driver.tick(device: Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"))]), now: 100.1)
+        let proxy = Endpoint("127.0.0.1:40001")!
+        let routeChannel = Endpoint("192.0.2.10:52000")!
+        let olderChannel = Endpoint("192.0.2.11:52001")!
+        var status = usable(relays, proxy: proxy, channel: routeChannel)
+        status.grantedChannels = [routeChannel, olderChannel]
+        driver.relay?.begin(status: status)
+        let roamed = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: olderChannel, persistentKeepalive: 25)])
+        _ = driver.tick(device: roamed, now: 101)
+        #expect(driver.relay?.take().first == .channelInbound(peerKey, olderChannel))
+        // On the route's own channel, or the proxy, nothing is reported.
+        driver.relay?.begin(status: status)
+        _ = driver.tick(device: Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: routeChannel, persistentKeepalive: 25)]), now: 102)
+        #expect(driver.relay?.take() == [])
     }
 
     @Test func removedPeerIsForgotten() throws {

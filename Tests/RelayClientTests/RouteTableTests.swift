@@ -75,6 +75,17 @@ import WireGuard
         #expect(table.chooseLink(for: route, links: links, now: 13) === linkA)
     }
 
+    /// The peer's packets reach WireGuard straight through another relay's channel, bypassing
+    /// the engine: told so, the following end answers through that relay.
+    @Test mutating func theFollowingEndFollowsARelayWhoseChannelDeliversThePeer() {
+        let route = table.add(Self.lesserPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        table.recordInbound(route, via: Self.relayA, now: 1)
+        #expect(table.chooseLink(for: route, links: links, now: 1) === linkA)
+        table.follow(route, via: Self.relayB)
+        #expect(table.chooseLink(for: route, links: links, now: 2) === linkB)
+        #expect(route.packetsIn == 1)
+    }
+
     @Test mutating func theFollowingEndAnswersThroughTheRelayThePeerUses() {
         let route = table.add(Self.lesserPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
         #expect(route.followsPeer)

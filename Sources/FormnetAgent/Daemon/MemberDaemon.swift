@@ -146,6 +146,7 @@ public struct MemberDaemon {
             case .setWireGuardPort(let port): engine.setWireGuardPort(port)
             case .unroute(let peer): engine.unroute(peer)
             case .refuseChannel(let peer): engine.refuseChannel(of: peer)
+            case .channelInbound(let peer, let channel): engine.noteChannelInbound(of: peer, through: channel)
             case .route(let peer, let preferences, let peerRelays):
                 do {
                     proxies[peer] = try engine.route(peer, preferring: preferences, peerRelays: peerRelays)

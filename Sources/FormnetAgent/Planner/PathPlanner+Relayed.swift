@@ -104,6 +104,12 @@ extension PathPlanner {
             if let since = entry.directArrivalSince, now - since >= Self.freshDirectHandshake { peers[key]?.directArrivalSince = nil }
         }
         var updates: [PeerUpdate] = []
+        // WireGuard roamed to a relay channel that is not the route's: the peer's packets come
+        // through that relay, which the engine, bypassed, cannot see.
+        if let current = live?.endpoint, !RelayClientEngine.isProxy(current), relays.grantedChannels.contains(current),
+           current != relays.routes[key]?.channel {
+            relay?.noteChannelInbound(of: key, through: current)
+        }
         // WireGuard follows the route's channel when the relay granted one, and goes back to the
         // proxy when it stops being usable (also after a packet through the proxy roamed it there).
         if let wanted = relay?.wireGuardEndpoint(for: key), live?.endpoint != wanted {

@@ -16,6 +16,10 @@ enum RelayCommand: Sendable, Equatable {
     /// Stop using the peer's channel and ask its relay for none for a while: it carried
     /// nothing back (`PathWatch`).
     case refuseChannel(PublicKey)
+    /// WireGuard's endpoint for the peer is this channel, not the route's: the peer's packets
+    /// arrive through it (WireGuard roamed there), so the relay of that channel is the one they
+    /// come through (`RelayClientEngine.noteChannelInbound`).
+    case channelInbound(PublicKey, Endpoint)
     /// WireGuard's listen port, where the proxies deliver.
     case setWireGuardPort(UInt16)
 }

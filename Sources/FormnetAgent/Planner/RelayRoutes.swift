@@ -61,6 +61,10 @@ struct RelayRoutes: Sendable {
         commands.append(.refuseChannel(peer))
     }
 
+    mutating func noteChannelInbound(of peer: PublicKey, through channel: Endpoint) {
+        commands.append(.channelInbound(peer, channel))
+    }
+
     /// The proxy of a peer this member routed (not a route the engine made on its own for
     /// packets that arrived through a relay).
     func proxy(for peer: PublicKey) -> Endpoint? { proxies[peer] }
