@@ -374,6 +374,7 @@ import WireGuard
         #expect(driver.relay?.take() == [.unroute(peerKey)])
         #expect(driver.status.peers[peerKey.base64]?.path == .direct)
         #expect(!driver.isAttempting)
+    }
 
     /// WireGuard roamed to a relay channel that is not the route's (the peer's packets come
     /// straight through it): the engine is told which channel, so that the following end follows.

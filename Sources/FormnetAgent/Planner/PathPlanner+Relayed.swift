@@ -134,7 +134,9 @@ extension PathPlanner {
                 updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted, persistentKeepalive: keepalive))
             }
             if !RelayClientEngine.isProxy(wanted) {
-                logger.info("\(network): \(label(key)): WireGuard sends through the relay's channel at \(wanted)")
+                // Where it was: a proxy or another relay's channel it roamed to is what a loop of
+                // these lines is about.
+                logger.info("\(network): \(label(key)): WireGuard sends through the relay's channel at \(wanted) (it sent to \(live?.endpoint.map { "\($0)" } ?? "nowhere"))")
             }
         }
         if relay != nil, let live, let endpoint = live.endpoint, !RelayClientEngine.isProxy(endpoint),

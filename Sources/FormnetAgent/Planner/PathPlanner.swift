@@ -325,6 +325,7 @@ struct PathPlanner {
                 // An attempt must not complete through the relay: packets from the proxy would
                 // roam the endpoint back to it and pass for a direct handshake.
                 if relay?.proxy(for: key) != nil { relay?.unroute(key) }
+                logger.debug("\(network): \(label(key)): trying \(candidate.endpoint) (\(candidate.kind.rawValue)): WireGuard re-added there")
                 // Removing and re-adding clears WireGuard's handshake rate limit, so the
                 // initiation toward this candidate leaves at once.
                 updates.append(.remove(key))
@@ -355,6 +356,7 @@ struct PathPlanner {
                 peers[key]?.failedTrials = 0
                 logger.info("\(network): \(label(key)): direct path at \(endpoint) (\(candidate.kind.rawValue)) after \(String(format: "%.2f", after)) s")
             case .failed(let candidate):
+                logger.debug("\(network): \(label(key)): no handshake through \(candidate.endpoint) (WireGuard's endpoint now \(device?.endpoint.map { "\($0)" } ?? "none"))")
                 cache.update(peer: key, endpoint: candidate.endpoint, kind: candidate.kind, now: now) {
                     $0.recordFailure(at: now)
                 }
