@@ -251,6 +251,7 @@ lab_heal() { lab_exec "$1" nft delete table inet cut 2>/dev/null || true; }
 #   knows_relays HOST N            after a `formnet up`, HOST's state lists at least N relays
 #   ip_of HOST                     HOST's address on the network (IP[HOST])
 #   pings HOST PEER [COUNT]        HOST gets a reply from PEER across the tunnel (1 ping, or COUNT)
+#   listen_port_of HOST            the WireGuard port HOST listens on: 51820, or 51830 for "lan"
 #   show_field HOST PEER FIELD     the word after FIELD in PEER's line of HOST's `formnet show --short`
 #   short_field PEER FIELD         the same, from a `formnet show --short` on standard input
 #   path_of/via_of HOST PEER       the path (direct, relayed, ...) and relay HOST shows for PEER
@@ -326,6 +327,11 @@ ip_of() {
 }
 
 pings() { lab_exec "$1" ping -c "${3:-1}" -W 1 -q "$(ip_of "$2")" >/dev/null; }
+# Two members behind one NAT on one port collide: the NAT maps only one of them to that port
+# toward a given peer, and the other's direct path to that peer fails (on the WAN lab, a <-> b
+# stayed relayed whenever lan, behind a's router, had reached b first). "lan" listens on a port of
+# its own, as docs/troubleshooting.md tells members that share a NAT.
+listen_port_of() { if [ "$1" = lan ]; then echo 51830; else echo 51820; fi; }
 
 short_field() {
     awk -v name="$1" -v f="$2" '$1 == name { for (i = 2; i < NF; i++) if ($i == f) { print $(i + 1); exit } }'
