@@ -27,14 +27,32 @@ public struct InterfaceBringUp: Sendable, Equatable {
     public func run(named name: String, backend: any WireGuardBackend, links: any LinkControl) throws {
         try backend.createInterface(named: name)
         do {
-            try backend.apply(configuration, to: name)
-            for address in addresses { try links.addAddress(address, to: name) }
-            try links.setMTU(mtu, on: name)
-            try links.setUp(true, name: name)
-            for route in routes { try links.addRoute(route, via: name) }
+            try configure(name, backend: backend, links: links)
         } catch {
             try? backend.deleteInterface(named: name)
             throw error
         }
+    }
+
+    /// `run`, or, when the interface exists already, the same configuration applied to it (true
+    /// then): a `formnet-server serve` killed without its cleanup leaves wireguard-go and its
+    /// interface behind, and its restart failed with "interface already exists" until someone
+    /// removed it by hand. A failure leaves the interface as it found it.
+    public func runOrTakeOver(named name: String, backend: any WireGuardBackend, links: any LinkControl) throws -> Bool {
+        guard (try? backend.device(named: name)) != nil else {
+            try run(named: name, backend: backend, links: links)
+            return false
+        }
+        try configure(name, backend: backend, links: links)
+        return true
+    }
+
+    /// Key, port, peers, addresses (added or replaced), MTU, up, routes: wg-quick's order.
+    private func configure(_ name: String, backend: any WireGuardBackend, links: any LinkControl) throws {
+        try backend.apply(configuration, to: name)
+        for address in addresses { try links.addAddress(address, to: name) }
+        try links.setMTU(mtu, on: name)
+        try links.setUp(true, name: name)
+        for route in routes { try links.addRoute(route, via: name) }
     }
 }

@@ -24,11 +24,16 @@ import WireGuard
 
     struct RecordingBackend: WireGuardBackend {
         let journal: Journal
+        /// Whether the interface is there before the bring-up.
+        var exists = false
         let kind = BackendKind.userspace
         func createInterface(named name: String) throws { try journal.record("create \(name)") }
         func deleteInterface(named name: String) throws { try journal.record("delete \(name)") }
         func interfaces() throws -> [String] { [] }
-        func device(named name: String) throws -> Device { Device(name: name) }
+        func device(named name: String) throws -> Device {
+            guard exists else { throw WireGuardError.interfaceNotFound(name) }
+            return Device(name: name)
+        }
         func apply(_ update: DeviceUpdate, to name: String) throws {
             try journal.record("apply \(update.peers.count) peer(s) replacing=\(update.replacePeers) to \(name)")
         }
@@ -84,6 +89,25 @@ import WireGuard
         let (journal, error) = run(failing: ["create wg0"])
         #expect(error as? Refused == Refused())
         #expect(journal.calls == ["create wg0"])
+    }
+
+    /// An interface left by a server that was killed is configured again, not created, and a
+    /// failure leaves it there; a missing one is created as by `run`.
+    @Test func anExistingInterfaceIsTakenOver() throws {
+        let journal = Journal(failing: [])
+        let tookOver = try bringUp.runOrTakeOver(named: "wg0", backend: RecordingBackend(journal: journal, exists: true),
+                                                 links: RecordingLinks(journal: journal))
+        #expect(tookOver)
+        #expect(journal.calls == Array(Self.steps.dropFirst()))
+        let failing = Journal(failing: ["mtu 1360"])
+        #expect(throws: Refused.self) {
+            _ = try bringUp.runOrTakeOver(named: "wg0", backend: RecordingBackend(journal: failing, exists: true),
+                                          links: RecordingLinks(journal: failing))
+        }
+        #expect(!failing.calls.contains("delete wg0"))
+        let fresh = Journal(failing: [])
+        #expect(try !bringUp.runOrTakeOver(named: "wg0", backend: RecordingBackend(journal: fresh), links: RecordingLinks(journal: fresh)))
+        #expect(fresh.calls == Self.steps)
     }
 
     /// The removal's own failure does not hide why the bring-up failed.

@@ -86,9 +86,13 @@ public struct ServerRuntime: Sendable {
 
     func bringUp(privateKey: PrivateKey, address: IPNetwork) throws {
         let peers = DevicePeers.desired(from: try store.peers(), serverAddress: config.address, now: Date())
-        try InterfaceBringUp(privateKey: privateKey, listenPort: config.listenPort, peers: peers, addresses: [address],
-                             mtu: mtu, routes: [])
-            .run(named: network, backend: backend, links: links)
+        let tookOver = try InterfaceBringUp(privateKey: privateKey, listenPort: config.listenPort, peers: peers,
+                                            addresses: [address], mtu: mtu, routes: [])
+            .runOrTakeOver(named: network, backend: backend, links: links)
+        if tookOver {
+            logger.warning("the interface existed already (a server that did not stop cleanly): taken over, its peers replaced",
+                           metadata: ["interface": "\(network)"])
+        }
     }
 
     /// Two STUN observers on consecutive ports of every address: members compare what the two
