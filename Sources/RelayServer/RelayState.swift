@@ -122,6 +122,15 @@ public struct RelayState: Sendable {
         }
         counters.framesForwarded &+= 1
         counters.bytesForwarded &+= UInt64(length)
+        // The sender's WireGuard sends through its agent now, not its channel for the destination
+        // (its agent moved it back to the proxy, or it roamed there): the destination's packets
+        // reach it as data frames until it uses the channel again. Sent raw to the channel's
+        // learned address meanwhile, they were lost for up to a minute whenever the NAT in front
+        // of it had forgotten that mapping (the soak, after a conntrack flush: 47 s).
+        if let own = channels.descriptor(owner: sessions.slots[slot].peer, peer: destination),
+           channels[own]?.lastPacketMillis != 0 {
+            channels.update(own) { $0.lastPacketMillis = 0 }
+        }
         // The destination's WireGuard talks to us through its channel for the sender: the packet
         // goes there without the header, so that it arrives from where WireGuard expects it.
         if let back = channels.descriptor(owner: destination, peer: sessions.slots[slot].peer),

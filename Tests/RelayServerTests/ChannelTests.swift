@@ -263,6 +263,23 @@ import WireGuard
         #expect(h.state.counters.framesForwarded == 5)
     }
 
+    /// A data frame from a member for its peer says its WireGuard sends through its agent, not its
+    /// channel: the peer's packets go to it as data frames until its WireGuard uses the channel
+    /// again, rather than raw to an address its NAT may have forgotten.
+    @Test func aDataFrameFromTheOwnerStopsRawDeliveryToItsChannel() {
+        let h = Harness(channelPorts: FakeChannelPorts())
+        let (a, _) = pairWithChannels(h)
+        let fromBob = WireGuardPacket.transport(receiver: Self.aliceIndex, 16)
+        #expect(channelPacket(h, fromBob, on: 101, from: Self.bobWireGuard) == .forwardRaw(socket: 100, to: Self.aliceWireGuard, length: 48))
+        let framed = a.wrap(WireGuardPacket.transport(receiver: Self.bobIndex, 16), to: bob.publicKey, nowMillis: h.now.wallMillis)
+        #expect(h.send(framed, from: Fixture.aliceAddress) == .forwardRaw(socket: 101, to: Self.bobWireGuard, length: 48))
+        #expect(channelPacket(h, fromBob, on: 101, from: Self.bobWireGuard)
+            == .forward(to: .udp(Fixture.aliceAddress), length: DataFrameHeader.length + 48))
+        // Her WireGuard on the channel again: raw again.
+        _ = channelPacket(h, WireGuardPacket.transport(receiver: Self.bobIndex, 0), on: 100, from: Self.aliceWireGuard)
+        #expect(channelPacket(h, fromBob, on: 101, from: Self.bobWireGuard) == .forwardRaw(socket: 100, to: Self.aliceWireGuard, length: 48))
+    }
+
     /// A co-tenant's packets, forwarded from the owner's address, teach the relay no index: they
     /// cannot be used to prove a source on the peer's channel.
     @Test func onlyAuthenticatedPacketsTeachIndices() {
