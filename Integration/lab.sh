@@ -14,7 +14,7 @@
 #   lab_public_hosts NAME:ADDR...  make each host NAME and wire it to the internet with ADDR
 #   lab_teardown                   kill every process on the lab hosts and remove them
 #   lab_cut ROUTER ADDR, lab_heal ROUTER   drop a router's UDP to and from ADDR, and stop
-#   WAN_DELAY_MS, WAN_JITTER_MS, WAN_LOSS  impair every NAT router (see _lab_router_impair)
+#   WAN_DELAY_MS, WAN_JITTER_MS, WAN_LOSS, WAN_RATE_KBIT  impair every NAT router (_lab_router_impair)
 #   wan_limit SECONDS              SECONDS plus two round trips between members on that WAN
 #   wan_losses N                   of N pings between members, how many that WAN may lose
 # Source after lib.sh. The formnet helpers (below the NAT routers) come after.
@@ -200,19 +200,20 @@ NFT
     _lab_router_impair "$name"
 }
 
-# A WAN behind every NAT router: with WAN_DELAY_MS, WAN_JITTER_MS or WAN_LOSS (a fraction) set,
-# the router holds each packet it forwards, both ways, WAN_DELAY_MS plus a jitter drawn from
-# [-WAN_JITTER_MS, +WAN_JITTER_MS], and loses WAN_LOSS of them, through a delay line on NFQUEUE
-# (Integration/tools/delay-line.py; this kernel has no netem). A member is then 2 x WAN_DELAY_MS
+# A WAN behind every NAT router: with WAN_DELAY_MS, WAN_JITTER_MS, WAN_LOSS (a fraction) or
+# WAN_RATE_KBIT set, the router holds each packet it forwards, both ways, WAN_DELAY_MS plus a jitter
+# drawn from [-WAN_JITTER_MS, +WAN_JITTER_MS], loses WAN_LOSS of them, and passes at most
+# WAN_RATE_KBIT kilobits a second each way, through a delay line on NFQUEUE
+# (Integration/tools/delay-line.py; this kernel has no netem; docs/adr/0013-the-wan-lab.md). A member is then 2 x WAN_DELAY_MS
 # from a public host (the server, a relay) and 4 x WAN_DELAY_MS from a member behind another router.
 _lab_router_impair() {
     local name="$1"
-    [ "${WAN_DELAY_MS:-0}${WAN_JITTER_MS:-0}${WAN_LOSS:-0}" != 000 ] || return 0
+    [ "${WAN_DELAY_MS:-0}${WAN_JITTER_MS:-0}${WAN_LOSS:-0}${WAN_RATE_KBIT:-0}" != 0000 ] || return 0
     require_tool iptables-legacy iptables
     require_tool python3 python3
     lab_exec "$name" iptables-legacy -t mangle -A FORWARD -j NFQUEUE --queue-num 7 --queue-bypass
     lab_spawn "$name" python3 "$REPO_ROOT/Integration/tools/delay-line.py" --queue 7 --delay "${WAN_DELAY_MS:-0}" \
-        --jitter "${WAN_JITTER_MS:-0}" --loss "${WAN_LOSS:-0}" >>"${WORK:-/tmp}/delay-line.$name.log" 2>&1
+        --jitter "${WAN_JITTER_MS:-0}" --loss "${WAN_LOSS:-0}" --rate "${WAN_RATE_KBIT:-0}" >>"${WORK:-/tmp}/delay-line.$name.log" 2>&1
 }
 
 # A limit measured on the plain lab, on the WAN: two more round trips between members behind

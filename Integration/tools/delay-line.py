@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A user-space delay line for lab tests: holds the packets of one NFQUEUE and lets them go late.
 
-Usage: delay-line.py --queue N --delay MS [--jitter MS] [--loss FRACTION] [--seed S] [--config FILE]
+Usage: delay-line.py --queue N --delay MS [--jitter MS] [--loss FRACTION] [--rate KBIT [--rate-queue MS]]
+                      [--seed S] [--config FILE]
 
 Why: the lab kernel has no netem (no `tc qdisc ... netem delay`), nor sch_fq for BPF departure
 times, so a test that needs a slower or lossy path cannot ask the kernel for one. It can ask
@@ -33,8 +34,15 @@ delay is drawn on its own and packets may overtake one another, as with netem's 
 delay distribution is exactly the one asked for, and the path reorders, as real ones can.
 --seed makes the loss and jitter draws repeatable.
 
+Rate: with --rate KBIT, packets also leave no faster than KBIT kilobits a second (1000 bits), one
+after another, per input interface (so a router's two directions are two links of that rate, as
+a full-duplex line), each as long as its length takes at that rate, before its delay starts; a
+packet that would wait more than --rate-queue MS (default 100) for the link is dropped, as a full
+router queue (tbf's limit) drops it. The length is the kernel's (NFQA_CAP_LEN, which the kernel
+sends when it copies only the start of a packet). Rate 0 means no limit.
+
 With --config FILE, the file is read at start and again on each SIGHUP. It holds lines
-`delay MS`, `jitter MS`, `loss FRACTION` (any subset; '#' starts a comment); a key the file
+`delay MS`, `jitter MS`, `loss FRACTION`, `rate KBIT` (any subset; '#' starts a comment); a key the file
 leaves out takes its command-line value, so the file alone says what is in force, and a file
 that does not exist means the command-line values. A change applies to packets that arrive
 after it; a file that does not parse is reported and changes nothing. One line, flushed, is
@@ -51,9 +59,10 @@ socket's 16 MiB; /proc/net/netfilter/nfnetlink_queue in the namespace counts tho
 orphan it): a sender in the delayed namespace can have only its SO_SNDBUF in flight, about 200
 small UDP datagrams with the default 208 KiB, which at 50 ms caps it near 4000 datagrams/s, and
 the same accounting (TCP small queues) throttles a TCP sender. Hooking FORWARD in a router
-namespace avoids that, as does a larger send buffer on the sender. No packet bytes are copied
-to user space (COPY_META): nothing here reads or changes a payload. GSO packets are segmented
-by the kernel before they are queued, so loss is per wire packet.
+namespace avoids that, as does a larger send buffer on the sender. The kernel copies the first
+8 bytes of each packet to user space (COPY_PACKET with a copy range of 8, so that it reports each
+packet's length): nothing here reads or changes a payload. GSO packets are segmented by the
+kernel before they are queued, so loss is per wire packet.
 """
 import argparse
 import errno
@@ -84,6 +93,8 @@ NFQNL_MSG_CONFIG = NFNL_SUBSYS_QUEUE << 8 | 2
 
 NFQA_PACKET_HDR = 1
 NFQA_VERDICT_HDR = 2
+NFQA_IFINDEX_INDEV = 5
+NFQA_CAP_LEN = 13
 NFQA_CFG_CMD = 1
 NFQA_CFG_PARAMS = 2
 NFQA_CFG_QUEUE_MAXLEN = 3
@@ -95,7 +106,8 @@ NFQNL_CFG_CMD_BIND = 1
 NFQNL_CFG_CMD_UNBIND = 2
 NFQNL_CFG_CMD_PF_BIND = 3
 NFQNL_CFG_CMD_PF_UNBIND = 4
-NFQNL_COPY_META = 1
+NFQNL_COPY_PACKET = 2
+COPY_RANGE = 8                       # bytes of each packet the kernel copies to us (none are read)
 
 NF_DROP = 0
 NF_ACCEPT = 1
@@ -120,11 +132,12 @@ def message(kind, flags, queue, attrs, seq=0, family=socket.AF_UNSPEC):
 
 
 class Settings:
-    def __init__(self, delay, jitter, loss):
-        self.delay, self.jitter, self.loss = delay, jitter, loss
+    def __init__(self, delay, jitter, loss, rate=0.0, rate_queue=100.0):
+        self.delay, self.jitter, self.loss, self.rate, self.rate_queue = delay, jitter, loss, rate, rate_queue
 
     def describe(self):
-        return "+%g ms, jitter %g ms, loss %g" % (self.delay, self.jitter, self.loss)
+        text = "+%g ms, jitter %g ms, loss %g" % (self.delay, self.jitter, self.loss)
+        return text + (", rate %g kbit/s (queue %g ms)" % (self.rate, self.rate_queue) if self.rate else "")
 
 
 def check(settings):
@@ -132,12 +145,14 @@ def check(settings):
         raise ValueError("delay and jitter must not be negative")
     if not 0 <= settings.loss <= 1:
         raise ValueError("loss must be a fraction between 0 and 1")
+    if settings.rate < 0 or settings.rate_queue <= 0:
+        raise ValueError("rate must not be negative, and its queue must be positive")
     return settings
 
 
 def read_config(path, base):
     """The settings FILE asks for on top of the command line's BASE (a missing file asks nothing)."""
-    values = {"delay": base.delay, "jitter": base.jitter, "loss": base.loss}
+    values = {"delay": base.delay, "jitter": base.jitter, "loss": base.loss, "rate": base.rate}
     try:
         with open(path) as f:
             lines = f.read().splitlines()
@@ -148,13 +163,13 @@ def read_config(path, base):
         if not words:
             continue
         if len(words) != 2 or words[0] not in values:
-            raise ValueError("%s:%d: expected 'delay MS', 'jitter MS' or 'loss FRACTION'"
+            raise ValueError("%s:%d: expected 'delay MS', 'jitter MS', 'loss FRACTION' or 'rate KBIT'"
                              % (path, number))
         try:
             values[words[0]] = float(words[1])
         except ValueError:
             raise ValueError("%s:%d: %r is not a number" % (path, number, words[1])) from None
-    return check(Settings(values["delay"], values["jitter"], values["loss"]))
+    return check(Settings(values["delay"], values["jitter"], values["loss"], values["rate"], base.rate_queue))
 
 
 class DelayLine:
@@ -174,10 +189,12 @@ class DelayLine:
         self.sock.bind((0, 0))
         self.seq = 0
         self.held = []          # heap of (due, arrival number, packet id)
-        self.last_due = 0.0     # without jitter, no packet is due before an earlier one
+        self.last_due = {}      # input interface -> without jitter, no packet is due before an earlier one
+        self.link_free = {}     # input interface -> when its link has sent what it took (--rate)
         self.arrivals = 0
         self.outbox = []
-        self.stats = {"packets": 0, "accepted": 0, "lost": 0, "released at exit": 0, "kernel errors": 0}
+        self.stats = {"packets": 0, "accepted": 0, "lost": 0, "over rate": 0, "released at exit": 0,
+                      "kernel errors": 0}
         self.errors = {}        # sequence number of a config request -> its error, once answered
 
     # Configuration: requests with acknowledgements; packets that come meanwhile are held as usual.
@@ -203,7 +220,9 @@ class DelayLine:
         self.command(NFQNL_CFG_CMD_PF_BIND, socket.AF_INET, queue=0, tolerate=(errno.EINVAL,))
         self.command(NFQNL_CFG_CMD_BIND)
         # struct nfqnl_msg_config_params: copy range (big-endian), copy mode; packed
-        self.configure(attr(NFQA_CFG_PARAMS, struct.pack(">IB", 0, NFQNL_COPY_META)))
+        # Packet mode with a copy range shorter than any packet: the kernel then says how long the
+        # packet is (NFQA_CAP_LEN, which --rate needs; metadata mode leaves it out).
+        self.configure(attr(NFQA_CFG_PARAMS, struct.pack(">IB", COPY_RANGE, NFQNL_COPY_PACKET)))
         self.configure(attr(NFQA_CFG_QUEUE_MAXLEN, struct.pack(">I", QUEUE_MAXLEN)))
         # Fail-open off: a packet that finds the queue full is dropped, as on a full link.
         self.configure(attr(NFQA_CFG_FLAGS, struct.pack(">I", 0)),
@@ -237,7 +256,7 @@ class DelayLine:
                 break
             if kind == NFQNL_MSG_PACKET:
                 attrs = offset + NLMSGHDR.size + NFGENMSG.size
-                self.arrived(self.packet_id(data, attrs, offset + length), now)
+                self.arrived(*self.packet_fields(data, attrs, offset + length), now)
             elif kind == NLMSG_ERROR:
                 (err,) = struct.unpack_from("=i", data, offset + NLMSGHDR.size)
                 if seq and seq <= self.seq and seq not in self.errors:
@@ -247,29 +266,48 @@ class DelayLine:
             offset += (length + 3) & ~3
 
     @staticmethod
-    def packet_id(data, offset, end):
+    def packet_fields(data, offset, end):
+        """The packet id, its length (0 when the kernel did not say) and its input interface."""
+        packet_id, size, indev = None, 0, 0
         while offset + NLATTR.size <= end:
             length, kind = NLATTR.unpack_from(data, offset)
             if length < NLATTR.size:
                 break
-            if kind & 0x3FFF == NFQA_PACKET_HDR:
+            kind &= 0x3FFF
+            if kind == NFQA_PACKET_HDR:
                 # struct nfqnl_msg_packet_hdr: packet id (big-endian), hw protocol, hook
-                return struct.unpack_from(">I", data, offset + NLATTR.size)[0]
+                packet_id = struct.unpack_from(">I", data, offset + NLATTR.size)[0]
+            elif kind == NFQA_CAP_LEN and length >= NLATTR.size + 4:
+                size = struct.unpack_from(">I", data, offset + NLATTR.size)[0]
+            elif kind == NFQA_IFINDEX_INDEV and length >= NLATTR.size + 4:
+                indev = struct.unpack_from(">I", data, offset + NLATTR.size)[0]
             offset += (length + 3) & ~3
-        raise ValueError("nfnetlink_queue packet without NFQA_PACKET_HDR")
+        if packet_id is None:
+            raise ValueError("nfnetlink_queue packet without NFQA_PACKET_HDR")
+        return packet_id, size, indev
 
-    def arrived(self, packet_id, now):
+    def arrived(self, packet_id, size, indev, now):
         self.stats["packets"] += 1
         s = self.settings
         if s.loss and self.rng.random() < s.loss:
             self.stats["lost"] += 1
             self.verdict(packet_id, NF_DROP)
             return
+        start = now
+        if s.rate:
+            # The link sends one packet after another: this one starts when the last is out.
+            begin = max(now, self.link_free.get(indev, 0.0))
+            if begin - now > s.rate_queue / 1000:
+                self.stats["over rate"] += 1
+                self.verdict(packet_id, NF_DROP)
+                return
+            start = begin + size * 8 / (s.rate * 1000)
+            self.link_free[indev] = start
         if s.jitter:
-            due = now + max(0.0, s.delay + self.rng.uniform(-s.jitter, s.jitter)) / 1000
+            due = start + max(0.0, s.delay + self.rng.uniform(-s.jitter, s.jitter)) / 1000
         else:
-            due = max(now + s.delay / 1000, self.last_due)
-            self.last_due = due
+            due = max(start + s.delay / 1000, self.last_due.get(indev, 0.0))
+            self.last_due[indev] = due
         self.arrivals += 1
         heapq.heappush(self.held, (due, self.arrivals, packet_id))
 
@@ -313,14 +351,17 @@ def main():
     parser.add_argument("--delay", type=float, required=True, help="milliseconds each packet is held")
     parser.add_argument("--jitter", type=float, default=0.0, help="uniform +/- milliseconds (reorders)")
     parser.add_argument("--loss", type=float, default=0.0, help="fraction of packets dropped")
+    parser.add_argument("--rate", type=float, default=0.0, help="kilobits a second each direction may carry (0: no limit)")
+    parser.add_argument("--rate-queue", type=float, default=100.0,
+                        help="milliseconds a packet may wait for the rate before it is dropped")
     parser.add_argument("--seed", type=int, help="seed for loss and jitter draws")
     parser.add_argument("--config",
-                        help="file of 'delay MS', 'jitter MS', 'loss FRACTION' lines, re-read on SIGHUP")
+                        help="file of 'delay MS', 'jitter MS', 'loss FRACTION', 'rate KBIT' lines, re-read on SIGHUP")
     args = parser.parse_args()
     if not 0 <= args.queue <= 65535:
         parser.error("--queue must be 0-65535")
     try:
-        base = check(Settings(args.delay, args.jitter, args.loss))
+        base = check(Settings(args.delay, args.jitter, args.loss, args.rate, args.rate_queue))
         settings = read_config(args.config, base) if args.config else base
     except ValueError as e:
         parser.error(str(e))
