@@ -112,8 +112,7 @@ extension PathPlanner {
         // regions lab's check that the follower holds none failed in CI).
         if let current = live?.endpoint, !RelayClientEngine.isProxy(current), relays.grantedChannels.contains(current) {
             let route = relays.routes[key]
-            if current != route?.channel
-                || (route?.channelVia != nil && route?.lastInboundVia != nil && route?.channelVia != route?.lastInboundVia) {
+            if current != route?.channel || (route?.channelVia != nil && route?.channelVia != route?.lastInboundVia) {
                 relay?.noteChannelInbound(of: key, through: current)
             }
         }
