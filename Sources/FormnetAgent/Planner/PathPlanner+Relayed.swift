@@ -104,17 +104,11 @@ extension PathPlanner {
             if let since = entry.directArrivalSince, now - since >= Self.freshDirectHandshake { peers[key]?.directArrivalSince = nil }
         }
         var updates: [PeerUpdate] = []
-        // WireGuard is on a relay channel: the peer's packets come through that relay, which the
-        // engine, bypassed, cannot see. Said when the channel is not the route's (WireGuard roamed
-        // there), or is the route's while the engine last saw them come through another relay
-        // (a note like this one, or a packet before the channel opened): the follower that kept
-        // answering through that relay kept an on-demand registration there for good (the
-        // regions lab's check that the follower holds none failed in CI).
-        if let current = live?.endpoint, !RelayClientEngine.isProxy(current), relays.grantedChannels.contains(current) {
-            let route = relays.routes[key]
-            if current != route?.channel || (route?.channelVia != nil && route?.channelVia != route?.lastInboundVia) {
-                relay?.noteChannelInbound(of: key, through: current)
-            }
+        // WireGuard roamed to a relay channel that is not the route's: the peer's packets come
+        // through that relay, which the engine, bypassed, cannot see.
+        if let current = live?.endpoint, !RelayClientEngine.isProxy(current), relays.grantedChannels.contains(current),
+           current != relays.routes[key]?.channel {
+            relay?.noteChannelInbound(of: key, through: current)
         }
         // WireGuard follows the route's channel when the relay granted one, and goes back to the
         // proxy when it stops being usable (also after a packet through the proxy roamed it there).
