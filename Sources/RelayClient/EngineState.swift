@@ -88,12 +88,15 @@ struct EngineState {
     /// Opens the on-demand registrations the routes need and closes those unused (`OnDemandRelays`).
     private mutating func updateOnDemand(now: Double) {
         let before = onDemand.unserved
-        let wantedBefore = onDemand.wantedBy
+        let debugging = logger.logLevel <= .debug
+        let wantedBefore = debugging ? onDemand.wantedBy : [:]
         let (open, close) = onDemand.update(routes: table.routes.values, links: links, standing: standing,
                                             known: known.keys, now: now)
-        for (relay, peers) in onDemand.wantedBy {
-            for peer in peers where wantedBefore[relay]?.contains(peer) != true {
-                logger.debug("\(peer): its route keeps the on-demand registration with relay \(relay)")
+        if debugging {
+            for (relay, peers) in onDemand.wantedBy {
+                for peer in peers where wantedBefore[relay]?.contains(peer) != true {
+                    logger.debug("\(peer): its route keeps the on-demand registration with relay \(relay)")
+                }
             }
         }
         if !onDemand.unserved.isEmpty, onDemand.unserved != before {

@@ -37,7 +37,7 @@ public struct InterfaceBringUp: Sendable, Equatable {
     /// `run`, or, when the interface exists already, the same configuration applied to it (true
     /// then): a `formnet-server serve` killed without its cleanup leaves wireguard-go and its
     /// interface behind, and its restart failed with "interface already exists" until someone
-    /// removed it by hand. A failure leaves the interface as it found it.
+    /// removed it by hand. A failure leaves the interface in place (it was not this call's to remove).
     public func runOrTakeOver(named name: String, backend: any WireGuardBackend, links: any LinkControl) throws -> Bool {
         guard (try? backend.device(named: name)) != nil else {
             try run(named: name, backend: backend, links: links)

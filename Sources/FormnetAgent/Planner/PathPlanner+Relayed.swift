@@ -167,10 +167,8 @@ extension PathPlanner {
         peers[key]?.directArrivalSince = nil
         peers[key]?.relayEndpoint = nil
         let wasRelayed = relay?.proxy(for: key) != nil
-        var wasDirectThere = false
-        if case .connected(let current, _) = entry.machine.phase, !wasRelayed { wasDirectThere = current.endpoint == endpoint }
-        relay?.unroute(key)
-        guard !wasDirectThere else { return true }
+        if wasRelayed { relay?.unroute(key) }
+        if !wasRelayed, case .connected(let current, _) = entry.machine.phase, current.endpoint == endpoint { return true }
         cache.update(peer: key, endpoint: endpoint, kind: candidate.kind, now: now) { $0.recordSuccess(at: now, timeToHandshake: 0) }
         status.peers[key.base64] = .init(path: .direct, endpoint: endpoint, natType: entry.inputs.peer)
         logger.info("\(network): \(label(key)): \(wasRelayed ? "moved from the relay to" : "the peer found") a direct path at \(endpoint)")
