@@ -40,7 +40,9 @@ let package = Package(
         ),
         .target(
             name: "FormnetKit",
-            dependencies: ["WireGuard", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: [
+                "WireGuard", .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // NAT traversal's pure parts (step machine, candidates, cache, NAT type) and STUN.
         .target(name: "FormnetTraversal", dependencies: ["FormnetKit", "WireGuard", "Datagram"]),

@@ -41,9 +41,7 @@ struct MemberOptions: ParsableArguments {
     }
 
     private static let bootstrapLogging: Void = LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = .info
-        return handler
+        StandardErrorLog(label: label)
     }
 }
 

@@ -78,9 +78,7 @@ struct StartRelay: ParsableCommand {
 
     func run() throws {
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = verbose ? .debug : .info
-            return handler
+            StandardErrorLog(label: label, level: verbose ? .debug : .info)
         }
         let access: AccessSource = if let allowKeys { .allowKeys(path: allowKeys) } else if let network { .network(name: network) } else { .open }
         var options = RelayServiceOptions(access: access, dataDirectory: dataDir)
