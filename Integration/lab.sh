@@ -211,7 +211,11 @@ _lab_router_impair() {
     [ "${WAN_DELAY_MS:-0}${WAN_JITTER_MS:-0}${WAN_LOSS:-0}${WAN_RATE_KBIT:-0}" != 0000 ] || return 0
     require_tool iptables-legacy iptables
     require_tool python3 python3
-    lab_exec "$name" iptables-legacy -t mangle -A FORWARD -j NFQUEUE --queue-num 7 --queue-bypass
+    # In raw PREROUTING, before conntrack sees the packet: the delay is the wire's, and the NAT
+    # maps and confirms at once when the packet is let go. Held after conntrack (FORWARD), an
+    # outgoing packet's mapping stayed unconfirmed for the whole delay, and a peer's packet that
+    # crossed it in that window made a conflicting entry that broke port preservation.
+    lab_exec "$name" iptables-legacy -t raw -A PREROUTING -j NFQUEUE --queue-num 7 --queue-bypass
     lab_spawn "$name" python3 "$REPO_ROOT/Integration/tools/delay-line.py" --queue 7 --delay "${WAN_DELAY_MS:-0}" \
         --jitter "${WAN_JITTER_MS:-0}" --loss "${WAN_LOSS:-0}" --rate "${WAN_RATE_KBIT:-0}" >>"${WORK:-/tmp}/delay-line.$name.log" 2>&1
 }

@@ -356,7 +356,13 @@ struct EngineState {
         case .data(let source, _, let payload):
             guard let route = table[source] ?? automaticRoute(for: source, via: link, now: now) else { return nil }
             table.recordInbound(route, via: link.target.key, now: now)
-            logHandshake(UnsafeRawBufferPointer(rebasing: frame[payload]), of: source, "arrived through", link)
+            let packet = UnsafeRawBufferPointer(rebasing: frame[payload])
+            if table.dropsCrossingInitiation(packet, on: route, now: now) {
+                route.packetsDropped &+= 1
+                logger.debug("\(source): its handshake initiation crossed ours through relay \(link.target.endpoint); dropped, so that it answers ours")
+                return nil
+            }
+            logHandshake(packet, of: source, "arrived through", link)
             return (route, payload)
         case .registered(let payload):
             let actions = link.machine.registered(now: now, over: transport)

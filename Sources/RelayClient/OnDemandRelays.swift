@@ -6,7 +6,7 @@ import WireGuard
 /// keeps its own near itself, and the two sets may not meet. A route whose peer reports no relay
 /// that this member is usable on registers on demand with the first of the peer's relays (its
 /// home, unless that failed), as a Tailscale client connects to a peer's home DERP region. Of a
-/// pair, the end that follows (`RouteTable.follows`) needs none while its peer's packets arrive
+/// pair, the end that follows (`PairRoles.follows`) needs none while its peer's packets arrive
 /// through a relay it holds: the other end registered with this end's relay, and the pair meets
 /// there. A registration no route has wanted for `linger` is closed.
 ///

@@ -47,6 +47,9 @@ final class Route {
     /// The last handshake message WireGuard sent for the peer, through which relay, and when
     /// (`handshakeResendWindow`).
     var lastHandshake: (packet: [UInt8], via: PublicKey, at: Double)?
+    /// When WireGuard last sent the peer an initiation through this engine, until the peer's
+    /// response comes back (`dropsCrossingInitiation`).
+    var initiationOutstandingSince: Double?
     /// Packets WireGuard sent while no relay could carry them, and since when (`holdLimit`).
     var held: [[UInt8]] = []
     var heldSince: Double?
@@ -120,7 +123,7 @@ struct RouteTable {
     mutating func add(_ peer: PublicKey, descriptor: Int32, proxy: Endpoint, preferences: [PublicKey],
                       peerRelays: [PublicKey] = [], automatic: Bool, now: Double) -> Route {
         let route = Route(peer: peer, descriptor: descriptor, proxy: proxy, preferences: preferences, peerRelays: peerRelays,
-                          automatic: automatic, created: now, followsPeer: Self.follows(publicKey, peer: peer))
+                          automatic: automatic, created: now, followsPeer: PairRoles.follows(publicKey, peer: peer))
         routes[peer] = route
         return route
     }
@@ -140,10 +143,6 @@ struct RouteTable {
         routes.filter { $0.value.automatic && now - ($0.value.lastInbound ?? $0.value.created) > Self.automaticIdle }.map(\.key)
     }
 
-    /// Whether `own` answers `peer` through the relay the peer's packets arrive through.
-    static func follows(_ own: PublicKey, peer: PublicKey) -> Bool {
-        peer.bytes.lexicographicallyPrecedes(own.bytes)
-    }
 
     // MARK: choosing a relay
 
@@ -213,6 +212,31 @@ struct RouteTable {
     func recordHandshake(_ packet: UnsafeRawBufferPointer, on route: Route, via relay: PublicKey, now: Double) {
         guard WireGuardMessageShape.isHandshake(packet) else { return }
         route.lastHandshake = (Array(packet), relay, now)
+        if packet[0] == 1 { route.initiationOutstandingSince = now }
+    }
+
+    // MARK: crossing initiations
+
+    /// How long after WireGuard's own initiation one from the peer counts as crossing it: the
+    /// round trip through a relay between members far apart, with room for loss of neither.
+    static let crossingWindow = 1.5
+
+    /// Whether to drop an initiation that arrived from the peer, so that WireGuard does not
+    /// answer it. Both ends start a relayed pair at once (their direct attempts end together),
+    /// so both WireGuards send an initiation, and on a WAN the two cross: each end answers the
+    /// other's, which replaces its own handshake in progress, and then drops the response to its
+    /// own. Neither session completes, and WireGuard tries again only 5 s later — in step on
+    /// both ends, so the pair crossed again (7.8 and 12.9 s to a first packet at 150 ms). The
+    /// end that leads the pair (`followsPeer` false) keeps its own initiation and drops the
+    /// peer's; the follower answers the leader's, and the leader's handshake completes.
+    func dropsCrossingInitiation(_ packet: UnsafeRawBufferPointer, on route: Route, now: Double) -> Bool {
+        guard packet.count > 0, WireGuardMessageShape.isHandshake(packet) else { return false }
+        if packet[0] == 2 {
+            route.initiationOutstandingSince = nil
+            return false
+        }
+        guard !route.followsPeer, let since = route.initiationOutstandingSince else { return false }
+        return now - since < Self.crossingWindow
     }
 
     // MARK: holding packets

@@ -40,16 +40,42 @@ import WireGuard
         #expect(driver.isAttempting)
     }
 
-    @Test func attemptWithoutHandshakeIsResentOnceWithinItsSecond() throws {
+    /// A peer key that the fixture's own key leads, or follows (`PairRoles`).
+    func peerKey(ownLeads: Bool) -> PublicKey {
+        while true {
+            let key = PrivateKey.generate().publicKey
+            if PairRoles.leads(fixture.ownKey.publicKey, peer: key) == ownLeads { return key }
+        }
+    }
+
+    @Test func theLeaderResendsItsInitiationOnceWithinTheAttempt() throws {
         var driver = driver()
-        let s = state(peerEndpoint: "198.51.100.3:40000")
+        let key = peerKey(ownLeads: true)
+        var s = state(peerEndpoint: "198.51.100.3:40000")
+        s.peers[1].publicKey = key
         _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
-        let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"))])
+        let device = Device(name: "evilcorp", peers: [Peer(publicKey: key, endpoint: Endpoint("198.51.100.3:40000"))])
         #expect(driver.tick(device: device, now: 100.2).peers.isEmpty)
         let again = driver.tick(device: device, now: 100.5)
         #expect(again.peers.map(\.action) == [.remove, .addOrUpdate])
         #expect(again.peers[1].endpoint == Endpoint("198.51.100.3:40000"))
         #expect(driver.tick(device: device, now: 100.6).peers.isEmpty)
+    }
+
+    /// The follower's one initiation per candidate opens its NAT; a second would cross the
+    /// leader's re-sent one, and a re-add would end a handshake the leader's started.
+    @Test func theFollowerSendsOneInitiationPerCandidate() throws {
+        var driver = driver()
+        let key = peerKey(ownLeads: false)
+        var s = state(peerEndpoint: "198.51.100.3:40000", peerCandidates: ["192.168.1.3:40000"])
+        s.peers[1].publicKey = key
+        let first = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
+        #expect(first.peers.map(\.action) == [.remove, .addOrUpdate])
+        let device = Device(name: "evilcorp", peers: [Peer(publicKey: key, endpoint: Endpoint("198.51.100.3:40000"))])
+        for now in stride(from: 100.1, to: 100.95, by: 0.1) { #expect(driver.tick(device: device, now: now).peers.isEmpty) }
+        let next = driver.tick(device: device, now: 101.0)
+        #expect(next.peers.map(\.action) == [.remove, .addOrUpdate])
+        #expect(next.peers[1].endpoint == Endpoint("192.168.1.3:40000"))
     }
 
     @Test func aPeerWhoseCandidatesAllFailedRecentlyIsNotAttemptedWhenARelayCanCarryIt() throws {

@@ -38,9 +38,12 @@ import WireGuard
     @Test func theGreaterKeyFollows() {
         let low = PublicKey(bytes: [0x01] + [UInt8](repeating: 0xFF, count: 31))!
         let high = PublicKey(bytes: [0x02] + [UInt8](repeating: 0x00, count: 31))!
-        #expect(RouteTable.follows(high, peer: low))
-        #expect(!RouteTable.follows(low, peer: high))
-        #expect(!RouteTable.follows(low, peer: low))
+        #expect(PairRoles.follows(high, peer: low))
+        #expect(!PairRoles.follows(low, peer: high))
+        #expect(!PairRoles.follows(low, peer: low))
+        #expect(PairRoles.leads(low, peer: high))
+        #expect(!PairRoles.leads(high, peer: low))
+        #expect(!PairRoles.leads(low, peer: low))
     }
 
     @Test mutating func choosesTheFirstUsablePreferenceThenTheLastInboundRelay() {
@@ -269,5 +272,33 @@ import WireGuard
         #expect(table.idleAutomaticRoutes(now: RouteTable.automaticIdle + 1) == [Self.greaterPeer])
         #expect(table.remove(Self.greaterPeer)?.descriptor == 3)
         #expect(table[Self.greaterPeer] == nil)
+    }
+
+    /// Both ends' initiations cross on a WAN; only the leader's handshake may go on.
+    @Test mutating func theLeaderDropsAnInitiationThatCrossesItsOwn() {
+        let led = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        let followed = table.add(Self.lesserPeer, descriptor: 4, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        #expect(!led.followsPeer && followed.followsPeer)
+        WireGuardPacket.initiation.withUnsafeBytes { initiation in
+            WireGuardPacket.response.withUnsafeBytes { response in
+                // No initiation of ours outstanding: the peer's is answered.
+                #expect(!table.dropsCrossingInitiation(initiation, on: led, now: 1))
+                table.recordHandshake(initiation, on: led, via: Self.relayA, now: 10)
+                table.recordHandshake(initiation, on: followed, via: Self.relayA, now: 10)
+                #expect(table.dropsCrossingInitiation(initiation, on: led, now: 10.2))
+                #expect(table.dropsCrossingInitiation(initiation, on: led, now: 10 + RouteTable.crossingWindow - 0.01))
+                #expect(!table.dropsCrossingInitiation(initiation, on: led, now: 10 + RouteTable.crossingWindow))
+                // The follower answers the leader's initiation whatever it sent.
+                #expect(!table.dropsCrossingInitiation(initiation, on: followed, now: 10.2))
+                // The peer's response ends ours being outstanding; responses always pass.
+                table.recordHandshake(initiation, on: led, via: Self.relayA, now: 20)
+                #expect(!table.dropsCrossingInitiation(response, on: led, now: 20.1))
+                #expect(led.initiationOutstandingSince == nil)
+                #expect(!table.dropsCrossingInitiation(initiation, on: led, now: 20.2))
+                // A response of ours does not make an initiation outstanding.
+                table.recordHandshake(response, on: led, via: Self.relayA, now: 30)
+                #expect(!table.dropsCrossingInitiation(initiation, on: led, now: 30.1))
+            }
+        }
     }
 }

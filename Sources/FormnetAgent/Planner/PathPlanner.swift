@@ -58,9 +58,13 @@ struct PathPlanner {
         var relayEndpoint: Endpoint?
     }
 
-    /// WireGuard sends one initiation per re-add and retries only after 5 s; when both sides
-    /// send at the same instant, both initiations meet closed NATs. Re-adding again within the
-    /// attempt sends a second one, which the other side's first has let through.
+    /// WireGuard sends one initiation per re-add and retries only after 5 s. Both ends send one
+    /// as they start a candidate (the follower's opens its NAT to the leader's), and on a WAN the
+    /// two cross: each end answers the other's, which replaces its own handshake in progress, so
+    /// both drop the response to their own and neither session completes. The pair's leader
+    /// (`PairRoles`) re-adds again within the attempt; its second initiation finds the way open
+    /// and nothing crossing it, since the follower sends one per candidate only. When both
+    /// re-added at the same pace, in step, their initiations crossed every time on a 150 ms path.
     static let rekickAfter = 0.4
     /// Candidates that all failed within this window are not tried again when the daemon
     /// starts: the peer is relayed at once (and trials look for a direct path in the background).
@@ -259,7 +263,8 @@ struct PathPlanner {
             let actions = machine.tick(now: now, lastHandshake: live?.lastHandshake?.timeIntervalSince1970)
             peers[key]?.machine = machine
             updates += apply(actions, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
-            if actions.isEmpty, case .attempting(let index, _) = machine.phase, now - entry.lastKick >= Self.rekickAfter {
+            if actions.isEmpty, case .attempting(let index, _) = machine.phase, now - entry.lastKick >= Self.rekickAfter,
+               ownKey.map({ PairRoles.leads($0, peer: key) }) ?? true {
                 updates += apply([.attempt(machine.candidates[index])], peer: entry.desired, peerNat: entry.inputs.peer,
                                  machine: machine, device: live, now: now)
             }
