@@ -62,11 +62,15 @@ public struct TraversalMachine: Sendable, Equatable {
     }
 
     /// (Re)starts with ordered candidates. A connected peer whose endpoint is still among them
-    /// stays connected: new information must not interrupt a working path.
+    /// stays connected: new information must not interrupt a working path. Nor does it restart
+    /// an attempt through the same candidates (a NAT type learned a moment after the start): the
+    /// re-add would end a handshake under way, a round trip or more on a WAN.
     public mutating func start(candidates ordered: [Candidate], local: NatType, peer: NatType, now: Double) -> [Action] {
+        let sameCandidates = ordered == candidates
         candidates = ordered
         natTypes = (local, peer)
         if case .connected(let current, _) = phase, ordered.contains(current) { return [] }
+        if case .attempting = phase, sameCandidates, NatType.directPossible(local, peer) { return [] }
         guard NatType.directPossible(local, peer) else {
             phase = .unreachable(.natTypes(local, peer), retryAt: now + timing.natRetry)
             return [.unreachable(.natTypes(local, peer))]

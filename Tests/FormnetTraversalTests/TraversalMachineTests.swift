@@ -100,6 +100,23 @@ import WireGuard
         #expect(m.start(candidates: [lan], local: .portPreserving, peer: .portPreserving, now: 6) == [.attempt(lan)])
     }
 
+    /// Both NAT types arrive a moment after the first attempt began (each end's STUN probe, then
+    /// the peer's report through the server): the attempt goes on, its handshake not cut short.
+    @Test func aNatTypeLearnedDuringAnAttemptThroughTheSameCandidatesDoesNotRestartIt() {
+        var m = TraversalMachine()
+        #expect(m.start(candidates: [lan, reflexive], local: .unknown, peer: .unknown, now: 0) == [.attempt(lan)])
+        #expect(m.start(candidates: [lan, reflexive], local: .portPreserving, peer: .unknown, now: 0.3) == [])
+        #expect(m.start(candidates: [lan, reflexive], local: .portPreserving, peer: .portPreserving, now: 0.5) == [])
+        #expect(m.phase == .attempting(index: 0, started: 0))
+        #expect(m.tick(now: 0.6, lastHandshake: 0.55) == [.connected(lan, after: 0.55)])
+        // New candidates start over, and NAT types that rule a direct path out end the attempt.
+        var n = TraversalMachine()
+        _ = n.start(candidates: [lan], local: .unknown, peer: .unknown, now: 0)
+        #expect(n.start(candidates: [reflexive, lan], local: .unknown, peer: .unknown, now: 0.2) == [.attempt(reflexive)])
+        #expect(n.start(candidates: [reflexive, lan], local: .symmetric, peer: .symmetric, now: 0.4)
+            == [.unreachable(.natTypes(.symmetric, .symmetric))])
+    }
+
     @Test func noCandidatesIsReported() {
         var m = TraversalMachine()
         #expect(m.start(candidates: [], local: .portPreserving, peer: .portPreserving, now: 0) == [.unreachable(.noCandidates)])
