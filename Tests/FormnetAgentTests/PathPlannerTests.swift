@@ -211,6 +211,26 @@ import WireGuard
         #expect(driver.relay?.proxy(for: peerKey) == proxy)
     }
 
+    /// Both NAT types arrive after a pair was relayed for NAT types that ruled direct out: the
+    /// peer stays on its route, not re-added (which ended the handshake under way through the
+    /// relay, and on a WAN cost the pair 5 s).
+    @Test func aRelayedPeerIsNotReAddedWhenTheReasonIsLearnedAgain() throws {
+        let relays = [PrivateKey.generate().publicKey]
+        var driver = relayedPlanner(relays)
+        let before = state(peerEndpoint: "198.51.100.3:40000", peerNat: .symmetric)
+        let first = driver.plan(state: before, desired: desired(before), ownKey: fixture.ownKey.publicKey, ownNat: .unknown,
+                                device: nil, now: 100)
+        #expect(first.peers.map(\.action) == [.remove, .addOrUpdate])
+        let proxy = Endpoint("127.0.0.1:40001")!
+        driver.relay?.begin(status: usable(relays, proxy: proxy))
+        let device = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: proxy)])
+        let learned = driver.plan(state: before, desired: desired(before), ownKey: fixture.ownKey.publicKey, ownNat: .symmetric,
+                                  device: device, now: 100.3)
+        #expect(!learned.peers.contains { $0.action == .remove })
+        #expect(driver.relay?.proxy(for: peerKey) == proxy)
+        #expect(driver.status.peers[peerKey.base64]?.reason?.contains("symmetric and symmetric") == true)
+    }
+
     /// When WireGuard moves onto a relay channel, its keepalive goes off and on again in the same
     /// update: WireGuard then sends at once through the channel, and the relay learns where it
     /// sends from before the peer's packets arrive through the proxy and roam it back there.

@@ -41,7 +41,18 @@ extension PathPlanner {
     /// The path shows as connecting through the relay until a handshake goes through it.
     mutating func routeThroughRelay(_ key: PublicKey, entry: PeerTraversal, reason: TraversalMachine.Reason,
                                             relays: RelayEngineStatus, now: Double) -> [PeerUpdate] {
+        let routedBefore = relay?.proxy(for: key)
         guard let proxy = relay?.route(key, peerRelays: entry.peerRelays) else { return [] }
+        if routedBefore == proxy {
+            // Relayed already (a NAT type or candidates learned since): re-adding the peer would
+            // end the handshake under way through the relay, and on a WAN the next one's
+            // response came back only after yet another re-add.
+            peers[key]?.relayReason = Self.describe(reason)
+            if status.peers[key.base64]?.path == .relayConnecting {
+                status.peers[key.base64]?.reason = "no handshake through the relay yet; \(Self.describe(reason))"
+            }
+            return []
+        }
         let via = Self.likelyRelay(peerRelays: entry.peerRelays, ranked: relay?.ranked ?? [], relays: relays)
         logger.info("\(network): \(label(key)): relaying (\(Self.describe(reason))) through \(via.map { "\($0.target.endpoint)" } ?? "a relay, once one answers")")
         peers[key]?.relayedSince = now
