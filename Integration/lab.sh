@@ -211,6 +211,8 @@ _lab_router_impair() {
     [ "${WAN_DELAY_MS:-0}${WAN_JITTER_MS:-0}${WAN_LOSS:-0}${WAN_RATE_KBIT:-0}" != 0000 ] || return 0
     require_tool iptables-legacy iptables
     require_tool python3 python3
+    # A LAN is not impaired: where br_netfilter is loaded, bridged frames would pass the queue too.
+    lab_exec "$name" sh -c 'f=/proc/sys/net/bridge/bridge-nf-call-iptables; [ ! -e $f ] || echo 0 >$f'
     # In raw PREROUTING, before conntrack sees the packet: the delay is the wire's, and the NAT
     # maps and confirms at once when the packet is let go. Held after conntrack (FORWARD), an
     # outgoing packet's mapping stayed unconfirmed for the whole delay, and a peer's packet that
