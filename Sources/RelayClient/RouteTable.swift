@@ -348,6 +348,11 @@ struct RouteTable {
     mutating func channelGranted<Link: RouteLink>(_ peer: PublicKey, port: UInt16, by link: Link, now: Double) {
         guard let route = routes[peer] else { return }
         let relay = link.relayKey
+        // A channel only answers a request still outstanding: a renewal's answer that arrives
+        // after the agent gave the channel up (both are due 30 s after a grant; on a WAN the
+        // answer is a round trip late) brought the channel back, and the pair stayed on a
+        // firewalled channel port for another 30 s.
+        guard port == 0 || route.channelRequested?.relay == relay else { return }
         route.channelRequested = nil
         guard port != 0 else {
             route.channelRefused[relay] = now

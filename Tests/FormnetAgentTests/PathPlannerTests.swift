@@ -211,6 +211,26 @@ import WireGuard
         #expect(driver.relay?.proxy(for: peerKey) == proxy)
     }
 
+    /// A channel the agent gave up stays given up while the engine's status, taken before the
+    /// engine applied the command, still shows it: WireGuard went back onto the silent channel.
+    @Test func aRefusedChannelIsNotUsedWhileTheStatusStillShowsIt() {
+        let relays = [PrivateKey.generate().publicKey]
+        let proxy = Endpoint("127.0.0.1:40001")!
+        let channel = Endpoint("192.0.2.10:52000")!
+        var routes = RelayRoutes(status: usable(relays, proxy: proxy, channel: channel))
+        _ = routes.route(peerKey, peerRelays: relays)
+        #expect(routes.wireGuardEndpoint(for: peerKey) == channel)
+        routes.refuseChannel(of: peerKey)
+        #expect(routes.wireGuardEndpoint(for: peerKey) == proxy)
+        routes.begin(status: usable(relays, proxy: proxy, channel: channel))
+        #expect(routes.wireGuardEndpoint(for: peerKey) == proxy)
+        routes.begin(status: usable(relays, proxy: proxy))
+        #expect(routes.wireGuardEndpoint(for: peerKey) == proxy)
+        // A channel granted later (the hold over) is used again.
+        routes.begin(status: usable(relays, proxy: proxy, channel: channel))
+        #expect(routes.wireGuardEndpoint(for: peerKey) == channel)
+    }
+
     /// Both NAT types arrive after a pair was relayed for NAT types that ruled direct out: the
     /// peer stays on its route, not re-added (which ended the handshake under way through the
     /// relay, and on a WAN cost the pair 5 s).

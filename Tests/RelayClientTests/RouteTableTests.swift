@@ -226,8 +226,15 @@ import WireGuard
         #expect(table.channelRequestDue(for: route, links: links, now: 1) == nil)
     }
 
+    /// Asks linkA's relay for the route's channel, as the engine does once the peer's packets came through it.
+    mutating func askForChannel(_ route: Route, now: Double) {
+        table.recordInbound(route, via: Self.relayA, now: now)
+        #expect(table.channelRequestDue(for: route, links: links, now: now) === linkA)
+    }
+
     @Test mutating func aChannelCountsOnlyUnderTheRegistrationThatGrantedIt() {
         let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        askForChannel(route, now: 0.5)
         table.channelGranted(Self.greaterPeer, port: 52000, by: linkA, now: 1)
         let first = table.channelsChanged(links: links, now: 1)
         let again = table.channelsChanged(links: links, now: 1)
@@ -252,6 +259,7 @@ import WireGuard
         let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
         let withoutChannel = table.refuseChannel(of: Self.greaterPeer, now: 1)
         #expect(!withoutChannel)
+        askForChannel(route, now: 1)
         table.channelGranted(Self.greaterPeer, port: 52000, by: linkA, now: 1)
         let withChannel = table.refuseChannel(of: Self.greaterPeer, now: 2)
         #expect(withChannel)
@@ -263,6 +271,24 @@ import WireGuard
         #expect(sent == [2, 3, 4])
         #expect(route.channelReleasing == nil)
         #expect(table.channelRequestDue(for: route, links: links, now: 9) == nil)
+    }
+
+    /// A renewal and the agent's giving up are both due 30 s after a grant: the renewal's answer,
+    /// a round trip later, must not bring the channel back.
+    @Test mutating func aGrantThatArrivesAfterTheChannelWasGivenUpIsIgnored() {
+        let route = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        askForChannel(route, now: 1)
+        table.channelGranted(Self.greaterPeer, port: 52000, by: linkA, now: 1.1)
+        askForChannel(route, now: 1.1 + RouteTable.channelRenew)
+        let gaveUp = table.refuseChannel(of: Self.greaterPeer, now: 31.15)
+        #expect(gaveUp)
+        table.channelGranted(Self.greaterPeer, port: 52000, by: linkA, now: 31.25)
+        #expect(route.channel == nil)
+        #expect(table.channelRequestDue(for: route, links: links, now: 40) == nil)
+        // Unasked, a port 0 still counts (the peer released the pair's channels).
+        let other = table.add(Self.lesserPeer, descriptor: 4, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        table.channelGranted(Self.lesserPeer, port: 0, by: linkA, now: 50)
+        #expect(other.channelRefused[Self.relayA] == 50)
     }
 
     @Test mutating func idleAutomaticRoutesExpire() {

@@ -13,6 +13,9 @@ struct RelayRoutes: Sendable {
     /// Peers unrouted since `status` was taken: the engine closed the proxy the status shows.
     private var unrouted: Set<PublicKey> = []
     private(set) var commands: [RelayCommand] = []
+    /// Channels given up, while the engine's status still shows them (it applies the command
+    /// after this step): WireGuard is not pointed back at one meanwhile.
+    private var refused: [PublicKey: Endpoint] = [:]
 
     init(status: RelayEngineStatus) {
         self.status = status
@@ -24,6 +27,7 @@ struct RelayRoutes: Sendable {
         self.status = status
         commands = []
         unrouted = []
+        refused = refused.filter { peer, channel in status.routes[peer]?.channel == channel }
         for (peer, proxy) in proxies {
             if let route = status.routes[peer] {
                 proxies[peer] = route.proxy
@@ -58,6 +62,7 @@ struct RelayRoutes: Sendable {
     }
 
     mutating func refuseChannel(of peer: PublicKey) {
+        if let channel = status.routes[peer]?.channel { refused[peer] = channel }
         commands.append(.refuseChannel(peer))
     }
 
@@ -73,7 +78,8 @@ struct RelayRoutes: Sendable {
     /// is granted and current (no hop through this agent), else the loopback proxy.
     func wireGuardEndpoint(for peer: PublicKey) -> Endpoint? {
         guard let proxy = proxies[peer] else { return nil }
-        return unrouted.contains(peer) ? proxy : status.routes[peer]?.channel ?? proxy
+        guard !unrouted.contains(peer), let channel = status.routes[peer]?.channel, channel != refused[peer] else { return proxy }
+        return channel
     }
 
     /// Whether a relayed packet could leave now.
