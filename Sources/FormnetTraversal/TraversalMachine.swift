@@ -50,7 +50,8 @@ public struct TraversalMachine: Sendable, Equatable {
     public private(set) var candidates: [Candidate] = []
     private var failedRounds = 0
     private var natTypes: (NatType, NatType) = (.unknown, .unknown)
-    public let timing: Timing
+    /// The planner stretches `attemptTimeout` to the path's round trip before each tick.
+    public var timing: Timing
 
     public init(timing: Timing = Timing()) {
         self.timing = timing

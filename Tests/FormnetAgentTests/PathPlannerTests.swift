@@ -62,6 +62,34 @@ import WireGuard
         #expect(driver.tick(device: device, now: 100.6).peers.isEmpty)
     }
 
+    /// Paced by the path's round trip: on a 450 ms path (relays 225 ms away) a 0.4 s pace ended
+    /// every handshake before its response came back.
+    @Test func reSentInitiationsAndAttemptsStretchWithTheRoundTrip() throws {
+        #expect(PathPlanner.rekickInterval(pathRTT: nil) == 0.4)
+        #expect(PathPlanner.rekickInterval(pathRTT: 0.04) == 0.4)
+        #expect(abs(PathPlanner.rekickInterval(pathRTT: 0.45) - 0.675) < 1e-9)
+        #expect(PathPlanner.attemptTimeout(pathRTT: nil) == 1.0)
+        #expect(PathPlanner.attemptTimeout(pathRTT: 0.3) == 1.0)
+        #expect(abs(PathPlanner.attemptTimeout(pathRTT: 0.45) - 1.35) < 1e-9)
+
+        let relays = [PrivateKey.generate().publicKey]
+        var routes = RelayRoutes(status: usable(relays, rtt: 0.225))
+        routes.ranked = relays
+        var driver = PathPlanner(network: "evilcorp", options: TraversalOptions(), cache: ConnectionCache(), relay: routes,
+                                 logger: Logger(label: "test"))
+        #expect(driver.pathRTTEstimate == 0.45)
+        let key = peerKey(ownLeads: true)
+        var s = state(peerEndpoint: "198.51.100.3:40000", peerCandidates: ["192.168.1.3:40000"])
+        s.peers[1].publicKey = key
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
+        let device = Device(name: "evilcorp", peers: [Peer(publicKey: key, endpoint: Endpoint("198.51.100.3:40000"))])
+        #expect(driver.tick(device: device, now: 100.5).peers.isEmpty)
+        #expect(driver.tick(device: device, now: 100.7).peers.map(\.action) == [.remove, .addOrUpdate])
+        #expect(driver.tick(device: device, now: 101.1).peers.isEmpty)
+        let next = driver.tick(device: device, now: 101.4)
+        #expect(next.peers.last?.endpoint == Endpoint("192.168.1.3:40000"))
+    }
+
     /// The follower's one initiation per candidate opens its NAT; a second would cross the
     /// leader's re-sent one, and a re-add would end a handshake the leader's started.
     @Test func theFollowerSendsOneInitiationPerCandidate() throws {
@@ -161,10 +189,11 @@ import WireGuard
     }
 
     /// Registered relays, each usable; a route for the peer when `proxy` is given.
-    func usable(_ relays: [PublicKey], proxy: Endpoint? = nil, channel: Endpoint? = nil) -> RelayEngineStatus {
+    func usable(_ relays: [PublicKey], proxy: Endpoint? = nil, channel: Endpoint? = nil, rtt: Double? = nil) -> RelayEngineStatus {
         let links = relays.enumerated().map { index, key in
             (key, RelayEngineStatus.Link(target: RelayTarget(key: key, endpoint: Endpoint("192.0.2.\(10 + index):51821")!), transport: .udp,
-                                         phase: .registered(since: 0), usable: true, rttSamples: [], observedAddress: nil, info: nil))
+                                         phase: .registered(since: 0), usable: true, rttSamples: rtt.map { [$0] } ?? [],
+                                         observedAddress: nil, info: nil))
         }
         let route = proxy.map {
             RelayEngineStatus.Route(peer: peerKey, proxy: $0, preferences: relays, automatic: false, packetsIn: 0, packetsOut: 0,

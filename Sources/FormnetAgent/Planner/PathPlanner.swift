@@ -66,6 +66,26 @@ struct PathPlanner {
     /// and nothing crossing it, since the follower sends one per candidate only. When both
     /// re-added at the same pace, in step, their initiations crossed every time on a 150 ms path.
     static let rekickAfter = 0.4
+
+    /// The leader's re-adds come at least a path's round trip and a half apart: each ends the
+    /// handshake its last initiation started, so a response must be back before the next one
+    /// (at 450 ms between two members, a 0.4 s pace ended every one of them).
+    static func rekickInterval(pathRTT: Double?) -> Double {
+        max(rekickAfter, 1.5 * (pathRTT ?? 0))
+    }
+
+    /// A candidate gets its first initiation, one re-sent, and the response to that one.
+    static func attemptTimeout(pathRTT: Double?) -> Double {
+        max(TraversalMachine.Timing().attemptTimeout, rekickInterval(pathRTT: pathRTT) + 1.5 * (pathRTT ?? 0))
+    }
+
+    /// A member's round trip to another, as far as this end can tell before they have a path:
+    /// twice its own to the nearest relay that answers (the relays are public hosts, as a peer's
+    /// NAT is, roughly; both ends' access links count once each). nil before any relay answered.
+    var pathRTTEstimate: Double? {
+        guard let links = relay?.status.links.values else { return nil }
+        return links.filter(\.usable).compactMap { RelaySelection.smoothedRTT($0.rttSamples, minimumSamples: 1) }.min().map { 2 * $0 }
+    }
     /// Candidates that all failed within this window are not tried again when the daemon
     /// starts: the peer is relayed at once (and trials look for a direct path in the background).
     static let recentFailureWindow = 600.0
@@ -221,6 +241,7 @@ struct PathPlanner {
     /// Advances every machine with the device's latest handshakes.
     mutating func tick(device: Device, now: Double) -> DeviceUpdate {
         var updates: [PeerUpdate] = []
+        let pathRTT = pathRTTEstimate
         for (key, entry) in peers {
             var machine = entry.machine
             let live = device.peer(key)
@@ -260,10 +281,12 @@ struct PathPlanner {
                 updates += apply(lost, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
                 continue
             }
+            machine.timing.attemptTimeout = Self.attemptTimeout(pathRTT: pathRTT)
             let actions = machine.tick(now: now, lastHandshake: live?.lastHandshake?.timeIntervalSince1970)
             peers[key]?.machine = machine
             updates += apply(actions, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
-            if actions.isEmpty, case .attempting(let index, _) = machine.phase, now - entry.lastKick >= Self.rekickAfter,
+            if actions.isEmpty, case .attempting(let index, _) = machine.phase,
+               now - entry.lastKick >= Self.rekickInterval(pathRTT: pathRTT),
                ownKey.map({ PairRoles.leads($0, peer: key) }) ?? true {
                 updates += apply([.attempt(machine.candidates[index])], peer: entry.desired, peerNat: entry.inputs.peer,
                                  machine: machine, device: live, now: now)
