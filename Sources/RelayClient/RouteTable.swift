@@ -143,7 +143,6 @@ struct RouteTable {
         routes.filter { $0.value.automatic && now - ($0.value.lastInbound ?? $0.value.created) > Self.automaticIdle }.map(\.key)
     }
 
-
     // MARK: choosing a relay
 
     /// The relay link that carries the route's packets now, if any can.
