@@ -202,6 +202,9 @@ struct RouteTable {
     func peerUnknown(_ peer: PublicKey, via relay: PublicKey, now: Double) -> [UInt8]? {
         guard let route = routes[peer] else { return nil }
         route.unknownVia[relay] = now
+        // Our initiation did not reach the peer: the peer's own is not crossing it, and must be
+        // answered (until it goes out again, through another relay).
+        if route.lastHandshake?.via == relay { route.initiationOutstandingSince = nil }
         guard let last = route.lastHandshake, last.via == relay, now - last.at < Self.handshakeResendWindow else { return nil }
         route.lastHandshake = nil
         return last.packet

@@ -324,6 +324,14 @@ import WireGuard
                 // A response of ours does not make an initiation outstanding.
                 table.recordHandshake(response, on: led, via: Self.relayA, now: 30)
                 #expect(!table.dropsCrossingInitiation(initiation, on: led, now: 30.1))
+                // An initiation the relay could not deliver (the peer not registered there yet)
+                // crosses nothing; sent again through another relay, it is outstanding again.
+                table.recordHandshake(initiation, on: led, via: Self.relayA, now: 40)
+                let again = table.peerUnknown(Self.greaterPeer, via: Self.relayA, now: 40.1)
+                #expect(again == WireGuardPacket.initiation)
+                #expect(!table.dropsCrossingInitiation(initiation, on: led, now: 40.2))
+                table.recordHandshake(initiation, on: led, via: Self.relayB, now: 40.3)
+                #expect(table.dropsCrossingInitiation(initiation, on: led, now: 40.4))
             }
         }
     }
