@@ -25,8 +25,11 @@ public struct StandardErrorLog: LogHandler {
     ) {
         let merged = metadata.merging(explicit ?? [:]) { _, new in new }
         let fields = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let text = "\(Self.timestamp(Date())) \(level) \(label):\(fields) [\(source)] \(message)\n"
-        FileHandle.standardError.write(Data(text.utf8))
+        var text = "\(Self.timestamp(Date())) \(level) \(label):\(fields) [\(source)] \(message)\n"
+        // One write(2) per line, its result ignored: FileHandle's write traps on an error, and a
+        // daemon whose standard error was closed or piped to a reader that went away must not die
+        // of a log line.
+        text.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 
     /// UTC, ISO 8601 with milliseconds: 2026-12-07T06:55:53.214Z.
