@@ -50,8 +50,7 @@ public struct TraversalMachine: Sendable, Equatable {
     public private(set) var candidates: [Candidate] = []
     private var failedRounds = 0
     private var natTypes: (NatType, NatType) = (.unknown, .unknown)
-    /// The planner stretches `attemptTimeout` to the path's round trip before each tick.
-    public var timing: Timing
+    public let timing: Timing
 
     public init(timing: Timing = Timing()) {
         self.timing = timing
@@ -103,8 +102,9 @@ public struct TraversalMachine: Sendable, Equatable {
         phase = .connected(current, since: lastHandshake)
     }
 
-    /// Advances with the clock and the peer's latest handshake (nil: none yet).
-    public mutating func tick(now: Double, lastHandshake: Double?) -> [Action] {
+    /// Advances with the clock and the peer's latest handshake (nil: none yet). `attemptTimeout`
+    /// replaces the timing's when given: the planner stretches it to the path's round trip.
+    public mutating func tick(now: Double, lastHandshake: Double?, attemptTimeout: Double? = nil) -> [Action] {
         switch phase {
         case .idle:
             return []
@@ -115,7 +115,7 @@ public struct TraversalMachine: Sendable, Equatable {
                 failedRounds = 0
                 return [.connected(candidate, after: max(0, handshake - started))]
             }
-            guard now - started >= timing.attemptTimeout else { return [] }
+            guard now - started >= attemptTimeout ?? timing.attemptTimeout else { return [] }
             var actions: [Action] = [.failed(candidate)]
             if index + 1 < candidates.count {
                 phase = .attempting(index: index + 1, started: now)

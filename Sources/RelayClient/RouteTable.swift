@@ -232,7 +232,7 @@ struct RouteTable {
     /// end that leads the pair (`followsPeer` false) keeps its own initiation and drops the
     /// peer's; the follower answers the leader's, and the leader's handshake completes.
     func dropsCrossingInitiation(_ packet: UnsafeRawBufferPointer, on route: Route, now: Double) -> Bool {
-        guard packet.count > 0, WireGuardMessageShape.isHandshake(packet) else { return false }
+        guard WireGuardMessageShape.isHandshake(packet) else { return false }
         if packet[0] == 2 {
             route.initiationOutstandingSince = nil
             return false

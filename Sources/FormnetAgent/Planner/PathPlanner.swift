@@ -281,8 +281,8 @@ struct PathPlanner {
                 updates += apply(lost, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
                 continue
             }
-            machine.timing.attemptTimeout = Self.attemptTimeout(pathRTT: pathRTT)
-            let actions = machine.tick(now: now, lastHandshake: live?.lastHandshake?.timeIntervalSince1970)
+            let actions = machine.tick(now: now, lastHandshake: live?.lastHandshake?.timeIntervalSince1970,
+                                       attemptTimeout: Self.attemptTimeout(pathRTT: pathRTT))
             peers[key]?.machine = machine
             updates += apply(actions, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
             if actions.isEmpty, case .attempting(let index, _) = machine.phase,
