@@ -13,7 +13,7 @@ public struct TraversalMachine: Sendable, Equatable {
         /// of replaying the slow path; background trials still look for a direct one.
         case failedRecently
         /// The direct path stopped carrying packets while connected (the agent's
-        /// `DirectPathWatch`): WireGuard sent and nothing came back, probes included.
+        /// `ProbedPathWatch`): WireGuard sent and nothing came back, probes included.
         case pathLost
     }
 

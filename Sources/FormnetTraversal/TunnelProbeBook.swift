@@ -10,7 +10,7 @@ import WireGuard
 ///
 /// An urgent target (the agent suspects its direct path: WireGuard sent data and nothing came
 /// back) is probed every `urgentInterval` with up to `urgentOutstanding` probes out, each lost
-/// after `urgentTimeout`, so that a dead path is known within seconds (`DirectPathWatch`).
+/// after `urgentTimeout`, so that a dead path is known within seconds (`ProbedPathWatch`).
 public struct TunnelProbeBook: Sendable {
     public struct Outcome: Equatable, Sendable {
         public var peer: PublicKey

@@ -306,6 +306,42 @@ import WireGuard
             == [PeerUpdate(publicKey: peerKey, action: .updateOnly, endpoint: proxy)])
     }
 
+    /// WireGuard on the route's relay channel sends data and nothing comes back: the channel is
+    /// probed, urgently once suspect; an answered probe clears the losses before it, and three
+    /// lost in a row send WireGuard back to the relay's proxy with the channel refused. Counters
+    /// alone gave a channel that carried traffic up on a WAN.
+    @Test func aChannelThatCarriesNothingBackIsGivenUpAfterThreeLostProbes() throws {
+        let relayKey = PrivateKey.generate().publicKey
+        var driver = relayedPlanner([relayKey])
+        let s = state(peerEndpoint: "198.51.100.3:40000", peerNat: .symmetric)
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .symmetric, device: nil, now: 100)
+        let proxy = Endpoint("127.0.0.1:40001")!
+        let channel = Endpoint("198.51.100.9:40000")!
+        driver.relay?.begin(status: usable([relayKey], proxy: proxy, channel: channel))
+        _ = driver.relay?.take()
+        func device(rx: UInt64, tx: UInt64) -> Device {
+            Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: channel, persistentKeepalive: 25,
+                                                  lastHandshake: Date(timeIntervalSince1970: 100.2), rxBytes: rx, txBytes: tx)])
+        }
+        #expect(driver.tick(device: device(rx: 500, tx: 500), now: 100.4).peers.isEmpty)
+        #expect(driver.probeTargets(device: device(rx: 500, tx: 500)).map(\.endpoint) == [channel])
+        #expect(driver.probeTargets(device: device(rx: 500, tx: 500)).map(\.urgent) == [false])
+        // Data leaves, nothing comes back for a second: checked.
+        #expect(driver.tick(device: device(rx: 500, tx: 4000), now: 101.5).peers.isEmpty)
+        #expect(driver.needsFastTick(now: 101.5))
+        #expect(driver.probeTargets(device: device(rx: 500, tx: 4000)).map(\.urgent) == [true])
+        let lost = TunnelProbeBook.Outcome(peer: peerKey, endpoint: channel, rtt: nil)
+        let answered = TunnelProbeBook.Outcome(peer: peerKey, endpoint: channel, rtt: 0.3)
+        driver.record([lost, lost, answered, lost, lost], now: 103)
+        #expect(driver.tick(device: device(rx: 500, tx: 5000), now: 103.1).peers.isEmpty)
+        driver.record([lost], now: 103.4)
+        #expect(driver.tick(device: device(rx: 500, tx: 5000), now: 103.5).peers
+            == [PeerUpdate(publicKey: peerKey, action: .updateOnly, endpoint: proxy)])
+        #expect(driver.relay?.take() == [.refuseChannel(peerKey)])
+        // What the prober measured through the relay is not a candidate of the peer's.
+        #expect(driver.cache.stats(for: peerKey)[channel] == nil)
+    }
+
     /// A direct path that stops carrying packets is relayed within seconds (issue 16: it was
     /// 160 s, every packet lost, while `show` said direct).
     @Test func aDirectPathThatStopsCarryingPacketsIsRelayed() throws {

@@ -145,20 +145,20 @@ extension PathPlanner {
         }
         if relay != nil, let live, let endpoint = live.endpoint, !RelayClientEngine.isProxy(endpoint),
            endpoint == relays.routes[key]?.channel {
-            var watch = entry.pathWatch
-            if PathWatch.isSilent(&watch, peer: live, at: endpoint, now: now) {
-                logger.warning("\(network): \(label(key)): nothing came back through the relay's channel at \(endpoint) for \(Int(PathWatch.silence)) s (are the relay's channel ports firewalled?): back to its proxy")
+            var watch = entry.channelWatch ?? ProbedPathWatch(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, now: now)
+            if watch.observe(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, keepalive: live.persistentKeepalive, now: now) == .dead {
+                logger.warning("\(network): \(label(key)): nothing came back through the relay's channel at \(endpoint) (\(watch.reason(now: now))); are the relay's channel ports firewalled? Back to its proxy")
                 relay?.refuseChannel(of: key)
                 if let proxy = relay?.proxy(for: key) {
                     updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: proxy))
                     peers[key]?.relayEndpoint = proxy
                 }
-                peers[key]?.pathWatch = nil
+                peers[key]?.channelWatch = nil
             } else {
-                peers[key]?.pathWatch = watch
+                peers[key]?.channelWatch = watch
             }
         } else {
-            peers[key]?.pathWatch = nil
+            peers[key]?.channelWatch = nil
         }
         reportRelayed(key, entry: entry, live: live, relays: relays, now: now)
         return updates

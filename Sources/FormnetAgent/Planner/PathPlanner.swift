@@ -36,8 +36,9 @@ struct PathPlanner {
         var nextTrialSlot: Int?
         /// Background trials that failed since the pair was last direct or its inputs changed.
         var failedTrials = 0
-        /// While WireGuard sends to a relay channel for the peer: whether anything comes back.
-        var pathWatch: PathWatch?
+        /// While WireGuard sends to the route's relay channel for the peer: whether it carries
+        /// packets.
+        var channelWatch: ProbedPathWatch?
         /// When the peer was last routed through the relays: a handshake after it went through one.
         var relayedSince: Double?
         /// Why it was routed through the relays, for `show`.
@@ -45,7 +46,7 @@ struct PathPlanner {
         /// WireGuard's receive counter for the peer when the route was first seen.
         var relayedRx: UInt64?
         /// While connected directly: whether the path still carries packets.
-        var directWatch: DirectPathWatch?
+        var directWatch: ProbedPathWatch?
         /// Since when WireGuard's endpoint for a directly connected peer is a relay's (the peer
         /// relays to us), for `followRelayAfter`.
         var relayedEndpointSince: Double?
@@ -133,7 +134,7 @@ struct PathPlanner {
     /// unreachable peer: the loop then ticks fast, so the relayed path starts as soon as a
     /// registration completes, and a dead direct path is left as soon as the probes say so.
     func needsFastTick(now: Double) -> Bool {
-        isAttempting || peers.values.contains { $0.directWatch?.checking == true } || (relay != nil && peers.contains { key, entry in
+        isAttempting || peers.values.contains { $0.directWatch?.checking == true || $0.channelWatch?.checking == true } || (relay != nil && peers.contains { key, entry in
             if case .unreachable = entry.machine.phase { relay?.proxy(for: key) == nil } else { false }
         }) || trialWithinASecond(now: now)
     }
@@ -295,7 +296,7 @@ struct PathPlanner {
         return DeviceUpdate(peers: updates)
     }
 
-    /// A connected direct peer whose path stopped carrying packets (`DirectPathWatch`): the
+    /// A connected direct peer whose path stopped carrying packets (`ProbedPathWatch`): the
     /// machine's `pathLost`, so that it is relayed, or tried again, now.
     private mutating func checkDirectPath(_ key: PublicKey, machine: inout TraversalMachine, live: Peer?,
                                           now: Double) -> [TraversalMachine.Action] {
@@ -303,7 +304,7 @@ struct PathPlanner {
             peers[key]?.directWatch = nil
             return []
         }
-        var watch = peers[key]?.directWatch ?? DirectPathWatch(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, now: now)
+        var watch = peers[key]?.directWatch ?? ProbedPathWatch(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, now: now)
         let verdict = watch.observe(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, keepalive: live.persistentKeepalive, now: now)
         guard verdict == .dead else {
             peers[key]?.directWatch = watch
@@ -314,12 +315,16 @@ struct PathPlanner {
         return machine.pathLost(now: now)
     }
 
-    /// The directly connected peers, for the tunnel prober to measure; urgently those whose
-    /// path is being checked.
+    /// The peers for the tunnel prober to measure: the directly connected ones, and the relayed
+    /// ones whose WireGuard sends through a relay channel; urgently those whose path is being
+    /// checked.
     func probeTargets(device: Device) -> [TunnelProbeBook.Target] {
         peers.compactMap { key, entry in
-            guard case .connected = entry.machine.phase, relay?.proxy(for: key) == nil, let address = entry.address,
-                  let endpoint = device.peer(key)?.endpoint, !isRelayed(endpoint) else { return nil }
+            guard let address = entry.address, let endpoint = device.peer(key)?.endpoint else { return nil }
+            if let watch = entry.channelWatch, watch.endpoint == endpoint {
+                return TunnelProbeBook.Target(peer: key, address: address, endpoint: endpoint, urgent: watch.checking)
+            }
+            guard case .connected = entry.machine.phase, relay?.proxy(for: key) == nil, !isRelayed(endpoint) else { return nil }
             return TunnelProbeBook.Target(peer: key, address: address, endpoint: endpoint, urgent: entry.directWatch?.checking == true)
         }.sorted { $0.peer.base64 < $1.peer.base64 }
     }
@@ -329,6 +334,9 @@ struct PathPlanner {
         for outcome in outcomes {
             guard let entry = peers[outcome.peer] else { continue }
             if entry.directWatch?.endpoint == outcome.endpoint { peers[outcome.peer]?.directWatch?.probe(lost: outcome.lost) }
+            if entry.channelWatch?.endpoint == outcome.endpoint { peers[outcome.peer]?.channelWatch?.probe(lost: outcome.lost) }
+            // The connection cache scores the peer's own candidates, not relays.
+            if isRelayed(outcome.endpoint) { continue }
             let kind = cache.stats(for: outcome.peer)[outcome.endpoint]?.kind
                 ?? entry.machine.candidates.first { $0.endpoint == outcome.endpoint }?.kind ?? .serverReflexive
             var measured: EndpointStats?

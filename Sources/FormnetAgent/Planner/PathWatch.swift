@@ -1,12 +1,10 @@
 import WireGuard
 
 /// Whether WireGuard's packets to one endpoint get answers: WireGuard sent since it last
-/// received, and nothing came for `silence`. Two paths are watched with it. A relay channel
-/// whose packets a firewall in front of the relay drops (its `--channel-ports` not opened) is
-/// silent both ways, and the relay, which never sees them, cannot withdraw it; the agent moves
-/// the peer back to the relay's proxy. And the server's path (`ServerRoute`): a member that
-/// takes itself for UDP-blocked moves the server onto its relays only when the direct path is
-/// silent, and back when the relayed one is.
+/// received, and nothing came for `silence`. The server's path is watched with it
+/// (`ServerRoute`): a member that takes itself for UDP-blocked moves the server onto its relays
+/// only when the direct path is silent, and back when the relayed one is. Peers' paths are
+/// watched with probes as well (`ProbedPathWatch`), which uses this counting.
 ///
 /// Keepalives do not count as sending. On an idle pair only one end sends them: WireGuard's
 /// persistent-keepalive timer restarts on every packet sent or received, so the end whose timer

@@ -14,7 +14,7 @@ enum RelayCommand: Sendable, Equatable {
     case route(PublicKey, preferring: [PublicKey], peerRelays: [PublicKey])
     case unroute(PublicKey)
     /// Stop using the peer's channel and ask its relay for none for a while: it carried
-    /// nothing back (`PathWatch`).
+    /// nothing back (`ProbedPathWatch`).
     case refuseChannel(PublicKey)
     /// WireGuard's endpoint for the peer is this channel, not the route's: the peer's packets
     /// arrive through it (WireGuard roamed there), so the relay of that channel is the one they

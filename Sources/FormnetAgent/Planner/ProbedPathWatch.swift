@@ -1,20 +1,26 @@
 import WireGuard
 
-/// Whether a direct path still carries packets, from what the agent measures anyway: WireGuard's
-/// counters for the peer, read every tick, and the tunnel probes (`TunnelProbeBook`).
+/// Whether the path WireGuard sends a peer's packets on still carries them, from what the agent
+/// measures anyway: WireGuard's counters for the peer, read every tick, and the tunnel probes
+/// (`TunnelProbeBook`). Two paths are watched with it: a direct one, and a relay channel.
 ///
-/// A path that dies (a firewall change, a NAT that dropped its mapping) gives no error: WireGuard
-/// keeps sending into it, re-handshakes only after 15 s without an answer, and the traversal
-/// machine counted the path as lost only after 180 s without a handshake, so every packet was
-/// lost for minutes while `show` said direct. Here, once WireGuard has sent data (more than its
-/// keepalives) and nothing has come back for `quiet`, the path is `checking`: the agent probes
-/// the peer every 0.3 s, and `lostProbes` lost in a row make it dead, about 3 s after the first
-/// lost packet. An answer, or anything received, makes it carrying again. One-way traffic with
-/// nothing to answer it is checked too, and passes: the probes are answered.
+/// A path that dies gives no error: WireGuard keeps sending into it, re-handshakes only after
+/// 15 s without an answer, and the traversal machine counted a direct path as lost only after
+/// 180 s without a handshake, so every packet was lost for minutes while `show` said direct. A
+/// relay channel whose ports a firewall in front of the relay drops is silent both ways, and the
+/// relay, which never sees the packets, cannot withdraw it. Here, once WireGuard has sent data
+/// (more than its keepalives) and nothing has come back for `quiet`, the path is `checking`: the
+/// agent probes the peer every 0.3 s, and `lostProbes` lost in a row make it dead, about 3 s
+/// after the first lost packet. An answer, or anything received, makes it carrying again. One-way
+/// traffic with nothing to answer it is checked too, and passes: the probes are answered.
+///
+/// Counters alone were not enough on a WAN: a relay channel that carried a pair's traffic was
+/// given up as silent ("nothing came back for 30 s") while it worked; a probe answered through it
+/// settles the question.
 ///
 /// A peer that has never answered a probe (it drops ICMP, or this agent has no raw socket)
 /// reports no losses; for it, `PathWatch.silence` of sending into silence is dead.
-struct DirectPathWatch: Equatable {
+struct ProbedPathWatch: Equatable {
     enum Verdict: Equatable {
         case carrying
         /// Nothing received since `since` while data went out: probes decide.
@@ -48,7 +54,7 @@ struct DirectPathWatch: Equatable {
     /// Takes the peer's counters, endpoint and persistent-keepalive interval (seconds, 0 for none).
     mutating func observe(endpoint: Endpoint, rx: UInt64, tx: UInt64, keepalive: UInt16, now: Double) -> Verdict {
         guard endpoint == self.endpoint, rx == self.rx else {
-            self = DirectPathWatch(endpoint: endpoint, rx: rx, tx: tx, now: now)
+            self = ProbedPathWatch(endpoint: endpoint, rx: rx, tx: tx, now: now)
             return .carrying
         }
         let elapsed = now - rxSince

@@ -2,11 +2,11 @@ import Testing
 import WireGuard
 @testable import FormnetAgent
 
-@Suite struct DirectPathWatchTests {
+@Suite struct ProbedPathWatchTests {
     let endpoint = Endpoint("198.51.100.3:40000")!
 
     @Test func dataIntoSilenceIsCheckedThenDeadAfterThreeLostProbes() {
-        var watch = DirectPathWatch(endpoint: endpoint, rx: 1000, tx: 1000, now: 0)
+        var watch = ProbedPathWatch(endpoint: endpoint, rx: 1000, tx: 1000, now: 0)
         // Data goes out (a 1 KB packet), nothing comes back: not suspect before a second.
         #expect(watch.observe(endpoint: endpoint, rx: 1000, tx: 2000, keepalive: 25, now: 0.9) == .carrying)
         #expect(!watch.checking)
@@ -21,7 +21,7 @@ import WireGuard
     }
 
     @Test func anAnswerOrAnythingReceivedClearsTheCheck() {
-        var watch = DirectPathWatch(endpoint: endpoint, rx: 1000, tx: 1000, now: 0)
+        var watch = ProbedPathWatch(endpoint: endpoint, rx: 1000, tx: 1000, now: 0)
         #expect(watch.observe(endpoint: endpoint, rx: 1000, tx: 2000, keepalive: 25, now: 1.5) == .checking(since: 0))
         watch.probe(lost: true)
         watch.probe(lost: true)
@@ -38,7 +38,7 @@ import WireGuard
     /// On an idle pair only one end sends keepalives and hears nothing back (`PathWatch`): that
     /// is no reason to probe.
     @Test func keepalivesAloneAreNotSuspect() {
-        var watch = DirectPathWatch(endpoint: endpoint, rx: 1000, tx: 1000, now: 0)
+        var watch = ProbedPathWatch(endpoint: endpoint, rx: 1000, tx: 1000, now: 0)
         #expect(watch.observe(endpoint: endpoint, rx: 1000, tx: 1032, keepalive: 25, now: 5) == .carrying)
         #expect(watch.observe(endpoint: endpoint, rx: 1000, tx: 1064, keepalive: 25, now: 26) == .carrying)
         #expect(!watch.checking)
@@ -49,13 +49,13 @@ import WireGuard
     /// A peer that never answered a probe reports no losses: silence while sending, for
     /// `PathWatch.silence`, is dead all the same.
     @Test func withoutProbesSilenceDecides() {
-        var watch = DirectPathWatch(endpoint: endpoint, rx: 1000, tx: 1000, now: 0)
+        var watch = ProbedPathWatch(endpoint: endpoint, rx: 1000, tx: 1000, now: 0)
         #expect(watch.observe(endpoint: endpoint, rx: 1000, tx: 5000, keepalive: 25, now: PathWatch.silence - 0.1) == .checking(since: 0))
         #expect(watch.observe(endpoint: endpoint, rx: 1000, tx: 5000, keepalive: 25, now: PathWatch.silence) == .dead)
     }
 
     @Test func aNewEndpointStartsOver() {
-        var watch = DirectPathWatch(endpoint: endpoint, rx: 1000, tx: 1000, now: 0)
+        var watch = ProbedPathWatch(endpoint: endpoint, rx: 1000, tx: 1000, now: 0)
         #expect(watch.observe(endpoint: endpoint, rx: 1000, tx: 2000, keepalive: 0, now: 2) == .checking(since: 0))
         let roamed = Endpoint("198.51.100.3:40001")!
         #expect(watch.observe(endpoint: roamed, rx: 1000, tx: 2000, keepalive: 0, now: 3) == .carrying)
