@@ -357,7 +357,7 @@ struct EngineState {
             guard let route = table[source] ?? automaticRoute(for: source, via: link, now: now) else { return nil }
             table.recordInbound(route, via: link.target.key, now: now)
             let packet = UnsafeRawBufferPointer(rebasing: frame[payload])
-            if table.dropsCrossingInitiation(packet, on: route, now: now) {
+            if !table.admitInbound(packet, on: route, now: now) {
                 route.packetsDropped &+= 1
                 logger.debug("\(source): its handshake initiation crossed ours through relay \(link.target.endpoint); dropped, so that it answers ours")
                 return nil

@@ -48,7 +48,7 @@ final class Route {
     /// (`handshakeResendWindow`).
     var lastHandshake: (packet: [UInt8], via: PublicKey, at: Double)?
     /// When WireGuard last sent the peer an initiation through this engine, until the peer's
-    /// response comes back (`dropsCrossingInitiation`).
+    /// response comes back (`admitInbound`).
     var initiationOutstandingSince: Double?
     /// Packets WireGuard sent while no relay could carry them, and since when (`holdLimit`).
     var held: [[UInt8]] = []
@@ -223,22 +223,23 @@ struct RouteTable {
     /// round trip through a relay between members far apart, with room for loss of neither.
     static let crossingWindow = 1.5
 
-    /// Whether to drop an initiation that arrived from the peer, so that WireGuard does not
-    /// answer it. Both ends start a relayed pair at once (their direct attempts end together),
+    /// Takes a packet that arrived from the peer through a relay into account, and says whether
+    /// WireGuard may have it: false for an initiation to drop, so that WireGuard does not answer
+    /// it. A response ends our own initiation's being outstanding. Both ends start a relayed pair at once (their direct attempts end together),
     /// so both WireGuards send an initiation, and on a WAN the two cross: each end answers the
     /// other's, which replaces its own handshake in progress, and then drops the response to its
     /// own. Neither session completes, and WireGuard tries again only 5 s later — in step on
     /// both ends, so the pair crossed again (7.8 and 12.9 s to a first packet at 150 ms). The
     /// end that leads the pair (`followsPeer` false) keeps its own initiation and drops the
     /// peer's; the follower answers the leader's, and the leader's handshake completes.
-    func dropsCrossingInitiation(_ packet: UnsafeRawBufferPointer, on route: Route, now: Double) -> Bool {
-        guard WireGuardMessageShape.isHandshake(packet) else { return false }
+    func admitInbound(_ packet: UnsafeRawBufferPointer, on route: Route, now: Double) -> Bool {
+        guard WireGuardMessageShape.isHandshake(packet) else { return true }
         if packet[0] == 2 {
             route.initiationOutstandingSince = nil
-            return false
+            return true
         }
-        guard !route.followsPeer, let since = route.initiationOutstandingSince else { return false }
-        return now - since < Self.crossingWindow
+        guard !route.followsPeer, let since = route.initiationOutstandingSince else { return true }
+        return now - since >= Self.crossingWindow
     }
 
     // MARK: holding packets

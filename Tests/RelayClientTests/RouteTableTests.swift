@@ -308,30 +308,30 @@ import WireGuard
         WireGuardPacket.initiation.withUnsafeBytes { initiation in
             WireGuardPacket.response.withUnsafeBytes { response in
                 // No initiation of ours outstanding: the peer's is answered.
-                #expect(!table.dropsCrossingInitiation(initiation, on: led, now: 1))
+                #expect(table.admitInbound(initiation, on: led, now: 1))
                 table.recordHandshake(initiation, on: led, via: Self.relayA, now: 10)
                 table.recordHandshake(initiation, on: followed, via: Self.relayA, now: 10)
-                #expect(table.dropsCrossingInitiation(initiation, on: led, now: 10.2))
-                #expect(table.dropsCrossingInitiation(initiation, on: led, now: 10 + RouteTable.crossingWindow - 0.01))
-                #expect(!table.dropsCrossingInitiation(initiation, on: led, now: 10 + RouteTable.crossingWindow))
+                #expect(!table.admitInbound(initiation, on: led, now: 10.2))
+                #expect(!table.admitInbound(initiation, on: led, now: 10 + RouteTable.crossingWindow - 0.01))
+                #expect(table.admitInbound(initiation, on: led, now: 10 + RouteTable.crossingWindow))
                 // The follower answers the leader's initiation whatever it sent.
-                #expect(!table.dropsCrossingInitiation(initiation, on: followed, now: 10.2))
+                #expect(table.admitInbound(initiation, on: followed, now: 10.2))
                 // The peer's response ends ours being outstanding; responses always pass.
                 table.recordHandshake(initiation, on: led, via: Self.relayA, now: 20)
-                #expect(!table.dropsCrossingInitiation(response, on: led, now: 20.1))
+                #expect(table.admitInbound(response, on: led, now: 20.1))
                 #expect(led.initiationOutstandingSince == nil)
-                #expect(!table.dropsCrossingInitiation(initiation, on: led, now: 20.2))
+                #expect(table.admitInbound(initiation, on: led, now: 20.2))
                 // A response of ours does not make an initiation outstanding.
                 table.recordHandshake(response, on: led, via: Self.relayA, now: 30)
-                #expect(!table.dropsCrossingInitiation(initiation, on: led, now: 30.1))
+                #expect(table.admitInbound(initiation, on: led, now: 30.1))
                 // An initiation the relay could not deliver (the peer not registered there yet)
                 // crosses nothing; sent again through another relay, it is outstanding again.
                 table.recordHandshake(initiation, on: led, via: Self.relayA, now: 40)
                 let again = table.peerUnknown(Self.greaterPeer, via: Self.relayA, now: 40.1)
                 #expect(again == WireGuardPacket.initiation)
-                #expect(!table.dropsCrossingInitiation(initiation, on: led, now: 40.2))
+                #expect(table.admitInbound(initiation, on: led, now: 40.2))
                 table.recordHandshake(initiation, on: led, via: Self.relayB, now: 40.3)
-                #expect(table.dropsCrossingInitiation(initiation, on: led, now: 40.4))
+                #expect(!table.admitInbound(initiation, on: led, now: 40.4))
             }
         }
     }

@@ -49,7 +49,7 @@ extension PathPlanner {
             // response came back only after yet another re-add.
             peers[key]?.relayReason = Self.describe(reason)
             if status.peers[key.base64]?.path == .relayConnecting {
-                status.peers[key.base64]?.reason = "no handshake through the relay yet; \(Self.describe(reason))"
+                status.peers[key.base64]?.reason = Self.connecting(Self.describe(reason))
             }
             return []
         }
@@ -60,11 +60,14 @@ extension PathPlanner {
         peers[key]?.relayEndpoint = nil
         peers[key]?.relayReason = Self.describe(reason)
         status.peers[key.base64] = .init(path: .relayConnecting, endpoint: via?.target.endpoint, natType: entry.inputs.peer,
-                                         reason: "no handshake through the relay yet; \(Self.describe(reason))",
+                                         reason: Self.connecting(Self.describe(reason)),
                                          relay: via?.target.key.base64)
         return [.remove(key), PeerUpdate(publicKey: key, endpoint: proxy, persistentKeepalive: entry.desired.persistentKeepalive,
                                          replaceAllowedIPs: true, allowedIPs: entry.desired.allowedIPs)]
     }
+
+    /// What `show` says of a peer routed through the relays before its first handshake there.
+    static func connecting(_ why: String) -> String { "no handshake through the relay yet; \(why)" }
 
     /// A directly connected peer whose packets now arrive through a relay (its side found the
     /// path dead first; WireGuard roamed the endpoint to the relay's proxy or channel): routed
@@ -80,7 +83,7 @@ extension PathPlanner {
         peers[key]?.relayEndpoint = nil
         peers[key]?.relayReason = "the peer relays to us"
         status.peers[key.base64] = .init(path: .relayConnecting, natType: entry.inputs.peer,
-                                         reason: "no handshake through the relay yet; the peer relays to us")
+                                         reason: Self.connecting("the peer relays to us"))
         // WireGuard already sends where the peer's packets came from; only a proxy other than the
         // route's (an automatic route the engine made, now ours) is replaced.
         guard let current = live.endpoint, RelayClientEngine.isProxy(current), current != proxy else { return [] }
