@@ -232,14 +232,22 @@ wan_losses() {
 }
 
 # lab_cut ROUTER ADDRESS: ROUTER drops the UDP it forwards to or from ADDRESS (a path that dies:
-# a firewall change, a NAT that lost its mapping); lab_heal ROUTER lifts every such cut.
-lab_cut() {
+# a firewall change, a NAT that lost its mapping); lab_cut_one_way ROUTER ADDRESS: only what it
+# forwards to ADDRESS; lab_heal ROUTER lifts every such cut.
+_lab_cut_table() {
     lab_exec "$1" nft list table inet cut >/dev/null 2>&1 || {
         lab_exec "$1" nft add table inet cut
         lab_exec "$1" nft add chain inet cut forward '{ type filter hook forward priority -10; }'
     }
+}
+lab_cut() {
+    _lab_cut_table "$1"
     lab_exec "$1" nft add rule inet cut forward ip daddr "$2" meta l4proto udp drop
     lab_exec "$1" nft add rule inet cut forward ip saddr "$2" meta l4proto udp drop
+}
+lab_cut_one_way() {
+    _lab_cut_table "$1"
+    lab_exec "$1" nft add rule inet cut forward ip daddr "$2" meta l4proto udp drop
 }
 lab_heal() { lab_exec "$1" nft delete table inet cut 2>/dev/null || true; }
 
