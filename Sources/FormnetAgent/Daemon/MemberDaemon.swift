@@ -22,7 +22,7 @@ public struct MemberDaemon {
     /// Tick while candidates are being tried: well inside one attempt's second.
     static let attemptTick: Duration = .milliseconds(100)
     static let idleTick: Duration = .seconds(1)
-    /// Seconds between RTT probes to each directly connected peer: a few hundred bytes a minute.
+    /// Seconds between RTT probes to each peer the prober measures: a few hundred bytes a minute.
     static let probeInterval = 10.0
 
     public init(member: Member, interval: Duration, traversal: TraversalOptions = TraversalOptions()) {

@@ -7,9 +7,11 @@ import Logging
 import Synchronization
 import WireGuard
 
-/// Measures each directly connected peer's round-trip time and loss through the tunnel, with
-/// ICMP echo to its tunnel IP (`TunnelProbeBook` decides when and files the outcomes): real
-/// traffic over the path WireGuard is using, crypto included, which the connection cache scores.
+/// Measures the round-trip time and loss through the tunnel of each directly connected peer, and
+/// of each relayed one whose WireGuard sends through a relay channel, with ICMP echo to its
+/// tunnel IP (`TunnelProbeBook` decides when and files the outcomes): real traffic over the path
+/// WireGuard is using, crypto included, which the connection cache scores and the path watches
+/// (`ProbedPathWatch`) read.
 ///
 /// Raw ICMP sockets (CAP_NET_RAW) bound to the interface, on a thread of their own, so that a
 /// reply is timed when it arrives rather than at the fetch loop's next tick.
