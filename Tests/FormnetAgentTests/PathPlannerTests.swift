@@ -508,7 +508,8 @@ import WireGuard
     }
 
     /// WireGuard roamed to a relay channel that is not the route's (the peer's packets come
-    /// straight through it): the engine is told which channel, so that the following end follows.
+    /// straight through it), or received through the route's own: the engine is told which
+    /// channel, so that the following end follows.
     @Test func aChannelThatIsNotTheRoutesIsReportedToTheEngine() throws {
         let relays = [PrivateKey.generate().publicKey, PrivateKey.generate().publicKey]
         var driver = relayedPlanner(relays)
@@ -527,6 +528,20 @@ import WireGuard
         // On the route's own channel, or the proxy, nothing is reported.
         driver.relay?.begin(status: status)
         _ = driver.tick(device: Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: routeChannel, persistentKeepalive: 25)]), now: 102)
+        #expect(driver.relay?.take() == [])
+        // Packets received there since: the peer's packets come through the route's channel, and
+        // the engine, whose last inbound relay is another (a failover's), is told.
+        driver.relay?.begin(status: status)
+        let received = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: routeChannel, persistentKeepalive: 25,
+                                                             rxBytes: 500)])
+        _ = driver.tick(device: received, now: 103)
+        #expect(driver.relay?.take() == [.channelInbound(peerKey, routeChannel)])
+        // Once the engine has it, nothing more is said.
+        status.routes[peerKey]?.lastInboundVia = relays[0]
+        driver.relay?.begin(status: status)
+        let more = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: routeChannel, persistentKeepalive: 25,
+                                                         rxBytes: 900)])
+        _ = driver.tick(device: more, now: 104)
         #expect(driver.relay?.take() == [])
     }
 

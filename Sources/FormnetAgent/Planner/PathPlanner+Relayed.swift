@@ -148,6 +148,15 @@ extension PathPlanner {
         }
         if relay != nil, let live, let endpoint = live.endpoint, !RelayClientEngine.isProxy(endpoint),
            endpoint == relays.routes[key]?.channel {
+            // The peer's packets come through the route's channel: that relay is where the peer
+            // is, for the end that follows it (`RouteTable.chooseLink`). Without it, the relay the
+            // pair used before a failover stayed the follower's, and when that relay came back the
+            // follower went back to it while the leader stayed: the soak lost a pair for 30 s.
+            // Evidence, not where the agent put WireGuard: received since the last tick, there.
+            if let route = relays.routes[key], route.lastInboundVia != route.channelVia,
+               entry.channelWatch?.received(endpoint: endpoint, rx: live.rxBytes) == true {
+                relay?.noteChannelInbound(of: key, through: endpoint)
+            }
             var watch = entry.channelWatch ?? ProbedPathWatch(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, now: now)
             if watch.observe(endpoint: endpoint, rx: live.rxBytes, tx: live.txBytes, keepalive: live.persistentKeepalive, now: now) == .dead {
                 logger.warning("\(network): \(label(key)): nothing came back through the relay's channel at \(endpoint) (\(watch.reason(now: now))); are the relay's channel ports firewalled? Back to its proxy")

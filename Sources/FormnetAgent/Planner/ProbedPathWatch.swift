@@ -67,6 +67,10 @@ struct ProbedPathWatch: Equatable {
         return .checking(since: rxSince)
     }
 
+    /// Whether WireGuard received from the peer since the last observation, at the same endpoint:
+    /// with WireGuard roaming to wherever the peer's packets come from, they came through it.
+    func received(endpoint: Endpoint, rx: UInt64) -> Bool { endpoint == self.endpoint && rx > self.rx }
+
     /// An urgent probe's outcome for this path: an answer clears the losses.
     mutating func probe(lost: Bool) {
         guard checking else { return }
