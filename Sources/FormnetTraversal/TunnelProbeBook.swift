@@ -5,8 +5,12 @@ import WireGuard
 /// that the timing rules are tested with a fake clock; `TunnelProber` does the sending.
 ///
 /// A probe measures the path WireGuard uses at that moment, so its outcome is filed under the
-/// endpoint the peer had when it was sent. Loss counts only for a peer that has answered once:
-/// a host that drops ICMP would otherwise look like a lossy path.
+/// endpoint the peer had when it was sent. Loss counts only for a peer that has answered within
+/// `answerMemory`: a host that drops ICMP would otherwise look like a lossy path. Answering is
+/// the peer's, not the path's, so it is remembered while the peer is not a target: a relayed
+/// peer leaves the targets while it is on the relay's proxy, and when it came back onto a channel
+/// (that a firewall dropped) its lost probes counted for nothing, and the channel was left only
+/// after 30 s of silence.
 ///
 /// An urgent target (the agent suspects its direct path: WireGuard sent data and nothing came
 /// back) is probed every `urgentInterval` with up to `urgentOutstanding` probes out, each lost
@@ -55,7 +59,9 @@ public struct TunnelProbeBook: Sendable {
     public let timeout: Double
     private var outstanding: [UInt16: Outstanding] = [:]
     private var lastSent: [PublicKey: Double] = [:]
-    private(set) var answered: Set<PublicKey> = []
+    /// When each peer last answered; forgotten after `answerMemory`, which bounds it.
+    private var answeredAt: [PublicKey: Double] = [:]
+    public static let answerMemory = 600.0
     private var nextSequence: UInt16 = 0
 
     public init(interval: Double = 10, timeout: Double = 2) {
@@ -79,7 +85,7 @@ public struct TunnelProbeBook: Sendable {
         }
         let current = Set(targets.map(\.peer))
         lastSent = lastSent.filter { current.contains($0.key) }
-        answered.formIntersection(current)
+        answeredAt = answeredAt.filter { now - $0.value < Self.answerMemory }
         return probes
     }
 
@@ -88,7 +94,7 @@ public struct TunnelProbeBook: Sendable {
     public mutating func reply(sequence: UInt16, from address: IPAddress, now: Double) -> Outcome? {
         guard let probe = outstanding[sequence], probe.target.address == address else { return nil }
         outstanding[sequence] = nil
-        answered.insert(probe.target.peer)
+        answeredAt[probe.target.peer] = now
         return Outcome(peer: probe.target.peer, endpoint: probe.target.endpoint, rtt: max(0, now - probe.sentAt))
     }
 
@@ -97,7 +103,7 @@ public struct TunnelProbeBook: Sendable {
         var lost: [Outcome] = []
         for (sequence, probe) in outstanding where now - probe.sentAt >= probe.timeout {
             outstanding[sequence] = nil
-            if answered.contains(probe.target.peer) {
+            if answeredAt[probe.target.peer].map({ now - $0 < Self.answerMemory }) == true {
                 lost.append(Outcome(peer: probe.target.peer, endpoint: probe.target.endpoint, rtt: nil))
             }
         }

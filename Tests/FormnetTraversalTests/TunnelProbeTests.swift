@@ -107,15 +107,21 @@ import WireGuard
         #expect(book.reply(sequence: second[0].1, from: a.address, now: 12.5) == nil)
     }
 
-    @Test func peersThatLeaveTheTargetsStartOver() {
+    /// Answering is the peer's: one that left the targets (a relayed peer on the relay's proxy)
+    /// and comes back (onto a channel) is probed at once, and its lost probes count, for
+    /// `answerMemory` after its last answer; after that it starts over.
+    @Test func peersThatLeaveTheTargetsAreStillKnownToAnswer() {
         var book = TunnelProbeBook(interval: 10, timeout: 2)
         let first = book.due([a], now: 0)
         _ = book.reply(sequence: first[0].1, from: a.address, now: 0.01)
         #expect(book.due([], now: 1).isEmpty)
-        // Back as a target (a new direct path): probed at once, and not yet known to answer.
-        let again = book.due([a], now: 2)
+        let again = book.due([a], now: 60)
         #expect(again.count == 1)
-        #expect(book.expire(now: 4).isEmpty)
+        #expect(book.expire(now: 62) == [TunnelProbeBook.Outcome(peer: a.peer, endpoint: a.endpoint, rtt: nil)])
+        #expect(book.due([], now: 63).isEmpty)
+        let late = book.due([a], now: TunnelProbeBook.answerMemory + 1)
+        #expect(late.count == 1)
+        #expect(book.expire(now: TunnelProbeBook.answerMemory + 3).isEmpty)
     }
 
     /// A suspect path (`urgent`): a probe every 0.3 s, three out at once, each lost after 1 s.
