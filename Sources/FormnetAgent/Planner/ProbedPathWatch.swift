@@ -18,8 +18,8 @@ import WireGuard
 /// given up as silent ("nothing came back for 30 s") while it worked; a probe answered through it
 /// settles the question.
 ///
-/// A peer that has never answered a probe (it drops ICMP, or this agent has no raw socket)
-/// reports no losses; for it, `PathWatch.silence` of sending into silence is dead.
+/// A peer that has not answered a probe for 10 minutes (it drops ICMP, or this agent has no raw
+/// socket; `TunnelProbeBook.answerMemory`) reports no losses; for it, `PathWatch.silence` of sending into silence is dead.
 struct ProbedPathWatch: Equatable {
     enum Verdict: Equatable {
         case carrying
