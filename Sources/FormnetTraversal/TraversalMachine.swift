@@ -49,6 +49,8 @@ public struct TraversalMachine: Sendable, Equatable {
     public private(set) var phase: Phase = .idle
     public private(set) var candidates: [Candidate] = []
     private var failedRounds = 0
+    /// When the phase became unreachable: a handshake after it is a path that works.
+    private var unreachableSince = -Double.infinity
     private var natTypes: (NatType, NatType) = (.unknown, .unknown)
     public let timing: Timing
 
@@ -73,10 +75,12 @@ public struct TraversalMachine: Sendable, Equatable {
         if case .attempting = phase, sameCandidates, NatType.directPossible(local, peer) { return [] }
         guard NatType.directPossible(local, peer) else {
             phase = .unreachable(.natTypes(local, peer), retryAt: now + timing.natRetry)
+            unreachableSince = now
             return [.unreachable(.natTypes(local, peer))]
         }
         guard let first = ordered.first else {
             phase = .unreachable(.noCandidates, retryAt: now + timing.natRetry)
+            unreachableSince = now
             return [.unreachable(.noCandidates)]
         }
         phase = .attempting(index: 0, started: now)
@@ -90,6 +94,7 @@ public struct TraversalMachine: Sendable, Equatable {
         candidates = ordered
         natTypes = (local, peer)
         phase = .unreachable(.failedRecently, retryAt: now + timing.retryBackoff[0])
+        unreachableSince = now
         return [.unreachable(.failedRecently)]
     }
 
@@ -124,6 +129,7 @@ public struct TraversalMachine: Sendable, Equatable {
                 let wait = timing.retryBackoff[min(failedRounds, timing.retryBackoff.count - 1)]
                 failedRounds += 1
                 phase = .unreachable(.exhausted, retryAt: now + wait)
+                unreachableSince = now
                 actions.append(.unreachable(.exhausted))
             }
             return actions
@@ -135,6 +141,16 @@ public struct TraversalMachine: Sendable, Equatable {
             }
             return restart(now: now)
         case .unreachable(_, let retryAt):
+            // A handshake since (the peer's initiation got through, or the keepalives sent to the
+            // likeliest candidate completed one): the path works. Waiting for the retry, which
+            // re-adds the peer and ends that session, left a pp <-> double-NAT pair on a WAN
+            // unconnected on this side for 30 s after its last attempt timed out 0.15 s before
+            // the peer's handshake completed.
+            if let handshake = lastHandshake, handshake > unreachableSince, let candidate = candidates.first {
+                phase = .connected(candidate, since: handshake)
+                failedRounds = 0
+                return [.connected(candidate, after: 0)]
+            }
             guard now >= retryAt else { return [] }
             return restart(now: now)
         }
@@ -147,6 +163,7 @@ public struct TraversalMachine: Sendable, Equatable {
     public mutating func pathLost(now: Double) -> [Action] {
         guard case .connected(let candidate, _) = phase else { return [] }
         phase = .unreachable(.pathLost, retryAt: now + timing.retryBackoff[0])
+        unreachableSince = now
         return [.failed(candidate), .unreachable(.pathLost)]
     }
 

@@ -63,6 +63,18 @@ import WireGuard
         #expect(m.phase == .unreachable(.exhausted, retryAt: 38))
     }
 
+    /// The last candidate timed out a moment before the peer's handshake completed: a handshake
+    /// while unreachable is a working path, taken at once rather than ended by the retry's re-add.
+    @Test func aHandshakeWhileUnreachableConnects() {
+        var m = TraversalMachine()
+        _ = m.start(candidates: [reflexive], local: .portPreserving, peer: .portPreserving, now: 0)
+        #expect(m.tick(now: 1, lastHandshake: nil) == [.failed(reflexive), .unreachable(.exhausted)])
+        // The handshake before the phase began is not one.
+        #expect(m.tick(now: 1.1, lastHandshake: 0.9) == [])
+        #expect(m.tick(now: 1.2, lastHandshake: 1.15) == [.connected(reflexive, after: 0)])
+        #expect(m.phase == .connected(reflexive, since: 1.15))
+    }
+
     @Test(arguments: [
         (NatType.symmetric, NatType.portPreserving),
         (.portPreserving, .udpBlocked),
