@@ -19,7 +19,8 @@ import WireGuard
 /// settles the question.
 ///
 /// A peer that has not answered a probe for 10 minutes (it drops ICMP, or this agent has no raw
-/// socket; `TunnelProbeBook.answerMemory`) reports no losses; for it, `PathWatch.silence` of sending into silence is dead.
+/// socket; `TunnelProbeBook.answerMemory`) reports no losses; for it, `PathWatch.silence` of
+/// sending into silence is dead.
 struct ProbedPathWatch: Equatable {
     enum Verdict: Equatable {
         case carrying
