@@ -74,13 +74,11 @@ public struct TraversalMachine: Sendable, Equatable {
         if case .connected(let current, _) = phase, ordered.contains(current) { return [] }
         if case .attempting = phase, sameCandidates, NatType.directPossible(local, peer) { return [] }
         guard NatType.directPossible(local, peer) else {
-            phase = .unreachable(.natTypes(local, peer), retryAt: now + timing.natRetry)
-            unreachableSince = now
+            becomeUnreachable(.natTypes(local, peer), retryAt: now + timing.natRetry, now: now)
             return [.unreachable(.natTypes(local, peer))]
         }
         guard let first = ordered.first else {
-            phase = .unreachable(.noCandidates, retryAt: now + timing.natRetry)
-            unreachableSince = now
+            becomeUnreachable(.noCandidates, retryAt: now + timing.natRetry, now: now)
             return [.unreachable(.noCandidates)]
         }
         phase = .attempting(index: 0, started: now)
@@ -93,8 +91,7 @@ public struct TraversalMachine: Sendable, Equatable {
                                              now: Double) -> [Action] {
         candidates = ordered
         natTypes = (local, peer)
-        phase = .unreachable(.failedRecently, retryAt: now + timing.retryBackoff[0])
-        unreachableSince = now
+        becomeUnreachable(.failedRecently, retryAt: now + timing.retryBackoff[0], now: now)
         return [.unreachable(.failedRecently)]
     }
 
@@ -128,8 +125,7 @@ public struct TraversalMachine: Sendable, Equatable {
             } else {
                 let wait = timing.retryBackoff[min(failedRounds, timing.retryBackoff.count - 1)]
                 failedRounds += 1
-                phase = .unreachable(.exhausted, retryAt: now + wait)
-                unreachableSince = now
+                becomeUnreachable(.exhausted, retryAt: now + wait, now: now)
                 actions.append(.unreachable(.exhausted))
             }
             return actions
@@ -162,8 +158,7 @@ public struct TraversalMachine: Sendable, Equatable {
     /// counts as failed, so the connection cache ranks it down.
     public mutating func pathLost(now: Double) -> [Action] {
         guard case .connected(let candidate, _) = phase else { return [] }
-        phase = .unreachable(.pathLost, retryAt: now + timing.retryBackoff[0])
-        unreachableSince = now
+        becomeUnreachable(.pathLost, retryAt: now + timing.retryBackoff[0], now: now)
         return [.failed(candidate), .unreachable(.pathLost)]
     }
 
@@ -177,6 +172,11 @@ public struct TraversalMachine: Sendable, Equatable {
     /// Whether a direct attempt could succeed: NAT types that allow it, and a candidate to try.
     public var directPossible: Bool {
         NatType.directPossible(natTypes.0, natTypes.1) && !candidates.isEmpty
+    }
+
+    private mutating func becomeUnreachable(_ reason: Reason, retryAt: Double, now: Double) {
+        phase = .unreachable(reason, retryAt: retryAt)
+        unreachableSince = now
     }
 
     private mutating func restart(now: Double) -> [Action] {

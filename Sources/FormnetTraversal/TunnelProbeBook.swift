@@ -103,7 +103,7 @@ public struct TunnelProbeBook: Sendable {
         var lost: [Outcome] = []
         for (sequence, probe) in outstanding where now - probe.sentAt >= probe.timeout {
             outstanding[sequence] = nil
-            if answeredAt[probe.target.peer].map({ now - $0 < Self.answerMemory }) == true {
+            if answeredAt[probe.target.peer] != nil {
                 lost.append(Outcome(peer: probe.target.peer, endpoint: probe.target.endpoint, rtt: nil))
             }
         }
