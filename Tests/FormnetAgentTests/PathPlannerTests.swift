@@ -306,6 +306,28 @@ import WireGuard
             == [PeerUpdate(publicKey: peerKey, action: .updateOnly, endpoint: proxy)])
     }
 
+    /// The peer's packets keep roaming WireGuard off the route's channel (the two ends' engines
+    /// still on different relays): it is pointed back at most once per `channelRepointHold`,
+    /// not on every planner pass (a one-way cut saw it swapped every 3 ms for 0.9 s).
+    @Test func wireGuardRoamedOffTheChannelIsPointedBackAtMostOncePerHold() throws {
+        let relayKey = PrivateKey.generate().publicKey
+        var driver = relayedPlanner([relayKey])
+        let s = state(peerEndpoint: "198.51.100.3:40000", peerNat: .symmetric)
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .symmetric, device: nil, now: 100)
+        _ = driver.tick(device: Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"))]), now: 100.1)
+        let proxy = Endpoint("127.0.0.1:40001")!
+        let channel = Endpoint("198.51.100.9:40000")!
+        driver.relay?.begin(status: usable([relayKey], proxy: proxy, channel: channel))
+        let onProxy = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: proxy, persistentKeepalive: 25)])
+        #expect(driver.tick(device: onProxy, now: 100.2).peers.last?.endpoint == channel)
+        driver.relay?.begin(status: usable([relayKey], proxy: proxy, channel: channel))
+        #expect(driver.tick(device: onProxy, now: 100.3).peers.isEmpty)
+        driver.relay?.begin(status: usable([relayKey], proxy: proxy, channel: channel))
+        #expect(driver.tick(device: onProxy, now: 100.2 + PathPlanner.channelRepointHold - 0.01).peers.isEmpty)
+        driver.relay?.begin(status: usable([relayKey], proxy: proxy, channel: channel))
+        #expect(driver.tick(device: onProxy, now: 100.2 + PathPlanner.channelRepointHold).peers.last?.endpoint == channel)
+    }
+
     /// WireGuard on the route's relay channel sends data and nothing comes back: the channel is
     /// probed, urgently once suspect; an answered probe clears the losses before it, and three
     /// lost in a row send WireGuard back to the relay's proxy with the channel refused. Counters

@@ -28,6 +28,9 @@ final class TunnelProber: Sendable {
     private let shared = Mutex(Shared())
     private let ipv4: Int32
     private let ipv6: Int32
+    /// A pipe that wakes the probing thread when a target turns urgent: it waits up to half a
+    /// second between deadlines, and that wait came on top of the 3 s a dead path takes to find.
+    private let wake: (read: Int32, write: Int32)
     private let identifier = UInt16.random(in: 1...UInt16.max)
 
     /// Nil, after a warning, when no raw ICMP socket can be opened (no CAP_NET_RAW): the cache
@@ -40,17 +43,29 @@ final class TunnelProber: Sendable {
             logger.warning("\(interface): no RTT or loss measurement through the tunnel: raw ICMP socket on the interface: \(reason) (needs CAP_NET_RAW)")
             return nil
         }
+        var fds: [Int32] = [-1, -1]
+        if pipe(&fds) == 0 {
+            for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        }
+        wake = (fds[0], fds[1])
         let book = TunnelProbeBook(interval: interval)
         Thread.detachNewThread { [self] in run(book) }
     }
 
     deinit {
-        if ipv4 >= 0 { close(ipv4) }
-        if ipv6 >= 0 { close(ipv6) }
+        for fd in [ipv4, ipv6, wake.read, wake.write] where fd >= 0 { close(fd) }
     }
 
     func setTargets(_ targets: [TunnelProbeBook.Target]) {
-        shared.withLock { $0.targets = targets }
+        let newlyUrgent = shared.withLock { state in
+            let before = Set(state.targets.filter(\.urgent).map(\.peer))
+            state.targets = targets
+            return targets.contains { $0.urgent && !before.contains($0.peer) }
+        }
+        if newlyUrgent, wake.write >= 0 {
+            var byte: UInt8 = 1
+            _ = write(wake.write, &byte, 1)
+        }
     }
 
     /// The outcomes since the last call.
@@ -75,10 +90,14 @@ final class TunnelProber: Sendable {
             }
             var outcomes = book.expire(now: now)
             let wait = min(0.5, max(0.01, (book.nextDeadline(targets) ?? now + 0.5) - now))
-            var polled = [ipv4, ipv6].filter { $0 >= 0 }.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            var polled = [ipv4, ipv6, wake.read].filter { $0 >= 0 }.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             if poll(&polled, nfds_t(polled.count), Int32(wait * 1000)) > 0 {
                 for entry in polled where entry.revents & Int16(POLLIN) != 0 {
-                    outcomes += receive(on: entry.fd, into: &buffer, book: &book)
+                    if entry.fd == wake.read {
+                        while read(wake.read, &buffer, buffer.count) > 0 {}
+                    } else {
+                        outcomes += receive(on: entry.fd, into: &buffer, book: &book)
+                    }
                 }
             }
             if !outcomes.isEmpty {

@@ -126,7 +126,8 @@ extension PathPlanner {
         }
         // WireGuard follows the route's channel when the relay granted one, and goes back to the
         // proxy when it stops being usable (also after a packet through the proxy roamed it there).
-        if let wanted = relay?.wireGuardEndpoint(for: key), live?.endpoint != wanted {
+        if let wanted = relay?.wireGuardEndpoint(for: key), live?.endpoint != wanted,
+           !repointHeld(key, entry: entry, wanted: wanted, current: live?.endpoint, now: now) {
             peers[key]?.relayEndpoint = wanted
             let keepalive = entry.desired.persistentKeepalive
             if RelayClientEngine.isProxy(wanted) || keepalive == 0 {
@@ -174,6 +175,17 @@ extension PathPlanner {
         }
         reportRelayed(key, entry: entry, live: live, relays: relays, now: now)
         return updates
+    }
+
+    /// Whether pointing WireGuard at the route's channel `wanted` waits: it sits at another relay
+    /// endpoint, where the peer's packets came from (it works), and was pointed away from one
+    /// within `channelRepointHold`. Records the pointing otherwise.
+    private mutating func repointHeld(_ key: PublicKey, entry: PeerTraversal, wanted: Endpoint, current: Endpoint?,
+                                      now: Double) -> Bool {
+        guard !RelayClientEngine.isProxy(wanted), let current, isRelayed(current) else { return false }
+        if let last = entry.channelPointedAt, now - last < Self.channelRepointHold { return true }
+        peers[key]?.channelPointedAt = now
+        return false
     }
 
     /// A peer whose packets arrive directly in a fresh session (its side found a direct path;

@@ -57,6 +57,9 @@ struct PathPlanner {
         /// set: another endpoint after it is where the peer's packets came from, not one of our
         /// candidates that the update to the relay has not replaced yet, nor a channel just released.
         var relayEndpoint: Endpoint?
+        /// When WireGuard was last pointed at the route's channel while the peer's packets had
+        /// roamed it to another relay endpoint (`channelRepointHold`).
+        var channelPointedAt: Double?
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s. Both ends send one
@@ -104,6 +107,12 @@ struct PathPlanner {
     /// A handshake this recent through an endpoint that is not a relay's is a direct path the
     /// peer found: adopted, not attempted again.
     static let freshDirectHandshake = 30.0
+    /// WireGuard, roamed by the peer's packets to a relay endpoint other than the route's
+    /// channel, is pointed back at the channel at most this often. While the two ends' engines
+    /// still disagree on the relay (the follower has not yet seen the leader's packets come
+    /// through its choice), each packet roams it again and each roam woke the planner: a one-way
+    /// cut saw the endpoint swapped between two relays' channels every 3 ms for 0.9 s.
+    static let channelRepointHold = 1.0
 
     let network: String
     let options: TraversalOptions
