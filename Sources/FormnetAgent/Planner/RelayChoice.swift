@@ -21,6 +21,7 @@ struct RelayChoice: Sendable {
     /// Registered relays, home first: what this member reports to the server.
     private(set) var ranked: [PublicKey] = []
     private(set) var home: PublicKey?
+    private var homeChange = HomeChangeDelay()
     private var udpBlocked = false
     private var writtenStatus: (relays: [RelayStatus.Relay], at: Double)?
 
@@ -31,9 +32,10 @@ struct RelayChoice: Sendable {
     }
 
     /// Re-ranks the relays this member may use (`RelaySelection`: distance before any RTT is
-    /// known, then measured RTT, load as the tie-break, hysteresis for the home relay). Returns
-    /// the command that changes the engine's registrations when they change, and the status
-    /// document to write when a reader would see something new in it.
+    /// known, then measured RTT, load as the tie-break, hysteresis for the home relay; and
+    /// `HomeChangeDelay` before a home that works is left). Returns the command that changes the
+    /// engine's registrations when they change, and the status document to write when a reader
+    /// would see something new in it.
     mutating func refresh(records: [RelayRecord], ownNat: NatType, ownAddress: IPAddress?, status: RelayEngineStatus,
                           wallClock: Date) -> (command: RelayCommand?, written: RelayStatus?) {
         let ownLocation = locator.ownLocation(publicAddress: ownAddress)
@@ -51,7 +53,9 @@ struct RelayChoice: Sendable {
                 // it has not failed, and distance must decide the first choice.
                 healthy: link.map { $0.usable || Self.isRegistering($0.phase, now: status.now) } ?? record.isHealthy)
         }
-        let outcome = RelaySelection.choose(candidates, ownLocation: ownLocation, currentHome: home)
+        var outcome = RelaySelection.choose(candidates, ownLocation: ownLocation, currentHome: home)
+        outcome.home = homeChange.home(current: home, currentHealthy: candidates.first { $0.key == home }?.healthy == true,
+                                       chosen: outcome.home, now: status.now)
         if let chosen = outcome.home, chosen != home {
             logger.info("\(network): home relay \(records.first { $0.key == chosen }.map { "\($0.endpoint)" } ?? "\(chosen)")")
         }
