@@ -210,6 +210,32 @@ import WireGuard
                            logger: Logger(label: "test"))
     }
 
+    /// After a restart, WireGuard may still send through a relay channel the old engine was
+    /// granted (the new one does not know it): that is no direct path to adopt (the soak saw a
+    /// pair taken for direct there, and unreachable for 15 s once the peer's NAT forgot its side).
+    /// A member on the relay's host, at one of its own candidates there, is adopted.
+    @Test func aRelayChannelFromBeforeARestartIsNotAdoptedAsDirect() throws {
+        let relayKey = PrivateKey.generate().publicKey
+        var driver = relayedPlanner([relayKey])
+        let s = state(peerEndpoint: "198.51.100.3:40000", peerNat: .symmetric)
+        let oldChannel = Endpoint("192.0.2.10:52689")!
+        let onChannel = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: oldChannel,
+                                                              lastHandshake: Date(timeIntervalSince1970: 95))])
+        let update = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .symmetric,
+                                 device: onChannel, now: 100)
+        #expect(driver.isRelayed(oldChannel))
+        #expect(driver.status.peers[peerKey.base64]?.path != .direct)
+        #expect(!update.peers.isEmpty)
+
+        var onHost = relayedPlanner([relayKey])
+        let h = state(peerEndpoint: "192.0.2.10:51820")
+        let direct = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("192.0.2.10:51820"),
+                                                           lastHandshake: Date(timeIntervalSince1970: 95))])
+        #expect(onHost.plan(state: h, desired: desired(h), ownKey: fixture.ownKey.publicKey, ownNat: .symmetric,
+                            device: direct, now: 100).peers.isEmpty)
+        #expect(onHost.status.peers[peerKey.base64]?.path == .direct)
+    }
+
     /// A peer relayed to us moves its home: our route to it follows its new list, as it would
     /// had we routed it now (the lab saw a sender keep the old home for good).
     @Test func relayedPeerIsReachedThroughItsNewHome() throws {

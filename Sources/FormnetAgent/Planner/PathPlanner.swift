@@ -125,6 +125,9 @@ struct PathPlanner {
     var status = TraversalStatus()
     /// The relay routes, when relay fallback is on.
     var relay: RelayRoutes?
+    /// The relays' addresses, and the members' candidates at those addresses (a member on a
+    /// relay's host): any other endpoint there is a relay channel (`isRelayed`).
+    private var relayHosts: (addresses: Set<IPAddress>, members: Set<Endpoint>) = ([], [])
 
     init(network: String, options: TraversalOptions, cache: ConnectionCache, relay: RelayRoutes?, logger: Logger) {
         self.network = network
@@ -178,6 +181,8 @@ struct PathPlanner {
         self.ownKey = ownKey
         let byKey = Dictionary(state.peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { first, _ in first })
         let ownPublic = byKey[ownKey]?.endpoint?.address
+        let relayAddresses = Set(state.relays.map(\.endpoint.address) + (relay?.status.links.values.map(\.target.endpoint.address) ?? []))
+        relayHosts = (relayAddresses, Set(state.peers.flatMap { Self.candidates(of: $0).map(\.endpoint) }.filter { relayAddresses.contains($0.address) }))
         var updates: [PeerUpdate] = []
         var kept = Set<PublicKey>()
         for want in desired {
@@ -428,9 +433,14 @@ struct PathPlanner {
         return updates
     }
 
-    /// Whether packets from this endpoint came through a relay: a proxy, or a relay's channel.
+    /// Whether packets from this endpoint came through a relay: a proxy, or a relay's channel,
+    /// granted to this agent's engine or not. A channel granted before the agent restarted is one
+    /// the new engine does not know; WireGuard kept sending through it, and the restarted agent
+    /// took it for a direct path it had found (the soak: when the peer's NAT later forgot its side,
+    /// the pair was unreachable for 15 s).
     func isRelayed(_ endpoint: Endpoint) -> Bool {
-        relay?.isRelayed(endpoint) ?? RelayClientEngine.isProxy(endpoint)
+        if relayHosts.addresses.contains(endpoint.address), !relayHosts.members.contains(endpoint) { return true }
+        return relay?.isRelayed(endpoint) ?? RelayClientEngine.isProxy(endpoint)
     }
 
     /// "name (key)" for what the daemon says: names are what people know, keys are what is unique.
