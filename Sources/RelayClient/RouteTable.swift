@@ -228,10 +228,11 @@ struct RouteTable {
     /// it. A response ends our own initiation's being outstanding. Both ends start a relayed pair
     /// at once (their direct attempts end together), so both WireGuards send an initiation, and
     /// on a WAN the two cross: each end answers the other's, which replaces its own handshake in
-    /// progress, and then drops the response to its own. Neither session completes, and WireGuard tries again only 5 s later — in step on
-    /// both ends, so the pair crossed again (7.8 and 12.9 s to a first packet at 150 ms). The
-    /// end that leads the pair (`followsPeer` false) keeps its own initiation and drops the
-    /// peer's; the follower answers the leader's, and the leader's handshake completes.
+    /// progress, and then drops the response to its own. Neither session completes, and
+    /// WireGuard tries again only 5 s later — in step on both ends, so the pair crossed again
+    /// (7.8 and 12.9 s to a first packet at 150 ms). The end that leads the pair (`followsPeer`
+    /// false) keeps its own initiation and drops the peer's; the follower answers the leader's,
+    /// and the leader's handshake completes.
     func admitInbound(_ packet: UnsafeRawBufferPointer, on route: Route, now: Double) -> Bool {
         guard WireGuardMessageShape.isHandshake(packet) else { return true }
         if packet[0] == 2 {
