@@ -158,7 +158,7 @@ import WireGuard
         let granted = engine(usable: relayKeys, routed: true, channel: channel, sentVia: relayKeys[0])
         let onto = planner.step(.init(device: device(bob(at: proxy)), relays: granted, relayRecords: records, probedNat: .symmetric, now: at(102)))
         #expect(onto.device.peers.map(\.endpoint) == [nil, channel])
-        #expect(onto.device.peers.map(\.persistentKeepalive) == [0, 25])
+        #expect(onto.device.peers.map(\.persistentKeepalive) == [0, PathPlanner.channelKeepalive])
         #expect(onto.relay.isEmpty)
 
         var now = 103.0
@@ -173,6 +173,25 @@ import WireGuard
         let released = step(rx: 100, tx: 6000)
         #expect(released.relay == [.refuseChannel(peerKey)])
         #expect(released.device.peers == [PeerUpdate(publicKey: peerKey, action: .updateOnly, endpoint: proxy)])
+    }
+
+    /// On a relay channel WireGuard keeps a short keepalive (`PathPlanner.channelKeepalive`):
+    /// a state that arrives meanwhile does not set the network's back (the soak: an end that
+    /// only received through the channel taught the relay its new NAT mapping 15 s late).
+    @Test func aStateLeavesTheChannelsKeepaliveShort() {
+        var planner = relayedPlanner()
+        let channel = Endpoint("192.0.2.10:51830")!
+        let granted = engine(usable: relayKeys, routed: true, channel: channel, sentVia: relayKeys[0])
+        _ = planner.step(.init(device: device(bob(at: proxy)), relays: granted, relayRecords: records, probedNat: .symmetric, now: at(102)))
+        var onChannel = bob(at: channel, handshake: 102)
+        onChannel.persistentKeepalive = PathPlanner.channelKeepalive
+        let fetched = planner.step(.init(state: state(peerNat: .symmetric), device: device(onChannel), relays: granted,
+                                         relayRecords: records, probedNat: .symmetric, now: at(103)))
+        #expect(fetched.device.peers.isEmpty)
+        // Set back by something else (`formnet fetch` applies the state's): shortened again.
+        let reset = planner.step(.init(device: device(bob(at: channel, handshake: 102)), relays: granted,
+                                       relayRecords: records, probedNat: .symmetric, now: at(104)))
+        #expect(reset.device.peers == [PeerUpdate(publicKey: peerKey, action: .updateOnly, persistentKeepalive: PathPlanner.channelKeepalive)])
     }
 
     /// Bob's packets start arriving directly (his side found a path): the route closes and the

@@ -308,7 +308,8 @@ import WireGuard
 
     /// When WireGuard moves onto a relay channel, its keepalive goes off and on again in the same
     /// update: WireGuard then sends at once through the channel, and the relay learns where it
-    /// sends from before the peer's packets arrive through the proxy and roam it back there.
+    /// sends from before the peer's packets arrive through the proxy and roam it back there. On
+    /// the channel the keepalive is `channelKeepalive`, and the network's again off it.
     @Test func movingOntoAChannelMakesWireGuardSendThroughItAtOnce() throws {
         let relayKey = PrivateKey.generate().publicKey
         var driver = relayedPlanner([relayKey])
@@ -322,14 +323,20 @@ import WireGuard
         driver.relay?.begin(status: usable([relayKey], proxy: proxy, channel: channel))
         let onProxy = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: proxy, persistentKeepalive: 25)])
         let moved = driver.tick(device: onProxy, now: 100.2).peers
-        #expect(moved.map(\.persistentKeepalive) == [0, 25])
+        #expect(moved.map(\.persistentKeepalive) == [0, PathPlanner.channelKeepalive])
         #expect(moved.map(\.endpoint) == [nil, channel])
         #expect(moved.allSatisfy { $0.action == .updateOnly && $0.publicKey == peerKey })
-        // Back to the proxy (the channel is gone): only the endpoint changes.
+        // Back to the proxy (the channel is gone): the endpoint, and the network's keepalive.
         driver.relay?.begin(status: usable([relayKey], proxy: proxy))
-        let onChannel = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: channel, persistentKeepalive: 25)])
+        let onChannel = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: channel,
+                                                              persistentKeepalive: PathPlanner.channelKeepalive)])
         #expect(driver.tick(device: onChannel, now: 100.3).peers
-            == [PeerUpdate(publicKey: peerKey, action: .updateOnly, endpoint: proxy)])
+            == [PeerUpdate(publicKey: peerKey, action: .updateOnly, endpoint: proxy),
+                PeerUpdate(publicKey: peerKey, action: .updateOnly, persistentKeepalive: 25)])
+        // Then the device holds what it was given: nothing more to change.
+        driver.relay?.begin(status: usable([relayKey], proxy: proxy))
+        let backOnProxy = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: proxy, persistentKeepalive: 25)])
+        #expect(driver.tick(device: backOnProxy, now: 100.4).peers.isEmpty)
     }
 
     /// The peer's packets keep roaming WireGuard off the route's channel (the two ends' engines
@@ -368,7 +375,7 @@ import WireGuard
         driver.relay?.begin(status: usable([relayKey], proxy: proxy, channel: channel))
         _ = driver.relay?.take()
         func device(rx: UInt64, tx: UInt64) -> Device {
-            Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: channel, persistentKeepalive: 25,
+            Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: channel, persistentKeepalive: PathPlanner.channelKeepalive,
                                                   lastHandshake: Date(timeIntervalSince1970: 100.2), rxBytes: rx, txBytes: tx)])
         }
         #expect(driver.tick(device: device(rx: 500, tx: 500), now: 100.4).peers.isEmpty)
@@ -384,7 +391,8 @@ import WireGuard
         #expect(driver.tick(device: device(rx: 500, tx: 5000), now: 103.1).peers.isEmpty)
         driver.record([lost], now: 103.4)
         #expect(driver.tick(device: device(rx: 500, tx: 5000), now: 103.5).peers
-            == [PeerUpdate(publicKey: peerKey, action: .updateOnly, endpoint: proxy)])
+            == [PeerUpdate(publicKey: peerKey, action: .updateOnly, endpoint: proxy),
+                PeerUpdate(publicKey: peerKey, action: .updateOnly, persistentKeepalive: 25)])
         #expect(driver.relay?.take() == [.refuseChannel(peerKey)])
         // What the prober measured through the relay is not a candidate of the peer's.
         #expect(driver.cache.stats(for: peerKey)[channel] == nil)
@@ -481,7 +489,8 @@ import WireGuard
         _ = driver.relay?.take()
         let direct = Endpoint("198.51.100.3:41000")!
         let old = Date(timeIntervalSince1970: 50)
-        let onChannel = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: channel, persistentKeepalive: 25, lastHandshake: old)])
+        let onChannel = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: channel, persistentKeepalive: PathPlanner.channelKeepalive,
+                                                              lastHandshake: old)])
         #expect(driver.tick(device: onChannel, now: 299).peers.isEmpty)
         let roamed = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: direct, persistentKeepalive: 25, lastHandshake: old)])
         #expect(driver.tick(device: roamed, now: 300).peers.isEmpty)

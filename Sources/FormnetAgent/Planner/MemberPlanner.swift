@@ -78,9 +78,14 @@ struct MemberPlanner {
 
         if let checked = observed.state {
             latest = checked.state
+            let paths = self.paths
+            let before = device
             let planned = Self.stateUpdate(checked, config: config, ownKey: ownKey, device: device,
                                            traversalOwnsEndpoints: paths != nil,
-                                           serverEndpoint: server.endpoint(relay: paths?.relay))
+                                           serverEndpoint: server.endpoint(relay: paths?.relay),
+                                           keepalive: { key, wanted in
+                                               paths?.wireGuardKeepalive(desired: wanted, endpoint: before.peer(key)?.endpoint) ?? wanted
+                                           })
             if !planned.update.peers.isEmpty {
                 logger.info("\(network): fetched \(planned.peers - 1) peer(s) from the server; applied \(planned.update.peers.count) change(s)")
             }
@@ -126,14 +131,18 @@ struct MemberPlanner {
     /// - Parameter traversalOwnsEndpoints: NAT traversal sets the member peers' endpoints, so the
     ///   state's endpoints must not overwrite the one it chose.
     /// - Parameter serverEndpoint: where WireGuard reaches the server (`ServerRoute`).
+    /// - Parameter keepalive: a member peer's keepalive from the state's, where traversal owns
+    ///   the endpoints (`PathPlanner.wireGuardKeepalive`: shorter on a relay channel).
     static func stateUpdate(_ checked: CheckedState, config: InterfaceConfig, ownKey: PublicKey, device: Device,
-                            traversalOwnsEndpoints: Bool, serverEndpoint: Endpoint) -> (update: DeviceUpdate, peers: Int) {
+                            traversalOwnsEndpoints: Bool, serverEndpoint: Endpoint,
+                            keepalive: (PublicKey, UInt16) -> UInt16 = { $1 }) -> (update: DeviceUpdate, peers: Int) {
         var desired = DesiredPeer.from(state: checked.state, config: config, ownKey: ownKey)
         for index in desired.indices {
             if desired[index].publicKey == config.server.publicKey {
                 desired[index].endpoint = serverEndpoint
             } else if traversalOwnsEndpoints {
                 desired[index].endpoint = nil
+                desired[index].persistentKeepalive = keepalive(desired[index].publicKey, desired[index].persistentKeepalive)
             }
         }
         return (PeerDiff.update(current: device.peers, desired: desired, previousEndpoints: checked.previousEndpoints), desired.count)

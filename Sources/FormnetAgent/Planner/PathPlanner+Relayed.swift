@@ -129,7 +129,7 @@ extension PathPlanner {
         if let wanted = relay?.wireGuardEndpoint(for: key), live?.endpoint != wanted,
            !repointHeld(key, entry: entry, wanted: wanted, current: live?.endpoint, now: now) {
             peers[key]?.relayEndpoint = wanted
-            let keepalive = entry.desired.persistentKeepalive
+            let keepalive = wireGuardKeepalive(desired: entry.desired.persistentKeepalive, endpoint: wanted)
             if RelayClientEngine.isProxy(wanted) || keepalive == 0 {
                 updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: wanted))
             } else {

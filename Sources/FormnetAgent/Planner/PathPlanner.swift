@@ -60,6 +60,8 @@ struct PathPlanner {
         /// When WireGuard was last pointed at the route's channel while the peer's packets had
         /// roamed it to another relay endpoint (`channelRepointHold`).
         var channelPointedAt: Double?
+        /// Whether WireGuard's keepalive was shortened for a relay channel (`channelKeepalive`).
+        var keepaliveShortened = false
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s. Both ends send one
@@ -113,6 +115,14 @@ struct PathPlanner {
     /// through its choice), each packet roams it again and each roam woke the planner: a one-way
     /// cut saw the endpoint swapped between two relays' channels every 3 ms for 0.9 s.
     static let channelRepointHold = 1.0
+    /// WireGuard's keepalive while it sends through a relay's channel. The relay delivers the
+    /// peer's packets raw to the address this end's WireGuard last sent from; when the NAT in
+    /// front forgets that mapping (a conntrack flush, a rebooted router) they are lost until
+    /// WireGuard sends again, and an end that only receives sends nothing but its keepalives: at
+    /// the network's 25 s the soak lost a pair whose other end is TCP-only for 15 s. The first
+    /// keepalive after the flush teaches the relay the new mapping, and keeps it open on NATs
+    /// that forget idle mappings within 30 s.
+    static let channelKeepalive: UInt16 = 5
 
     let network: String
     let options: TraversalOptions
@@ -307,7 +317,26 @@ struct PathPlanner {
                                  machine: machine, device: live, now: now)
             }
         }
+        updates += keepaliveCorrections(device: device.applying(DeviceUpdate(peers: updates)))
         return DeviceUpdate(peers: updates)
+    }
+
+    /// Keepalives shortened while WireGuard sends through a relay's channel, and given back when
+    /// it stops, whichever part of the planner moved the endpoint or WireGuard roamed it. Others
+    /// are the state's (`MemberPlanner.stateUpdate`).
+    private mutating func keepaliveCorrections(device: Device) -> [PeerUpdate] {
+        var updates: [PeerUpdate] = []
+        for (key, entry) in peers {
+            guard let live = device.peer(key) else { continue }
+            let keepalive = wireGuardKeepalive(desired: entry.desired.persistentKeepalive, endpoint: live.endpoint)
+            let shortened = keepalive != entry.desired.persistentKeepalive
+            guard shortened || entry.keepaliveShortened else { continue }
+            peers[key]?.keepaliveShortened = shortened
+            if live.persistentKeepalive != keepalive {
+                updates.append(PeerUpdate(publicKey: key, action: .updateOnly, persistentKeepalive: keepalive))
+            }
+        }
+        return updates
     }
 
     /// A connected direct peer whose path stopped carrying packets (`ProbedPathWatch`): the
@@ -441,6 +470,14 @@ struct PathPlanner {
     func isRelayed(_ endpoint: Endpoint) -> Bool {
         if relayHosts.addresses.contains(endpoint.address), !relayHosts.members.contains(endpoint) { return true }
         return relay?.isRelayed(endpoint) ?? RelayClientEngine.isProxy(endpoint)
+    }
+
+    /// The keepalive WireGuard should have for a peer it sends to at `endpoint`: the network's,
+    /// shortened to `channelKeepalive` on a relay's channel. A network that turned keepalives off
+    /// keeps them off.
+    func wireGuardKeepalive(desired: UInt16, endpoint: Endpoint?) -> UInt16 {
+        guard desired != 0, let endpoint, !RelayClientEngine.isProxy(endpoint), isRelayed(endpoint) else { return desired }
+        return min(desired, Self.channelKeepalive)
     }
 
     /// "name (key)" for what the daemon says: names are what people know, keys are what is unique.
