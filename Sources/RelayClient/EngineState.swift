@@ -218,6 +218,9 @@ struct EngineState {
             }
         }
         for route in table.routes.values where route.channelReleasing != nil { releaseChannelIfDue(route, now: now) }
+        for (peer, link) in table.channelClosesDue(links: links, now: now) {
+            link.send(link.proto.makeChannelClose(to: peer, nowMillis: RelayClock.wallMillis()), over: link.machine.transport)
+        }
         for route in table.routes.values where !route.held.isEmpty { sendHeld(route, now: now) }
     }
 

@@ -74,8 +74,14 @@ public struct RelayClientProtocol: Sendable {
         ChannelRequestFrame(peer: peer, sessionID: sessionID, timestamp: relayTime(nowMillis)).encode()
     }
 
+    /// Gives the pair's channels up at this relay: they do not work (see channel-release).
     public func makeChannelRelease(to peer: PublicKey, nowMillis: UInt64) -> [UInt8] {
-        ChannelRequestFrame(peer: peer, sessionID: sessionID, timestamp: relayTime(nowMillis), releases: true).encode()
+        ChannelRequestFrame(peer: peer, sessionID: sessionID, timestamp: relayTime(nowMillis), kind: .release).encode()
+    }
+
+    /// Closes our channel for `peer`: the pair no longer goes through this relay.
+    public func makeChannelClose(to peer: PublicKey, nowMillis: UInt64) -> [UInt8] {
+        ChannelRequestFrame(peer: peer, sessionID: sessionID, timestamp: relayTime(nowMillis), kind: .close).encode()
     }
 
     /// A data frame carrying `payload` (a WireGuard packet) to `destination`.
@@ -129,7 +135,7 @@ public struct RelayClientProtocol: Sendable {
             self.pendingNonce = nil
             cookie = (frame.cookie, nowMillis)
             return .cookie
-        case .register, .ping, .infoRequest, .discoveryQuery, .announce, .channelRequest, .channelRelease:
+        case .register, .ping, .infoRequest, .discoveryQuery, .announce, .channelRequest, .channelRelease, .channelClose:
             return .ignored
         }
     }

@@ -112,6 +112,8 @@ struct RouteTable {
     private(set) var grantedChannels: Set<Endpoint> = []
     /// The channel endpoints last reported as current, to tell the agent when they change.
     private var reportedChannels: [PublicKey: Endpoint] = [:]
+    /// Channels of closed routes whose close is being repeated, by peer.
+    private(set) var channelsClosing: [PublicKey: (relay: PublicKey, sent: Double, tries: Int)] = [:]
 
     init(publicKey: PublicKey) {
         self.publicKey = publicKey
@@ -125,11 +127,17 @@ struct RouteTable {
         let route = Route(peer: peer, descriptor: descriptor, proxy: proxy, preferences: preferences, peerRelays: peerRelays,
                           automatic: automatic, created: now, followsPeer: PairRoles.follows(publicKey, peer: peer))
         routes[peer] = route
+        // The relay may grant the new route the channel it still holds: a late close would shut it.
+        channelsClosing[peer] = nil
         return route
     }
 
+    /// Removes the peer's route; its channel, if it had one, is closed at its relay
+    /// (`channelClosesDue`).
     mutating func remove(_ peer: PublicKey) -> Route? {
-        routes.removeValue(forKey: peer)
+        guard let route = routes.removeValue(forKey: peer) else { return nil }
+        if let channel = route.channel { channelsClosing[peer] = (channel.relay, 0, 0) }
+        return route
     }
 
     mutating func removeAll() {
@@ -346,6 +354,26 @@ struct RouteTable {
         guard releasing.tries == 0 || now - releasing.sent >= Self.channelRetry else { return nil }
         route.channelReleasing = (releasing.relay, now, releasing.tries + 1)
         return link
+    }
+
+    /// The peers whose closed route's channel to close now, with the link to send the close
+    /// through; records the tries, `channelReleaseTries` at most, `channelRetry` apart. A relay
+    /// delivers the peer's packets raw out of a channel while this end's WireGuard sent through it
+    /// within a minute: left open when the pair went direct, and the NAT in front of this member
+    /// then forgot the channel's mapping (a conntrack flush), the peer's packets through the
+    /// relay were lost until this end found its direct path dead too (the soak: 10 s).
+    mutating func channelClosesDue<Link: RouteLink>(links: [PublicKey: Link], now: Double) -> [(peer: PublicKey, link: Link)] {
+        var due: [(peer: PublicKey, link: Link)] = []
+        for (peer, closing) in channelsClosing {
+            guard closing.tries < Self.channelReleaseTries, let link = links[closing.relay], link.sessionID != 0 else {
+                channelsClosing[peer] = nil
+                continue
+            }
+            guard closing.tries == 0 || now - closing.sent >= Self.channelRetry else { continue }
+            channelsClosing[peer] = (closing.relay, now, closing.tries + 1)
+            due.append((peer, link))
+        }
+        return due
     }
 
     /// `link`'s relay answered a channel request for `peer` with `port` (0: none).

@@ -88,7 +88,7 @@ public struct RelayState: Sendable {
             guard let request = PaddedRequestFrame.decode(frame, as: .discoveryQuery) else { return drop(.malformed) }
             return reply(DiscoveryResponseFrame(echo: request.echo, relays: knownRelays.list(nowMillis: now.wallMillis)).encode(), into: buffer)
         case .announce: return handleAnnounce(frame, observed: observed, now: now)
-        case .channelRequest, .channelRelease: return handleChannelRequest(buffer, frame: frame, from: source, now: now)
+        case .channelRequest, .channelRelease, .channelClose: return handleChannelRequest(buffer, frame: frame, from: source, now: now)
         case .registered, .peerUnknown, .pong, .error, .infoResponse, .discoveryResponse, .channelGrant, .cookie: return drop(.unexpectedType)
         }
     }
@@ -265,7 +265,7 @@ public struct RelayState: Sendable {
     /// came over TCP (the client's WireGuard cannot reach a UDP port), no port could be opened,
     /// or `maxChannels` are open. A release is not answered: it closes the sender's channel for
     /// the peer and the peer's for the sender, and tells the peer (see "channel-release" in
-    /// docs/relay-protocol.md).
+    /// docs/relay-protocol.md). A close is not answered either, and closes the sender's only.
     private mutating func handleChannelRequest(_ buffer: UnsafeMutableRawBufferPointer, frame: UnsafeRawBufferPointer, from source: Binding,
                                                now: RelayInstant) -> RelayOutcome {
         guard let request = ChannelRequestFrame.decode(frame) else { return drop(.malformed) }
@@ -277,7 +277,12 @@ public struct RelayState: Sendable {
         let peer = PeerID(request.peer)
         guard peer != owner else { return drop(.selfDestination) }
         var port: UInt16 = 0
-        if request.releases {
+        switch request.kind {
+        case .request: break
+        case .close:
+            for channel in channels.removeAll(where: { $0.owner == owner && $0.peer == peer }) { channelPorts?.close(channel.descriptor) }
+            return .consumed
+        case .release:
             let closed = channels.removeAll { ($0.owner == owner && $0.peer == peer) || ($0.owner == peer && $0.peer == owner) }
             for channel in closed { channelPorts?.close(channel.descriptor) }
             guard closed.contains(where: { $0.owner == peer }), let peerSlot = sessions.slot(forPeer: peer) else { return .consumed }

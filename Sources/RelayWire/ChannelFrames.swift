@@ -1,9 +1,27 @@
 import WireGuard
 
 /// channel-request (0x0D), client → relay: asks for a port on which the relay takes the
-/// client's own WireGuard packets for `peer`, unwrapped. channel-release (0x0F) has the same
-/// layout and closes that port: the client's WireGuard no longer sends there.
+/// client's own WireGuard packets for `peer`, unwrapped. channel-release (0x0F) and
+/// channel-close (0x11) have the same layout: the client's WireGuard no longer sends there.
 public struct ChannelRequestFrame: Equatable, Sendable {
+    /// What the frame asks of the relay.
+    public enum Kind: Sendable, Equatable, CaseIterable {
+        /// A channel for the peer, opened or renewed.
+        case request
+        /// The pair's two channels closed, and the peer kept off channels there (it does not work).
+        case release
+        /// The sender's channel for the peer closed, nothing else (the pair no longer needs it).
+        case close
+
+        var frameType: FrameType {
+            switch self {
+            case .request: .channelRequest
+            case .release: .channelRelease
+            case .close: .channelClose
+            }
+        }
+    }
+
     static let peerOffset = RelayWire.headerLength
     static let sessionOffset = peerOffset + RelayWire.keyLength
     static let timestampOffset = sessionOffset + 8
@@ -11,17 +29,17 @@ public struct ChannelRequestFrame: Equatable, Sendable {
     public var peer: PublicKey
     public var sessionID: UInt64
     public var timestamp: UInt64
-    public var releases: Bool
+    public var kind: Kind
 
-    public init(peer: PublicKey, sessionID: UInt64, timestamp: UInt64, releases: Bool = false) {
+    public init(peer: PublicKey, sessionID: UInt64, timestamp: UInt64, kind: Kind = .request) {
         self.peer = peer
         self.sessionID = sessionID
         self.timestamp = timestamp
-        self.releases = releases
+        self.kind = kind
     }
 
     public func encode() -> [UInt8] {
-        var bytes = header(releases ? .channelRelease : .channelRequest, capacity: Self.length)
+        var bytes = header(kind.frameType, capacity: Self.length)
         appendKey(peer, to: &bytes)
         BigEndian.append(sessionID, to: &bytes)
         BigEndian.append(timestamp, to: &bytes)
@@ -29,11 +47,10 @@ public struct ChannelRequestFrame: Equatable, Sendable {
     }
 
     public static func decode(_ frame: UnsafeRawBufferPointer) -> ChannelRequestFrame? {
-        guard frame.count == length, let key = readKey(frame, at: peerOffset) else { return nil }
-        let releases = hasHeader(frame, .channelRelease)
-        guard releases || hasHeader(frame, .channelRequest) else { return nil }
+        guard frame.count == length, let key = readKey(frame, at: peerOffset),
+              let kind = Kind.allCases.first(where: { hasHeader(frame, $0.frameType) }) else { return nil }
         return ChannelRequestFrame(peer: key, sessionID: BigEndian.readU64(frame, at: sessionOffset), timestamp: BigEndian.readU64(frame, at: timestampOffset),
-                                   releases: releases)
+                                   kind: kind)
     }
 }
 

@@ -48,6 +48,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case channelGrant = 0x0E
     case channelRelease = 0x0F
     case cookie = 0x10
+    case channelClose = 0x11
 
     public var name: String {
         switch self {
@@ -67,6 +68,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
         case .channelGrant: "channel-grant"
         case .channelRelease: "channel-release"
         case .cookie: "cookie"
+        case .channelClose: "channel-close"
         }
     }
 

@@ -85,6 +85,7 @@ struct SocketFuzz: ParsableCommand {
             AnnounceFrame(announcerKey: a.publicKey, nonce: nonce, sealedPayload: RelayBox.randomBytes(AnnounceFrame.sealedLength)).encode(),
             a.relay.makeChannelRequest(to: b.publicKey, nowMillis: now),
             a.relay.makeChannelRelease(to: PrivateKey.generate().publicKey, nowMillis: now),
+            a.relay.makeChannelClose(to: PrivateKey.generate().publicKey, nowMillis: now),
             RegisteredFrame(nonce: nonce, sealedPayload: RelayBox.randomBytes(RegisteredPayload.length + RelayWire.boxOverhead)).encode(),
             PeerUnknownFrame(peer: b.publicKey).encode(),
             EchoFrame.pong(sessionID: 1, echo: 1).encode(),

@@ -273,6 +273,35 @@ import WireGuard
         #expect(table.channelRequestDue(for: route, links: links, now: 9) == nil)
     }
 
+    /// A route closed with a channel (the pair went direct) closes the channel at its relay a few
+    /// times; a route to the peer again stops the closing, since the relay may grant it the
+    /// same channel.
+    @Test mutating func aClosedRoutesChannelIsClosedAtItsRelayAFewTimes() {
+        table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        _ = table.remove(Self.greaterPeer)
+        #expect(table.channelClosesDue(links: links, now: 1).isEmpty)
+        table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 1)
+        askForChannel(table[Self.greaterPeer]!, now: 1)
+        table.channelGranted(Self.greaterPeer, port: 52000, by: linkA, now: 1)
+        _ = table.remove(Self.greaterPeer)
+        var sent: [Double] = []
+        for now in stride(from: 2.0, through: 8.0, by: 0.5) {
+            let due = table.channelClosesDue(links: links, now: now)
+            #expect(due.allSatisfy { $0.peer == Self.greaterPeer && $0.link === linkA })
+            if !due.isEmpty { sent.append(now) }
+        }
+        #expect(sent == [2, 3, 4])
+        #expect(table.channelsClosing.isEmpty)
+
+        let again = table.add(Self.greaterPeer, descriptor: 4, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 9)
+        askForChannel(again, now: 9)
+        table.channelGranted(Self.greaterPeer, port: 52000, by: linkA, now: 9)
+        _ = table.remove(Self.greaterPeer)
+        #expect(table.channelClosesDue(links: links, now: 10).count == 1)
+        table.add(Self.greaterPeer, descriptor: 5, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 10.5)
+        #expect(table.channelClosesDue(links: links, now: 11).isEmpty)
+    }
+
     /// A renewal and the agent's giving up are both due 30 s after a grant: the renewal's answer,
     /// a round trip later, must not bring the channel back.
     @Test mutating func aGrantThatArrivesAfterTheChannelWasGivenUpIsIgnored() {

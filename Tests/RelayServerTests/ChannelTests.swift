@@ -36,12 +36,21 @@ import WireGuard
         wrongType[1] = 0x0D
         #expect(wrongType.withUnsafeBytes { ChannelGrantFrame.decode($0) } == nil)
 
-        let release = ChannelRequestFrame(peer: Fixture.keyA, sessionID: 0x0102_0304_0506_0708, timestamp: 0x1122_3344_5566_7788, releases: true)
+        let release = ChannelRequestFrame(peer: Fixture.keyA, sessionID: 0x0102_0304_0506_0708, timestamp: 0x1122_3344_5566_7788, kind: .release)
         let released = release.encode()
         #expect(Array(released[0..<2]) == [0x01, 0x0F])
         #expect(Array(released[2...]) == Array(bytes[2...]))
         #expect(released.withUnsafeBytes { ChannelRequestFrame.decode($0) } == release)
         #expect(released.withUnsafeBytes { ChannelGrantFrame.decode($0) } == nil)
+
+        let close = ChannelRequestFrame(peer: Fixture.keyA, sessionID: 0x0102_0304_0506_0708, timestamp: 0x1122_3344_5566_7788, kind: .close)
+        let closed = close.encode()
+        #expect(Array(closed[0..<2]) == [0x01, 0x11])
+        #expect(Array(closed[2...]) == Array(bytes[2...]))
+        #expect(closed.withUnsafeBytes { ChannelRequestFrame.decode($0) } == close)
+        var unknownType = closed
+        unknownType[1] = 0x12
+        #expect(unknownType.withUnsafeBytes { ChannelRequestFrame.decode($0) } == nil)
     }
 
     @Test func wireGuardShapes() {
@@ -370,6 +379,32 @@ import WireGuard
         #expect(Set(ports.closed) == [100, 101] && ports.closed.count == 2)
         // A later request opens a new channel.
         #expect(requestChannel(h, a, to: bob.publicKey, from: Fixture.aliceAddress) == 40_002)
+    }
+
+    /// A member whose pair went direct closes its channel for the peer: only that channel goes,
+    /// the peer hears nothing (its channel still carries this member's packets to it), and the
+    /// peer's packets reach the member as data frames through its registration, which its agent
+    /// keeps open, instead of raw to where its WireGuard last sent from (a NAT that forgot that
+    /// mapping dropped them: the soak, 10 s after a conntrack flush).
+    @Test func aCloseShutsOnlyTheSendersChannelAndSaysNothing() {
+        let ports = FakeChannelPorts()
+        let h = Harness(channelPorts: ports)
+        let pair = pairWithChannels(h)
+        let a = pair.alice
+        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.aliceIndex, 0), on: 101, from: Self.bobWireGuard)
+            == .forwardRaw(socket: 100, to: Self.aliceWireGuard, length: 32))
+        let close = a.makeChannelClose(to: bob.publicKey, nowMillis: h.now.wallMillis)
+        #expect(h.send(close, from: Fixture.bobAddress) == .drop(.spoofedSession))
+        #expect(h.state.channels.count == 2)
+        #expect(h.send(close, from: Fixture.aliceAddress) == .consumed)
+        #expect(ports.closed == [100])
+        #expect(reportedChannels(h, of: alice.publicKey) == [])
+        #expect(reportedChannels(h, of: bob.publicKey)?.count == 1)
+        #expect(channelPacket(h, WireGuardPacket.transport(receiver: Self.aliceIndex, 0), on: 101, from: Self.bobWireGuard)
+            == .forward(to: .udp(Fixture.aliceAddress), length: DataFrameHeader.length + 32))
+        // Repeats (the close is not answered) close nothing more.
+        #expect(h.send(a.makeChannelClose(to: bob.publicKey, nowMillis: h.now.wallMillis), from: Fixture.aliceAddress) == .consumed)
+        #expect(ports.closed == [100])
     }
 
     @Test func peerUnknownGoesToTheOwnersAgentOnceASecond() {

@@ -44,6 +44,7 @@ import WireGuard
             DiscoveryResponseFrame(echo: 1, relays: [KnownRelay(key: Fixture.keyB, endpoint: Fixture.aliceAddress, location: .unknown)]).encode(),
             AnnounceFrame(announcerKey: Fixture.keyA, nonce: Fixture.nonce, sealedPayload: [UInt8](repeating: 0, count: 51)).encode(),
             alice.makeChannelRequest(to: Fixture.bobKey.publicKey, nowMillis: now),
+            alice.makeChannelClose(to: Fixture.bobKey.publicKey, nowMillis: now),
             ChannelGrantFrame(peer: Fixture.bobKey.publicKey, sessionID: alice.sessionID, port: 40_000).encode(),
             WireGuardPacket.initiation,
             WireGuardPacket.transport(100),
@@ -57,7 +58,7 @@ import WireGuard
             case 0 where !bytes.isEmpty: bytes[Int.random(in: 0..<bytes.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng)
             case 1 where !bytes.isEmpty: bytes.removeLast(Int.random(in: 1...bytes.count, using: &rng))
             case 2: bytes += (0..<Int.random(in: 1...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            case 3 where bytes.count > 2: bytes[1] = UInt8.random(in: 0...15, using: &rng)
+            case 3 where bytes.count > 2: bytes[1] = UInt8.random(in: 0...UInt8(FrameType.allCases.count + 1), using: &rng)
             default: if bytes.count > 10 { bytes[Int.random(in: 2..<bytes.count, using: &rng)] = [0, 0xFF, 0x7F, 0x80].randomElement(using: &rng) ?? 0 }
             }
         }
@@ -102,7 +103,7 @@ import WireGuard
         for _ in 0..<Self.iterations {
             let input: [UInt8] = Bool.random(using: &rng)
                 ? Self.mutate(corpus.randomElement(using: &rng) ?? [], &rng)
-                : [1, UInt8.random(in: 0...15, using: &rng)] + (0..<Int.random(in: 0...200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                : [1, UInt8.random(in: 0...UInt8(FrameType.allCases.count + 1), using: &rng)] + (0..<Int.random(in: 0...200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             input.withUnsafeBytes { raw in
                 _ = FrameType.classify(raw)
                 Self.expectRoundTrip(raw, input)

@@ -155,7 +155,7 @@ import WireGuard
     @Test func classifyRejectsShortWrongVersionAndUnknownType() {
         #expect([UInt8]([0x01]).withUnsafeBytes { FrameType.classify($0) } == .failure(.malformed))
         #expect([UInt8]([0x02, 0x03]).withUnsafeBytes { FrameType.classify($0) } == .failure(.badVersion))
-        #expect([UInt8]([0x01, 0x11]).withUnsafeBytes { FrameType.classify($0) } == .failure(.unknownType))
+        #expect([UInt8]([0x01, 0x12]).withUnsafeBytes { FrameType.classify($0) } == .failure(.unknownType))
         #expect([UInt8]([0x01, 0x00]).withUnsafeBytes { FrameType.classify($0) } == .failure(.unknownType))
         for type in FrameType.allCases {
             #expect([0x01, type.rawValue].withUnsafeBytes { FrameType.classify($0) } == .success(type))
