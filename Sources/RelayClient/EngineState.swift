@@ -219,6 +219,7 @@ struct EngineState {
         }
         for route in table.routes.values where route.channelReleasing != nil { releaseChannelIfDue(route, now: now) }
         for (peer, link) in table.channelClosesDue(links: links, now: now) {
+            logger.debug("\(peer): its route closed; closing its channel at relay \(link.target.key)")
             link.send(link.proto.makeChannelClose(to: peer, nowMillis: RelayClock.wallMillis()), over: link.machine.transport)
         }
         for route in table.routes.values where !route.held.isEmpty { sendHeld(route, now: now) }
