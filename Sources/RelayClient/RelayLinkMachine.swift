@@ -12,7 +12,10 @@ import RelayWire
 ///   binding toward the relay alive.
 /// - UDP first, TCP after `tcpFallbackAfter` without an answer (or at once when the caller
 ///   knows UDP is blocked): a member behind a UDP-blocking firewall gets a path within a few
-///   hundred milliseconds instead of after the whole retry schedule.
+///   hundred milliseconds instead of after the whole retry schedule. The TCP connection is
+///   opened with the first UDP register and closed when UDP answers, so that the fallback
+///   registers on a connection already made: a round trip to the relay sooner (the WAN lab's
+///   UDP-blocked members missed their first-packet goal by about that).
 /// - It never gives up: a relay that restarts is registered with again by the same retries.
 /// - A link on TCP keeps asking whether UDP works (a session-0 ping over UDP, `udpRetry`) and
 ///   moves to UDP when it does: a member whose first UDP answer came late, or whose network
@@ -92,6 +95,8 @@ public struct RelayLinkMachine: Sendable, Equatable {
     private var lastUDPProbe: Double = -.infinity
     /// When the UDP registration that moves a TCP link to UDP was sent.
     private var upgradeSent: Double?
+    /// A TCP connection is open ahead of the fallback (`initialActions`).
+    private var tcpAhead: Bool
 
     static let maxSamples = 16
     static let maxOutstandingPings = 8
@@ -100,12 +105,21 @@ public struct RelayLinkMachine: Sendable, Equatable {
     public init(now: Double, udpBlocked: Bool, timing: Timing = Timing()) {
         self.timing = timing
         transport = udpBlocked ? .tcp : .udp
+        tcpAhead = !udpBlocked
         phase = .registering(since: now, attempt: 0, lastSent: now)
     }
 
-    /// The first frames to send.
+    /// The first frames to send, and the TCP connection to open: registered on at once when UDP
+    /// is known to be blocked, else only if UDP has not answered by `tcpFallbackAfter`.
     public var initialActions: [Action] {
-        transport == .tcp ? [.connectTCP, .register(.tcp)] : [.register(.udp)]
+        transport == .tcp ? [.connectTCP, .register(.tcp)] : [.register(.udp), .connectTCP]
+    }
+
+    /// Closes the connection opened ahead: UDP answered.
+    private mutating func closeTCPAhead() -> [Action] {
+        guard tcpAhead else { return [] }
+        tcpAhead = false
+        return transport == .udp ? [.closeTCP] : []
     }
 
     public func isUsable(now: Double) -> Bool {
@@ -126,7 +140,8 @@ public struct RelayLinkMachine: Sendable, Equatable {
                 transport = .tcp
                 phase = .registering(since: now, attempt: 0, lastSent: now)
                 unanswered += 1
-                return [.connectTCP, .register(.tcp)]
+                defer { tcpAhead = false }
+                return tcpAhead ? [.register(.tcp)] : [.connectTCP, .register(.tcp)]
             }
             let gap = timing.registerRetry[min(attempt, timing.registerRetry.count - 1)]
             guard now - lastSent >= gap else { return [] }
@@ -175,7 +190,7 @@ public struct RelayLinkMachine: Sendable, Equatable {
     /// The relay accepted a registration (the protocol checked the box and the echo), and the
     /// answer came `over` this transport.
     public mutating func registered(now: Double, over arrived: Transport) -> [Action] {
-        var actions: [Action] = []
+        var actions: [Action] = arrived == .udp ? closeTCPAhead() : []
         if arrived == .udp, transport == .tcp {
             transport = .udp
             actions.append(.closeTCP)
@@ -196,7 +211,11 @@ public struct RelayLinkMachine: Sendable, Equatable {
     /// protocol holds the cookie now, so register again at once. An answer over UDP also shows
     /// that UDP works, so it is not given up for TCP while the second frame is on its way.
     public mutating func cookie(now: Double, over arrived: Transport) -> [Action] {
-        if arrived == .udp { udpWorked = true }
+        var closing: [Action] = []
+        if arrived == .udp {
+            udpWorked = true
+            closing = closeTCPAhead()
+        }
         switch phase {
         case .registering(let since, let attempt, _):
             if arrived == .udp, transport == .tcp {
@@ -207,9 +226,9 @@ public struct RelayLinkMachine: Sendable, Equatable {
                 phase = .registering(since: since, attempt: attempt, lastSent: now)
                 return [.closeTCP, .register(.udp)]
             }
-            guard arrived == transport else { return [] }
+            guard arrived == transport else { return closing }
             phase = .registering(since: since, attempt: attempt, lastSent: now)
-            return [.register(arrived)]
+            return closing + [.register(arrived)]
         case .registered: return arrived == .udp && upgradeSent != nil ? [.register(.udp)] : []
         case .refused: return []
         }
@@ -245,10 +264,10 @@ public struct RelayLinkMachine: Sendable, Equatable {
             return [.register(transport)]
         case .notAllowed:
             phase = .refused(code, retryAt: now + timing.notAllowedRetry)
-            return transport == .tcp ? [.closeTCP] : []
+            return transport == .tcp ? [.closeTCP] : closeTCPAhead()
         case .relayFull:
             phase = .refused(code, retryAt: now + timing.fullRetry)
-            return transport == .tcp ? [.closeTCP] : []
+            return transport == .tcp ? [.closeTCP] : closeTCPAhead()
         case .tooManyTunnels:
             return []
         }
@@ -258,7 +277,11 @@ public struct RelayLinkMachine: Sendable, Equatable {
     /// once; a link still registering waits for its next retry (which opens a new connection), so
     /// that a relay refusing connections is not reconnected to in a busy loop.
     public mutating func transportFailed(now: Double) -> [Action] {
-        guard transport == .tcp else { return [] }
+        guard transport == .tcp else {
+            // The connection opened ahead failed: the fallback opens a new one.
+            tcpAhead = false
+            return []
+        }
         switch phase {
         case .refused, .registering:
             return []

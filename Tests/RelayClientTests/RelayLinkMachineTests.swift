@@ -3,19 +3,30 @@ import Testing
 @testable import RelayClient
 
 @Suite struct RelayLinkMachineTests {
+    /// The TCP connection opens with the first UDP register, and the fallback registers on it.
     @Test func registersOverUDPAndFallsBackToTCPWithoutAnAnswer() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: false)
-        #expect(machine.initialActions == [.register(.udp)])
+        #expect(machine.initialActions == [.register(.udp), .connectTCP])
         #expect(machine.tick(now: 0.1) == [])
         #expect(machine.tick(now: 0.26) == [.register(.udp)])
-        #expect(machine.tick(now: 0.31) == [.connectTCP, .register(.tcp)])
+        #expect(machine.tick(now: 0.31) == [.register(.tcp)])
         #expect(machine.transport == .tcp)
         #expect(machine.isUsable(now: 0.31) == false)
     }
 
+    /// The connection opened ahead failed (the relay takes no TCP, or not yet): the fallback
+    /// opens a new one.
+    @Test func aFailedConnectionAheadIsOpenedAgainAtTheFallback() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        #expect(machine.transportFailed(now: 0.1) == [])
+        #expect(machine.transport == .udp)
+        #expect(machine.tick(now: 0.31) == [.connectTCP, .register(.tcp)])
+    }
+
     @Test func aCookieOverUDPIsAnsweredAtOnceAndKeepsTheLinkOnUDP() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: false)
-        #expect(machine.cookie(now: 0.2, over: .udp) == [.register(.udp)])
+        // UDP answered: the connection opened ahead is closed.
+        #expect(machine.cookie(now: 0.2, over: .udp) == [.closeTCP, .register(.udp)])
         // The second frame's answer may take longer than the TCP fallback: UDP has answered.
         #expect(machine.tick(now: 0.35) == [])
         #expect(machine.transport == .udp)
@@ -28,7 +39,7 @@ import Testing
     /// to UDP at once and stays there (the WAN lab: it spent seconds on TCP, with no channels).
     @Test func aLateCookieOverUDPTakesTheLinkBackFromTCP() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: false)
-        #expect(machine.tick(now: 0.31) == [.connectTCP, .register(.tcp)])
+        #expect(machine.tick(now: 0.31) == [.register(.tcp)])
         #expect(machine.cookie(now: 0.4, over: .udp) == [.closeTCP, .register(.udp)])
         #expect(machine.transport == .udp)
         #expect(machine.tick(now: 1.5).contains(.connectTCP) == false)
@@ -47,7 +58,7 @@ import Testing
     @Test func pingsEverySecondAndMeasuresRoundTrips() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: false)
         let first = machine.registered(now: 0.05, over: .udp)
-        #expect(first == [.ping(echo: 1), .infoRequest, .discoveryQuery])
+        #expect(first == [.closeTCP, .ping(echo: 1), .infoRequest, .discoveryQuery])
         #expect(machine.isUsable(now: 0.05))
         #expect(machine.pong(echo: 1, stillRegistered: true, now: 0.07) == [])
         #expect(abs(machine.rttSamples[0] - 0.02) < 1e-9)
@@ -80,7 +91,7 @@ import Testing
         var machine = RelayLinkMachine(now: 0, udpBlocked: false)
         #expect(machine.error(.staleTimestamp, now: 0.1) == [.register(.udp)])
         #expect(machine.error(.staleTimestamp, now: 0.2) == [])
-        #expect(machine.error(.notAllowed, now: 1) == [])
+        #expect(machine.error(.notAllowed, now: 1) == [.closeTCP])
         #expect(machine.phase == .refused(.notAllowed, retryAt: 301))
         #expect(machine.tick(now: 300) == [])
         #expect(machine.tick(now: 301) == [.register(.udp)])
@@ -127,7 +138,7 @@ import Testing
 
     @Test func anUnansweredMoveToUDPLeavesTheLinkOnTCP() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: false)
-        #expect(machine.tick(now: 0.3) == [.connectTCP, .register(.tcp)])
+        #expect(machine.tick(now: 0.3) == [.register(.tcp)])
         _ = machine.registered(now: 0.4, over: .tcp)
         _ = machine.pong(echo: 1, stillRegistered: true, now: 2.5)
         #expect(Self.probes(machine.tick(now: 2.5)) == [RelayLinkMachine.udpProbeEchoes | 1])
