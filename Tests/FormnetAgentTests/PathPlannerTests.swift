@@ -339,6 +339,34 @@ import WireGuard
         #expect(driver.tick(device: backOnProxy, now: 100.4).peers.isEmpty)
     }
 
+    /// The peer relayed first: its initiation came through the relay (the engine opened a route
+    /// for it) and WireGuard, roamed to that proxy, answered. Relaying the peer from this side
+    /// keeps that handshake: no re-add (at 300 ms a pp <-> symmetric pair shook hands twice).
+    @Test func aPeerWhoseInitiationCameThroughTheRelayIsNotReAdded() throws {
+        let relayKey = PrivateKey.generate().publicKey
+        let proxy = Endpoint("127.0.0.1:40001")!
+        var driver = relayedPlanner([relayKey])
+        driver.relay?.begin(status: usable([relayKey], proxy: proxy))
+        let s = state(peerEndpoint: "198.51.100.3:40000", peerNat: .symmetric)
+        let answered = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: proxy, persistentKeepalive: 25)])
+        let planned = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .symmetric,
+                                  device: answered, now: 100)
+        #expect(planned.peers.isEmpty)
+        #expect(driver.relay?.proxy(for: peerKey) == proxy)
+        #expect(driver.status.peers[peerKey.base64]?.path == .relayConnecting)
+        #expect(driver.relay?.take().contains { if case .route(let key, _, _) = $0 { key == peerKey } else { false } } == true)
+
+        // Elsewhere (a candidate of an attempt before): re-added at the proxy, so that an
+        // initiation leaves at once.
+        var other = relayedPlanner([relayKey])
+        other.relay?.begin(status: usable([relayKey], proxy: proxy))
+        let attempting = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: Endpoint("198.51.100.3:40000"), persistentKeepalive: 25)])
+        let readded = other.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .symmetric,
+                                 device: attempting, now: 100)
+        #expect(readded.peers.map(\.action) == [.remove, .addOrUpdate])
+        #expect(readded.peers.last?.endpoint == proxy)
+    }
+
     /// The peer's packets keep roaming WireGuard off the route's channel (the two ends' engines
     /// still on different relays): it is pointed back at most once per `channelRepointHold`,
     /// not on every planner pass (a one-way cut saw it swapped every 3 ms for 0.9 s).

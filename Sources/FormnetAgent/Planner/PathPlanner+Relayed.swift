@@ -39,8 +39,9 @@ extension PathPlanner {
 
     /// Points the peer at its relay proxy; re-added so the first initiation leaves at once.
     /// The path shows as connecting through the relay until a handshake goes through it.
+    /// - Parameter current: WireGuard's endpoint for the peer now.
     mutating func routeThroughRelay(_ key: PublicKey, entry: PeerTraversal, reason: TraversalMachine.Reason,
-                                            relays: RelayEngineStatus, now: Double) -> [PeerUpdate] {
+                                    relays: RelayEngineStatus, current: Endpoint?, now: Double) -> [PeerUpdate] {
         let routedBefore = relay?.proxy(for: key)
         guard let proxy = relay?.route(key, peerRelays: entry.peerRelays) else { return [] }
         if routedBefore == proxy {
@@ -62,6 +63,11 @@ extension PathPlanner {
         status.peers[key.base64] = .init(path: .relayConnecting, endpoint: via?.target.endpoint, natType: entry.inputs.peer,
                                          reason: Self.connecting(Self.describe(reason)),
                                          relay: via?.target.key.base64)
+        // WireGuard already sends to the proxy: the peer's packets came through the relay first
+        // (its side relayed sooner) and roamed it there, so WireGuard has answered the peer's
+        // initiation. Re-adding the peer would end that handshake a round trip before it
+        // completes: at 300 ms a pp <-> symmetric pair shook hands twice, 1.58 s to a first packet.
+        if current == proxy { return [] }
         return [.remove(key), PeerUpdate(publicKey: key, endpoint: proxy, persistentKeepalive: entry.desired.persistentKeepalive,
                                          replaceAllowedIPs: true, allowedIPs: entry.desired.allowedIPs)]
     }

@@ -243,7 +243,8 @@ struct PathPlanner {
                 // `apply` records what it does in `peers` (a peer routed through the relays at
                 // once, and since when): stored first and read back, so that none of it is lost.
                 peers[want.publicKey] = entry
-                updates += apply(actions, peer: want, peerNat: inputs.peer, machine: entry.machine, device: nil, now: now)
+                updates += apply(actions, peer: want, peerNat: inputs.peer, machine: entry.machine,
+                                 device: device?.peer(want.publicKey), now: now)
                 entry = peers[want.publicKey] ?? entry
             }
             status.peers[want.publicKey.base64]?.natType = peer.natType
@@ -281,7 +282,7 @@ struct PathPlanner {
                     continue
                 }
                 if case .unreachable(let reason, _) = machine.phase, relay?.hasUsableRelay == true {
-                    updates += routeThroughRelay(key, entry: entry, reason: reason, relays: relays, now: now)
+                    updates += routeThroughRelay(key, entry: entry, reason: reason, relays: relays, current: live?.endpoint, now: now)
                     continue
                 }
             }
@@ -441,7 +442,7 @@ struct PathPlanner {
                 }
             case .unreachable(let reason):
                 if let relays = relay?.status, relay?.hasUsableRelay == true, let entry = peers[key] {
-                    updates += routeThroughRelay(key, entry: entry, reason: reason, relays: relays, now: now)
+                    updates += routeThroughRelay(key, entry: entry, reason: reason, relays: relays, current: device?.endpoint, now: now)
                     continue
                 }
                 var endpoint = device?.endpoint
