@@ -60,8 +60,6 @@ struct PathPlanner {
         /// When WireGuard was last pointed at the route's channel while the peer's packets had
         /// roamed it to another relay endpoint (`channelRepointHold`).
         var channelPointedAt: Double?
-        /// Whether WireGuard's keepalive was shortened for a relay channel (`channelKeepalive`).
-        var keepaliveShortened = false
     }
 
     /// WireGuard sends one initiation per re-add and retries only after 5 s. Both ends send one
@@ -323,21 +321,17 @@ struct PathPlanner {
     }
 
     /// Keepalives shortened while WireGuard sends through a relay's channel, and given back when
-    /// it stops, whichever part of the planner moved the endpoint or WireGuard roamed it. Others
-    /// are the state's (`MemberPlanner.stateUpdate`).
-    private mutating func keepaliveCorrections(device: Device) -> [PeerUpdate] {
-        var updates: [PeerUpdate] = []
-        for (key, entry) in peers {
-            guard let live = device.peer(key) else { continue }
-            let keepalive = wireGuardKeepalive(desired: entry.desired.persistentKeepalive, endpoint: live.endpoint)
-            let shortened = keepalive != entry.desired.persistentKeepalive
-            guard shortened || entry.keepaliveShortened else { continue }
-            peers[key]?.keepaliveShortened = shortened
-            if live.persistentKeepalive != keepalive {
-                updates.append(PeerUpdate(publicKey: key, action: .updateOnly, persistentKeepalive: keepalive))
-            }
+    /// it stops, whichever part of the planner moved the endpoint or WireGuard roamed it. Only
+    /// the channel's keepalive is the planner's to set and to take back; any other is the
+    /// state's (`MemberPlanner.stateUpdate`).
+    private func keepaliveCorrections(device: Device) -> [PeerUpdate] {
+        device.peers.compactMap { live in
+            guard let desired = peers[live.publicKey]?.desired.persistentKeepalive else { return nil }
+            let keepalive = wireGuardKeepalive(desired: desired, endpoint: live.endpoint)
+            guard live.persistentKeepalive != keepalive,
+                  keepalive != desired || live.persistentKeepalive == Self.channelKeepalive else { return nil }
+            return PeerUpdate(publicKey: live.publicKey, action: .updateOnly, persistentKeepalive: keepalive)
         }
-        return updates
     }
 
     /// A connected direct peer whose path stopped carrying packets (`ProbedPathWatch`): the
