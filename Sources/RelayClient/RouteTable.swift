@@ -343,35 +343,50 @@ struct RouteTable {
         return true
     }
 
+    /// What to do with a channel frame the relay does not answer (a release or a close), sent
+    /// `tries` times so far, last at `sent`: send it through the link now, wait, or stop after
+    /// `channelReleaseTries` or once the relay is no longer registered.
+    private enum Repeat<Link> {
+        case send(Link), wait, done
+    }
+
+    private static func repeatDue<Link: RouteLink>(relay: PublicKey, sent: Double, tries: Int, links: [PublicKey: Link],
+                                                   now: Double) -> Repeat<Link> {
+        guard tries < channelReleaseTries, let link = links[relay], link.sessionID != 0 else { return .done }
+        return tries == 0 || now - sent >= channelRetry ? .send(link) : .wait
+    }
+
     /// The link to send the route's channel release through now, if one is due; records the
-    /// try, and stops after `channelReleaseTries` or when the relay is no longer registered.
+    /// try (`repeatDue`).
     func channelReleaseDue<Link: RouteLink>(for route: Route, links: [PublicKey: Link], now: Double) -> Link? {
         guard let releasing = route.channelReleasing else { return nil }
-        guard releasing.tries < Self.channelReleaseTries, let link = links[releasing.relay], link.sessionID != 0 else {
+        switch Self.repeatDue(relay: releasing.relay, sent: releasing.sent, tries: releasing.tries, links: links, now: now) {
+        case .send(let link):
+            route.channelReleasing = (releasing.relay, now, releasing.tries + 1)
+            return link
+        case .wait: return nil
+        case .done:
             route.channelReleasing = nil
             return nil
         }
-        guard releasing.tries == 0 || now - releasing.sent >= Self.channelRetry else { return nil }
-        route.channelReleasing = (releasing.relay, now, releasing.tries + 1)
-        return link
     }
 
     /// The peers whose closed route's channel to close now, with the link to send the close
-    /// through; records the tries, `channelReleaseTries` at most, `channelRetry` apart. A relay
-    /// delivers the peer's packets raw out of a channel while this end's WireGuard sent through it
-    /// within a minute: left open when the pair went direct, and the NAT in front of this member
-    /// then forgot the channel's mapping (a conntrack flush), the peer's packets through the
-    /// relay were lost until this end found its direct path dead too (the soak: 10 s).
+    /// through; records the tries (`repeatDue`). A relay delivers the peer's packets raw out of
+    /// a channel while this end's WireGuard sent through it within a minute: left open when the
+    /// pair went direct, and the NAT in front of this member then forgot the channel's mapping
+    /// (a conntrack flush), the peer's packets through the relay were lost until this end found
+    /// its direct path dead too (the soak: 10 s).
     mutating func channelClosesDue<Link: RouteLink>(links: [PublicKey: Link], now: Double) -> [(peer: PublicKey, link: Link)] {
         var due: [(peer: PublicKey, link: Link)] = []
         for (peer, closing) in channelsClosing {
-            guard closing.tries < Self.channelReleaseTries, let link = links[closing.relay], link.sessionID != 0 else {
-                channelsClosing[peer] = nil
-                continue
+            switch Self.repeatDue(relay: closing.relay, sent: closing.sent, tries: closing.tries, links: links, now: now) {
+            case .send(let link):
+                channelsClosing[peer] = (closing.relay, now, closing.tries + 1)
+                due.append((peer, link))
+            case .wait: continue
+            case .done: channelsClosing[peer] = nil
             }
-            guard closing.tries == 0 || now - closing.sent >= Self.channelRetry else { continue }
-            channelsClosing[peer] = (closing.relay, now, closing.tries + 1)
-            due.append((peer, link))
         }
         return due
     }
