@@ -35,10 +35,17 @@ public enum DirectTrialSchedule {
     /// The longest gap between trials, in slots, for a pair that keeps failing.
     public static let maxSlotsBetweenTrials = 16
 
-    /// Whether a pair that failed `failures` trials tries in `slot`: every slot at first, then
-    /// every 2nd, 4th, … up to every 16th (16 minutes).
+    /// Failed trials after which a pair still tries in every slot. A path that died for a while
+    /// (a firewall, a NAT reboot) fails the trial that falls in the outage; backing off at once
+    /// put the next trial up to two minutes after the path came back (a CI run on the WAN waited
+    /// over 90 s for a healed pair).
+    public static let failuresBeforeBackoff = 2
+
+    /// Whether a pair that failed `failures` trials tries in `slot`: every slot for the first
+    /// `failuresBeforeBackoff` failures, then every 2nd, 4th, … up to every 16th (16 minutes).
     public static func tries(slot: Int, afterFailures failures: Int) -> Bool {
-        let every = min(1 << min(failures, 8), maxSlotsBetweenTrials)
+        let doublings = max(0, min(failures - failuresBeforeBackoff, 8))
+        let every = min(1 << doublings, maxSlotsBetweenTrials)
         return (slot % every + every) % every == 0
     }
 

@@ -32,11 +32,12 @@ import WireGuard
 
     @Test func failedTrialsSpaceTheNextOnesOutUpToSixteenSlots() {
         #expect((100..<104).filter { DirectTrialSchedule.tries(slot: $0, afterFailures: 0) } == [100, 101, 102, 103])
-        #expect((100..<104).filter { DirectTrialSchedule.tries(slot: $0, afterFailures: 1) } == [100, 102])
-        #expect((100..<108).filter { DirectTrialSchedule.tries(slot: $0, afterFailures: 2) } == [100, 104])
+        #expect((100..<104).filter { DirectTrialSchedule.tries(slot: $0, afterFailures: 2) } == [100, 101, 102, 103])
+        #expect((100..<104).filter { DirectTrialSchedule.tries(slot: $0, afterFailures: 3) } == [100, 102])
+        #expect((100..<108).filter { DirectTrialSchedule.tries(slot: $0, afterFailures: 4) } == [100, 104])
         #expect((0..<64).filter { DirectTrialSchedule.tries(slot: $0, afterFailures: 30) } == [0, 16, 32, 48])
-        #expect(DirectTrialSchedule.tries(slot: -16, afterFailures: 4))
-        #expect(!DirectTrialSchedule.tries(slot: -3, afterFailures: 4))
+        #expect(DirectTrialSchedule.tries(slot: -16, afterFailures: 6))
+        #expect(!DirectTrialSchedule.tries(slot: -3, afterFailures: 6))
     }
 
     @Test func aPairRelayedJustBeforeASlotWaitsForTheOneAfter() {
