@@ -225,6 +225,11 @@ struct EngineState {
         for route in table.routes.values where !route.held.isEmpty { sendHeld(route, now: now) }
     }
 
+    /// The earliest moment a link's registration has something to send.
+    var registeringDeadline: Double? {
+        links.values.compactMap { $0.machine.registeringDeadline }.min()
+    }
+
     /// Whether the current channels differ from those last reported (and records them).
     mutating func channelsChanged(now: Double) -> Bool {
         table.channelsChanged(links: links, now: now)

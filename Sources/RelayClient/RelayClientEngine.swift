@@ -179,6 +179,13 @@ public final class RelayClientEngine: Sendable {
         _ = write(wake.write, &one, 1)
     }
 
+    /// The loop's poll timeout in milliseconds: 100 (the pace of its timers), or less when a
+    /// registration is due sooner.
+    static func pollTimeout(until deadline: Double?, now: Double) -> Int32 {
+        guard let deadline else { return 100 }
+        return Int32(max(0, min(100, ((deadline - now) * 1000).rounded(.up))))
+    }
+
     private func run() {
         guard let io = DatagramBatch(capacity: EngineState.batchSize, slotSize: RelayWire.maxFrame) else {
             logger.critical("recvmmsg/sendmmsg not found in the C library: relaying is off")
@@ -191,8 +198,11 @@ public final class RelayClientEngine: Sendable {
             kinds.removeAll(keepingCapacity: true)
             polled.append(pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0))
             kinds.append(.wake)
-            shared.withLock { $0.pollSet(into: &polled, kinds: &kinds) }
-            let ready = poll(&polled, nfds_t(polled.count), 100)
+            let deadline = shared.withLock { state in
+                state.pollSet(into: &polled, kinds: &kinds)
+                return state.registeringDeadline
+            }
+            let ready = poll(&polled, nfds_t(polled.count), Self.pollTimeout(until: deadline, now: RelayClock.monotonicSeconds()))
             if ready < 0, errno != EINTR {
                 logger.error("relay client poll: \(String(cString: strerror(errno)))")
                 return

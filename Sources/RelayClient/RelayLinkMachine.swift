@@ -122,6 +122,17 @@ public struct RelayLinkMachine: Sendable, Equatable {
         return transport == .udp ? [.closeTCP] : []
     }
 
+    /// When `tick` next sends something while registering (the fallback to TCP, the next
+    /// register frame), for the engine to wake then rather than at its next poll timeout: on a
+    /// WAN a UDP-blocked member's registration came up to 100 ms after its fallback was due. Nil
+    /// once registered or refused, whose ticks are paced in seconds.
+    public var registeringDeadline: Double? {
+        guard case .registering(let since, let attempt, let lastSent) = phase else { return nil }
+        let retry = lastSent + timing.registerRetry[min(attempt, timing.registerRetry.count - 1)]
+        guard transport == .udp, !udpWorked else { return retry }
+        return min(retry, since + timing.tcpFallbackAfter)
+    }
+
     public func isUsable(now: Double) -> Bool {
         guard case .registered = phase, let lastPong else { return false }
         return now - lastPong < deadAfter

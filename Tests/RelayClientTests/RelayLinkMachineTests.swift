@@ -14,6 +14,22 @@ import Testing
         #expect(machine.isUsable(now: 0.31) == false)
     }
 
+    /// The engine wakes for the fallback and each register retry, not at its next 100 ms poll.
+    @Test func itsRegisteringDeadlineIsTheFallbackThenEachRetry() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        #expect(machine.registeringDeadline == 0.25)
+        #expect(machine.tick(now: 0.25) == [.register(.udp)])
+        #expect(machine.registeringDeadline == 0.3)
+        #expect(machine.tick(now: 0.3) == [.register(.tcp)])
+        #expect(machine.registeringDeadline == 0.55)
+        _ = machine.registered(now: 0.4, over: .tcp)
+        #expect(machine.registeringDeadline == nil)
+        #expect(RelayClientEngine.pollTimeout(until: nil, now: 5) == 100)
+        #expect(RelayClientEngine.pollTimeout(until: 5.0125, now: 5) == 13)
+        #expect(RelayClientEngine.pollTimeout(until: 4.9, now: 5) == 0)
+        #expect(RelayClientEngine.pollTimeout(until: 9, now: 5) == 100)
+    }
+
     /// The connection opened ahead failed (the relay takes no TCP, or not yet): the fallback
     /// opens a new one.
     @Test func aFailedConnectionAheadIsOpenedAgainAtTheFallback() {
