@@ -223,6 +223,11 @@ struct EngineState {
             link.send(link.proto.makeChannelClose(to: peer, nowMillis: RelayClock.wallMillis()), over: link.machine.transport)
         }
         for route in table.routes.values where !route.held.isEmpty { sendHeld(route, now: now) }
+        for route in table.routes.values where route.crossedInitiation != nil {
+            guard let packet = table.crossedInitiationDue(route, now: now) else { continue }
+            logger.debug("\(route.peer): ours went unanswered; handing WireGuard the peer's initiation that crossed it")
+            packet.withUnsafeBytes { _ = Glibc.send(route.descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        }
     }
 
     /// The earliest moment a link's registration has something to send.

@@ -50,6 +50,9 @@ final class Route {
     /// When WireGuard last sent the peer an initiation through this engine, until the peer's
     /// response comes back (`admitInbound`).
     var initiationOutstandingSince: Double?
+    /// The peer's newest initiation dropped as crossing ours, and when it arrived: handed to
+    /// WireGuard if ours is not answered within the window (`crossedInitiationDue`).
+    var crossedInitiation: (packet: [UInt8], at: Double)?
     /// Packets WireGuard sent while no relay could carry them, and since when (`holdLimit`).
     var held: [[UInt8]] = []
     var heldSince: Double?
@@ -241,14 +244,37 @@ struct RouteTable {
     /// (7.8 and 12.9 s to a first packet at 150 ms). The end that leads the pair (`followsPeer`
     /// false) keeps its own initiation and drops the peer's; the follower answers the leader's,
     /// and the leader's handshake completes.
+    ///
+    /// The dropped initiation is kept: when the leader's own was lost on the way, the follower's
+    /// is the only handshake under way, and dropping it for good left the pair to WireGuard's
+    /// next try 5 s on (5.9 s to a first packet at 300 ms with 5% loss).
     func admitInbound(_ packet: UnsafeRawBufferPointer, on route: Route, now: Double) -> Bool {
         guard WireGuardMessageShape.isHandshake(packet) else { return true }
         if packet[0] == 2 {
             route.initiationOutstandingSince = nil
+            route.crossedInitiation = nil
             return true
         }
-        guard !route.followsPeer, let since = route.initiationOutstandingSince else { return true }
-        return now - since >= Self.crossingWindow
+        // An initiation WireGuard may answer supersedes a crossed one: it answers only the newest.
+        guard !route.followsPeer, let since = route.initiationOutstandingSince, now - since < Self.crossingWindow else {
+            route.crossedInitiation = nil
+            return true
+        }
+        route.crossedInitiation = (Array(packet), now)
+        return false
+    }
+
+    /// How long a crossed initiation is worth handing to WireGuard: the peer's WireGuard sends
+    /// a new one after 5 s (its rekey timeout), and answers only its newest.
+    static let crossedInitiationLifetime = 5.0
+
+    /// The peer's crossed initiation to hand to WireGuard now: the window ended without a
+    /// response to ours, or ours never reached the peer (`peerUnknown`).
+    func crossedInitiationDue(_ route: Route, now: Double) -> [UInt8]? {
+        guard let crossed = route.crossedInitiation else { return nil }
+        if let since = route.initiationOutstandingSince, now - since < Self.crossingWindow { return nil }
+        route.crossedInitiation = nil
+        return now - crossed.at < Self.crossedInitiationLifetime ? crossed.packet : nil
     }
 
     // MARK: holding packets

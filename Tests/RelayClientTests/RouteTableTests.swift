@@ -343,6 +343,7 @@ import WireGuard
                 #expect(!table.admitInbound(initiation, on: led, now: 10.2))
                 #expect(!table.admitInbound(initiation, on: led, now: 10 + RouteTable.crossingWindow - 0.01))
                 #expect(table.admitInbound(initiation, on: led, now: 10 + RouteTable.crossingWindow))
+                #expect(led.crossedInitiation == nil)
                 // The follower answers the leader's initiation whatever it sent.
                 #expect(table.admitInbound(initiation, on: followed, now: 10.2))
                 // The peer's response ends ours being outstanding; responses always pass.
@@ -361,6 +362,36 @@ import WireGuard
                 #expect(table.admitInbound(initiation, on: led, now: 40.2))
                 table.recordHandshake(initiation, on: led, via: Self.relayB, now: 40.3)
                 #expect(!table.admitInbound(initiation, on: led, now: 40.4))
+            }
+        }
+    }
+
+    /// The leader's initiation was lost: the follower's, dropped as crossing it, is handed to
+    /// WireGuard when the window ends; a response to the leader's makes it moot.
+    @Test mutating func aCrossedInitiationIsHandedOnWhenOursGoesUnanswered() {
+        let led = table.add(Self.greaterPeer, descriptor: 3, proxy: Self.proxy, preferences: [Self.relayA], automatic: false, now: 0)
+        WireGuardPacket.initiation.withUnsafeBytes { initiation in
+            WireGuardPacket.response.withUnsafeBytes { response in
+                table.recordHandshake(initiation, on: led, via: Self.relayA, now: 10)
+                #expect(!table.admitInbound(initiation, on: led, now: 10.3))
+                #expect(table.crossedInitiationDue(led, now: 10 + RouteTable.crossingWindow - 0.01) == nil)
+                #expect(table.crossedInitiationDue(led, now: 10 + RouteTable.crossingWindow) == WireGuardPacket.initiation)
+                #expect(table.crossedInitiationDue(led, now: 12) == nil)
+                // Answered in time: the crossed one is dropped for good.
+                table.recordHandshake(initiation, on: led, via: Self.relayA, now: 20)
+                #expect(!table.admitInbound(initiation, on: led, now: 20.3))
+                #expect(table.admitInbound(response, on: led, now: 20.6))
+                #expect(table.crossedInitiationDue(led, now: 25) == nil)
+                // Ours never reached the peer (the relay did not know it): handed on at once.
+                table.recordHandshake(initiation, on: led, via: Self.relayA, now: 30)
+                #expect(!table.admitInbound(initiation, on: led, now: 30.1))
+                _ = table.peerUnknown(Self.greaterPeer, via: Self.relayA, now: 30.2)
+                #expect(table.crossedInitiationDue(led, now: 30.2) == WireGuardPacket.initiation)
+                // Kept past WireGuard's next try, it is stale and dropped.
+                table.recordHandshake(initiation, on: led, via: Self.relayA, now: 40)
+                #expect(!table.admitInbound(initiation, on: led, now: 40.1))
+                #expect(table.crossedInitiationDue(led, now: 40.1 + RouteTable.crossedInitiationLifetime) == nil)
+                #expect(led.crossedInitiation == nil)
             }
         }
     }
