@@ -356,6 +356,16 @@ import WireGuard
         #expect(driver.status.peers[peerKey.base64]?.path == .relayConnecting)
         #expect(driver.relay?.take().contains { if case .route(let key, _, _) = $0 { key == peerKey } else { false } } == true)
 
+        // WireGuard answered through the channel of the route the engine made for the peer's
+        // packets: not re-added either.
+        let channel = Endpoint("198.51.100.9:40000")!
+        var onChannel = relayedPlanner([relayKey])
+        onChannel.relay?.begin(status: usable([relayKey], proxy: proxy, channel: channel))
+        let answeredThroughChannel = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: channel, persistentKeepalive: 5)])
+        #expect(onChannel.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .symmetric,
+                               device: answeredThroughChannel, now: 100).peers.isEmpty)
+        #expect(onChannel.relay?.proxy(for: peerKey) == proxy)
+
         // Elsewhere (a candidate of an attempt before): re-added at the proxy, so that an
         // initiation leaves at once.
         var other = relayedPlanner([relayKey])
