@@ -20,6 +20,11 @@ public struct Device: Sendable, Equatable {
     }
 
     public func peer(_ key: PublicKey) -> Peer? { peers.first { $0.publicKey == key } }
+
+    /// The peers by public key, for a pass that looks each of many up (`peer` is a linear search).
+    public var peersByKey: [PublicKey: Peer] {
+        Dictionary(peers.map { ($0.publicKey, $0) }, uniquingKeysWith: { first, _ in first })
+    }
 }
 
 /// One peer of a device, with its live counters.

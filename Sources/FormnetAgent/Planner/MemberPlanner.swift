@@ -79,12 +79,12 @@ struct MemberPlanner {
         if let checked = observed.state {
             latest = checked.state
             let paths = self.paths
-            let before = device
+            let before = device.peersByKey
             let planned = Self.stateUpdate(checked, config: config, ownKey: ownKey, device: device,
                                            traversalOwnsEndpoints: paths != nil,
                                            serverEndpoint: server.endpoint(relay: paths?.relay),
                                            keepalive: { key, wanted in
-                                               paths?.wireGuardKeepalive(desired: wanted, endpoint: before.peer(key)?.endpoint) ?? wanted
+                                               paths?.wireGuardKeepalive(desired: wanted, endpoint: before[key]?.endpoint) ?? wanted
                                            })
             if !planned.update.peers.isEmpty {
                 logger.info("\(network): fetched \(planned.peers - 1) peer(s) from the server; applied \(planned.update.peers.count) change(s)")

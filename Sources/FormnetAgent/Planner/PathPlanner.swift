@@ -193,6 +193,7 @@ struct PathPlanner {
         relayHosts = (relayAddresses, Set(state.peers.flatMap { Self.candidates(of: $0).map(\.endpoint) }.filter { relayAddresses.contains($0.address) }))
         var updates: [PeerUpdate] = []
         var kept = Set<PublicKey>()
+        let livePeers = device?.peersByKey ?? [:]
         for want in desired {
             guard let peer = byKey[want.publicKey] else { continue }
             kept.insert(want.publicKey)
@@ -209,14 +210,14 @@ struct PathPlanner {
             entry.peerRelays = peer.relays
             entry.address = peer.ip
             entry.name = peer.name
-            if isNew, let live = device?.peer(want.publicKey), let endpoint = live.endpoint,
+            if isNew, let live = livePeers[want.publicKey], let endpoint = live.endpoint,
                !isRelayed(endpoint),
                let handshake = live.lastHandshake?.timeIntervalSince1970,
                now - handshake < entry.machine.timing.staleAfter {
                 let current = ordered.first { $0.endpoint == endpoint } ?? Candidate(endpoint: endpoint, kind: .serverReflexive)
                 entry.machine.adopt(current, candidates: ordered, local: inputs.local, peer: inputs.peer, lastHandshake: handshake)
                 status.peers[want.publicKey.base64] = .init(path: .direct, endpoint: endpoint, natType: peer.natType)
-            } else if !isNew, entry.inputs != inputs, let live = device?.peer(want.publicKey), live.endpoint.map({ !isRelayed($0) }) == true,
+            } else if !isNew, entry.inputs != inputs, let live = livePeers[want.publicKey], live.endpoint.map({ !isRelayed($0) }) == true,
                       let handshake = live.lastHandshake?.timeIntervalSince1970, now - handshake < Self.freshDirectHandshake {
                 // The peer reached us directly just now, and its new candidates or NAT type are
                 // its report of the same start: a new round would re-add the peer and end the
@@ -242,7 +243,7 @@ struct PathPlanner {
                 // once, and since when): stored first and read back, so that none of it is lost.
                 peers[want.publicKey] = entry
                 updates += apply(actions, peer: want, peerNat: inputs.peer, machine: entry.machine,
-                                 device: device?.peer(want.publicKey), now: now)
+                                 device: livePeers[want.publicKey], now: now)
                 entry = peers[want.publicKey] ?? entry
             }
             status.peers[want.publicKey.base64]?.natType = peer.natType
@@ -266,9 +267,10 @@ struct PathPlanner {
     mutating func tick(device: Device, now: Double) -> DeviceUpdate {
         var updates: [PeerUpdate] = []
         let pathRTT = pathRTTEstimate
+        let livePeers = device.peersByKey
         for (key, entry) in peers {
             var machine = entry.machine
-            let live = device.peer(key)
+            let live = livePeers[key]
             if let relays = relay?.status {
                 if relay?.proxy(for: key) != nil {
                     updates += tickRelayed(key, entry: entry, live: live, relays: relays, now: now)
@@ -357,8 +359,9 @@ struct PathPlanner {
     /// ones whose WireGuard sends through a relay channel; urgently those whose path is being
     /// checked.
     func probeTargets(device: Device) -> [TunnelProbeBook.Target] {
-        peers.compactMap { key, entry in
-            guard let address = entry.address, let endpoint = device.peer(key)?.endpoint else { return nil }
+        let livePeers = device.peersByKey
+        return peers.compactMap { key, entry in
+            guard let address = entry.address, let endpoint = livePeers[key]?.endpoint else { return nil }
             if let watch = entry.channelWatch, watch.endpoint == endpoint {
                 return TunnelProbeBook.Target(peer: key, address: address, endpoint: endpoint, urgent: watch.checking)
             }
