@@ -25,6 +25,15 @@ public enum NatDetection {
         }
     }
 
+    /// Whether a probe's answer must be heard again before it replaces the last one: a probe
+    /// that heard one observer only (unknown) or none (udp-blocked) after a definite answer is
+    /// more likely a lost STUN packet than a new NAT. On a lossy link one lost answer made a
+    /// symmetric member unknown for a whole interval, and its peers tried direct paths, which
+    /// takes a relayed pair off its relay while they last.
+    public static func mustConfirm(_ probed: NatType, after previous: NatType) -> Bool {
+        previous != .unknown && previous != .udpBlocked && (probed == .unknown || probed == .udpBlocked)
+    }
+
     /// Refines a probe's answer with the server's observation of the WireGuard port: the probe
     /// used another port, and the WireGuard port's mapping is the one peers will use.
     public static func confirm(_ probed: NatType, wireGuardPort: UInt16, serverObserved: Endpoint?) -> NatType {

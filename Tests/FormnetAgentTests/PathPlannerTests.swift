@@ -679,6 +679,17 @@ import WireGuard
         #expect(NatDetection.refuted(.symmetric, relayAnswersOverUDP: true) == .symmetric)
     }
 
+    /// A probe that lost an answer after a definite one is probed again before it counts; the
+    /// first probe, and a definite new type, count at once.
+    @Test func aProbeThatHeardLessThanTheLastIsHeardAgain() {
+        #expect(NatDetection.mustConfirm(.unknown, after: .symmetric))
+        #expect(NatDetection.mustConfirm(.udpBlocked, after: .portPreserving))
+        #expect(!NatDetection.mustConfirm(.portPreserving, after: .symmetric))
+        #expect(!NatDetection.mustConfirm(.unknown, after: .unknown))
+        #expect(!NatDetection.mustConfirm(.udpBlocked, after: .unknown))
+        #expect(!NatDetection.mustConfirm(.unknown, after: .udpBlocked))
+    }
+
     @Test func serverViewOfTheWireGuardPortConfirmsPortPreservation() {
         #expect(NatDetection.confirm(.endpointIndependent, wireGuardPort: 51820,
                                      serverObserved: Endpoint("198.51.100.3:51820")) == .portPreserving)

@@ -43,7 +43,11 @@ struct NatReporter: Sendable {
                 let targets = observers ?? NatDetection.defaultObserverPorts.map {
                     Endpoint(address: config.server.externalEndpoint.address, port: $0)
                 }
-                probed = NatDetection.probe(observers: targets, localAddresses: Set(addresses.map(\.address)))
+                var fresh = NatDetection.probe(observers: targets, localAddresses: Set(addresses.map(\.address)))
+                if NatDetection.mustConfirm(fresh, after: probed) {
+                    fresh = NatDetection.probe(observers: targets, localAddresses: Set(addresses.map(\.address)))
+                }
+                probed = fresh
                 nextProbe = ContinuousClock.now + options.natProbeInterval
             }
             observed = mailbox.serverObservedEndpoint
