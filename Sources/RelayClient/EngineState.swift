@@ -340,7 +340,10 @@ struct EngineState {
 
     private mutating func serviceTCP(_ link: RelayLink, events: Int16, io: DatagramBatch, now: Double) {
         let scratch = UnsafeMutableRawBufferPointer(start: io.storage, count: io.capacity * io.slotSize)
-        switch link.serviceTCP(events: events, scratch: scratch) {
+        let connecting = !link.tcpConnected
+        let event = link.serviceTCP(events: events, scratch: scratch)
+        if connecting, link.tcpConnected { link.machine.tcpConnected(now: now) }
+        switch event {
         case .nothing:
             return
         case .failed:

@@ -15,7 +15,8 @@ import RelayWire
 ///   hundred milliseconds instead of after the whole retry schedule. The TCP connection is
 ///   opened with the first UDP register and closed when UDP answers, so that the fallback
 ///   registers on a connection already made: a round trip to the relay sooner (the WAN lab's
-///   UDP-blocked members missed their first-packet goal by about that).
+///   UDP-blocked members missed their first-packet goal by about that). Once that connection is
+///   up, the fallback comes half its round trip later if that is sooner (`tcpConnected`).
 /// - It never gives up: a relay that restarts is registered with again by the same retries.
 /// - A link on TCP keeps asking whether UDP works (a session-0 ping over UDP, `udpRetry`) and
 ///   moves to UDP when it does: a member whose first UDP answer came late, or whose network
@@ -50,6 +51,9 @@ public struct RelayLinkMachine: Sendable, Equatable {
         /// Gaps between register frames while no answer comes; the last repeats.
         public var registerRetry: [Double] = [0.25, 0.5, 1, 2, 4, 8]
         public var tcpFallbackAfter: Double = 0.3
+        /// Once the connection opened ahead is up, UDP gets half the connection's round trip
+        /// more, and at least this, before the link falls back (`tcpConnected`).
+        public var tcpAheadMargin: Double = 0.05
         public var pingInterval: Double = 1
         /// Without a pong for this long a registered relay is unusable and registered again.
         public var deadAfter: Double = 2.5
@@ -97,6 +101,8 @@ public struct RelayLinkMachine: Sendable, Equatable {
     private var upgradeSent: Double?
     /// A TCP connection is open ahead of the fallback (`initialActions`).
     private var tcpAhead: Bool
+    /// When the link falls back to TCP, if sooner than `tcpFallbackAfter` (`tcpConnected`).
+    private var fallbackAt: Double?
 
     static let maxSamples = 16
     static let maxOutstandingPings = 8
@@ -115,8 +121,24 @@ public struct RelayLinkMachine: Sendable, Equatable {
         transport == .tcp ? [.connectTCP, .register(.tcp)] : [.register(.udp), .connectTCP]
     }
 
+    /// The connection opened ahead is up and UDP has not answered. The UDP register left with
+    /// the connection's first segment and its answer takes about the same round trip, so UDP is
+    /// given half that round trip more: a UDP-blocked member 75 ms from its relay falls back
+    /// after 0.13 s instead of `tcpFallbackAfter` (the WAN lab's UDP-blocked members missed
+    /// their first-packet goal by less than the difference). A UDP answer that comes later
+    /// still takes the link back (`cookie`).
+    public mutating func tcpConnected(now: Double) {
+        guard tcpAhead, transport == .udp, !udpWorked, case .registering(let since, _, _) = phase else { return }
+        fallbackAt = min(since + timing.tcpFallbackAfter, now + max(timing.tcpAheadMargin, (now - since) / 2))
+    }
+
+    private func fallbackDue(since: Double) -> Double {
+        fallbackAt ?? since + timing.tcpFallbackAfter
+    }
+
     /// Closes the connection opened ahead: UDP answered.
     private mutating func closeTCPAhead() -> [Action] {
+        fallbackAt = nil
         guard tcpAhead else { return [] }
         tcpAhead = false
         return transport == .udp ? [.closeTCP] : []
@@ -130,7 +152,7 @@ public struct RelayLinkMachine: Sendable, Equatable {
         guard case .registering(let since, let attempt, let lastSent) = phase else { return nil }
         let retry = lastSent + timing.registerRetry[min(attempt, timing.registerRetry.count - 1)]
         guard transport == .udp, !udpWorked else { return retry }
-        return min(retry, since + timing.tcpFallbackAfter)
+        return min(retry, fallbackDue(since: since))
     }
 
     public func isUsable(now: Double) -> Bool {
@@ -147,10 +169,11 @@ public struct RelayLinkMachine: Sendable, Equatable {
             guard now >= retryAt else { return [] }
             return restart(now: now)
         case .registering(let since, let attempt, let lastSent):
-            if transport == .udp, !udpWorked, now - since >= timing.tcpFallbackAfter {
+            if transport == .udp, !udpWorked, now >= fallbackDue(since: since) {
                 transport = .tcp
                 phase = .registering(since: now, attempt: 0, lastSent: now)
                 unanswered += 1
+                fallbackAt = nil
                 defer { tcpAhead = false }
                 return tcpAhead ? [.register(.tcp)] : [.connectTCP, .register(.tcp)]
             }
@@ -230,8 +253,8 @@ public struct RelayLinkMachine: Sendable, Equatable {
         switch phase {
         case .registering(let since, let attempt, _):
             if arrived == .udp, transport == .tcp {
-                // The UDP answer came after `tcpFallbackAfter`: a relay more than 300 ms away,
-                // not a network that blocks UDP. Back to UDP at once, rather than through the
+                // The UDP answer came after the fallback: a relay far away or a UDP packet
+                // lost, not a network that blocks UDP. Back to UDP at once, rather than through the
                 // TCP registration and a UDP probe seconds later (and no channels meanwhile).
                 transport = .udp
                 phase = .registering(since: since, attempt: attempt, lastSent: now)
@@ -289,8 +312,9 @@ public struct RelayLinkMachine: Sendable, Equatable {
     /// that a relay refusing connections is not reconnected to in a busy loop.
     public mutating func transportFailed(now: Double) -> [Action] {
         guard transport == .tcp else {
-            // The connection opened ahead failed: the fallback opens a new one.
+            // The connection opened ahead failed: the fallback opens a new one, when it is due.
             tcpAhead = false
+            fallbackAt = nil
             return []
         }
         switch phase {

@@ -30,6 +30,34 @@ import Testing
         #expect(RelayClientEngine.pollTimeout(until: 9, now: 5) == 100)
     }
 
+    /// The connection opened ahead is up with no UDP answer: UDP gets half that round trip
+    /// more (at least the margin), not the whole `tcpFallbackAfter`.
+    @Test func theFallbackComesHalfARoundTripAfterTheConnectionAhead() {
+        func close(_ a: Double?, _ b: Double) -> Bool { a.map { abs($0 - b) < 1e-9 } ?? false }
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        machine.tcpConnected(now: 0.12)
+        #expect(close(machine.registeringDeadline, 0.18))
+        #expect(machine.tick(now: 0.179) == [])
+        #expect(machine.tick(now: 0.18) == [.register(.tcp)])
+        #expect(machine.transport == .tcp)
+        // On a near relay the margin holds: 50 ms.
+        var near = RelayLinkMachine(now: 0, udpBlocked: false)
+        near.tcpConnected(now: 0.001)
+        #expect(close(near.registeringDeadline, 0.051))
+        // A far one never waits longer than `tcpFallbackAfter`.
+        var far = RelayLinkMachine(now: 0, udpBlocked: false)
+        far.tcpConnected(now: 0.25)
+        #expect(close(far.registeringDeadline, 0.25))
+        #expect(far.tick(now: 0.25) == [.register(.udp)])
+        #expect(close(far.registeringDeadline, 0.3))
+        // UDP answered first: the connection is closed and the link stays on UDP.
+        var answered = RelayLinkMachine(now: 0, udpBlocked: false)
+        #expect(answered.cookie(now: 0.07, over: .udp) == [.closeTCP, .register(.udp)])
+        answered.tcpConnected(now: 0.08)
+        #expect(answered.tick(now: 0.2) == [])
+        #expect(answered.transport == .udp)
+    }
+
     /// The connection opened ahead failed (the relay takes no TCP, or not yet): the fallback
     /// opens a new one.
     @Test func aFailedConnectionAheadIsOpenedAgainAtTheFallback() {
