@@ -103,6 +103,8 @@ public struct RelayLinkMachine: Sendable, Equatable {
     private var tcpAhead: Bool
     /// When the link falls back to TCP, if sooner than `tcpFallbackAfter` (`tcpConnected`).
     private var fallbackAt: Double?
+    /// The caller knew UDP was blocked: the link never asks over UDP while it registers.
+    private let startedOnTCP: Bool
 
     static let maxSamples = 16
     static let maxOutstandingPings = 8
@@ -112,6 +114,7 @@ public struct RelayLinkMachine: Sendable, Equatable {
         self.timing = timing
         transport = udpBlocked ? .tcp : .udp
         tcpAhead = !udpBlocked
+        startedOnTCP = udpBlocked
         phase = .registering(since: now, attempt: 0, lastSent: now)
     }
 
@@ -318,8 +321,14 @@ public struct RelayLinkMachine: Sendable, Equatable {
             return []
         }
         switch phase {
-        case .refused, .registering:
+        case .refused:
             return []
+        case .registering:
+            // The fallback's connection failed too: the UDP answers may have been lost rather
+            // than blocked, and a relay that takes no TCP (or none through this network) left
+            // the link registering over TCP for good (the WAN lab's relay-selection once saw a
+            // relay unreachable all run). Asked again over UDP, an answer takes it back (`cookie`).
+            return startedOnTCP ? [] : [.register(.udp)]
         case .registered:
             phase = .registering(since: now, attempt: 0, lastSent: now)
             return [.connectTCP, .register(.tcp)]

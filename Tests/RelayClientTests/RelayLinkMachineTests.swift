@@ -58,6 +58,20 @@ import Testing
         #expect(answered.transport == .udp)
     }
 
+    /// Fallen back to TCP, and the relay refuses TCP: the link asks over UDP again each time
+    /// the connection fails, and a UDP answer takes it back; a link that started on TCP (UDP
+    /// known blocked) does not.
+    @Test func aLinkStuckOnARefusedTCPAsksOverUDPAgain() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        #expect(machine.transportFailed(now: 0.1) == [])
+        #expect(machine.tick(now: 0.31) == [.connectTCP, .register(.tcp)])
+        #expect(machine.transportFailed(now: 0.4) == [.register(.udp)])
+        #expect(machine.cookie(now: 0.5, over: .udp) == [.closeTCP, .register(.udp)])
+        #expect(machine.transport == .udp)
+        var blocked = RelayLinkMachine(now: 0, udpBlocked: true)
+        #expect(blocked.transportFailed(now: 0.1) == [])
+    }
+
     /// The connection opened ahead failed (the relay takes no TCP, or not yet): the fallback
     /// opens a new one.
     @Test func aFailedConnectionAheadIsOpenedAgainAtTheFallback() {
