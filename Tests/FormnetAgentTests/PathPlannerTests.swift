@@ -483,18 +483,31 @@ import WireGuard
         #expect(driver.status.peers[peerKey.base64]?.path == .direct)
         let automatic = Endpoint("127.0.0.1:40007")!
         let roamed = Device(name: "evilcorp", peers: [Peer(publicKey: peerKey, endpoint: automatic,
-                                                           lastHandshake: Date(timeIntervalSince1970: 100.3))])
+                                                           lastHandshake: Date(timeIntervalSince1970: 100.3), rxBytes: 5000)])
         driver.relay?.begin(status: usable([relayKey], proxy: automatic))
-        // A moment through the relay (a trial the two ends ended differently) is not followed.
-        #expect(driver.tick(device: roamed, now: 120).peers.isEmpty)
+        // A moment through the relay (a trial the two ends ended differently) is not followed,
+        // but `show` says where WireGuard sends, and direct again when the packets come back.
+        #expect(driver.tick(device: roamed, now: 110).peers.isEmpty)
         #expect(driver.relay?.take() == [])
+        #expect(driver.status.peers[peerKey.base64]?.path == .relayed)
+        #expect(driver.status.peers[peerKey.base64]?.reason == PathPlanner.peerRelaysToUs)
+        driver.relay?.begin(status: usable([relayKey], proxy: automatic))
+        _ = driver.tick(device: direct, now: 111)
         #expect(driver.status.peers[peerKey.base64]?.path == .direct)
+        #expect(driver.status.peers[peerKey.base64]?.endpoint == Endpoint("198.51.100.3:40000"))
+        driver.relay?.begin(status: usable([relayKey], proxy: automatic))
+        #expect(driver.tick(device: roamed, now: 120).peers.isEmpty)
+        #expect(driver.status.peers[peerKey.base64]?.path == .relayed)
         driver.relay?.begin(status: usable([relayKey], proxy: automatic))
         #expect(driver.tick(device: roamed, now: 120 + PathPlanner.followRelayAfter).peers.isEmpty)
         #expect(driver.relay?.take() == [.route(peerKey, preferring: [relayKey], peerRelays: [])])
         #expect(driver.relay?.proxy(for: peerKey) == automatic)
-        #expect(driver.status.peers[peerKey.base64]?.path == .relayConnecting)
+        // Followed, it stays relayed: its packets have come through the relay all along.
+        #expect(driver.status.peers[peerKey.base64]?.path == .relayed)
         #expect(driver.peers[peerKey]?.relayReason == "the peer relays to us")
+        driver.relay?.begin(status: usable([relayKey], proxy: automatic))
+        _ = driver.tick(device: roamed, now: 121 + PathPlanner.followRelayAfter)
+        #expect(driver.status.peers[peerKey.base64]?.path == .relayed)
     }
 
     /// A relayed planner whose peer is routed through `relayKey` with `channel`, WireGuard on it.

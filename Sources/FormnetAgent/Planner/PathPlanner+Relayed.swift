@@ -77,6 +77,27 @@ extension PathPlanner {
     /// What `show` says of a peer routed through the relays before its first handshake there.
     static func connecting(_ why: String) -> String { "no handshake through the relay yet; \(why)" }
 
+    /// Why `show` says relayed while a directly connected peer's packets come through a relay
+    /// and WireGuard answers there, before `followRelayAfter` makes the route this member's.
+    static let peerRelaysToUs = "the peer relays to us"
+
+    /// `show` tells what WireGuard does at once: it sends where the peer's packets come from, a
+    /// relay. Saying direct until the route was followed (5 s) left a dead direct path shown as
+    /// carrying packets: 12 s after a cut, the end that only answers still said direct on the WAN.
+    mutating func showPeerRelaying(_ key: PublicKey, entry: PeerTraversal) {
+        guard status.peers[key.base64]?.path == .direct else { return }
+        let route = relay?.status.routes[key]
+        let via = (route?.lastInboundVia ?? route?.channelVia).flatMap { relay?.status.links[$0] }
+        status.peers[key.base64] = .init(path: .relayed, endpoint: via?.target.endpoint, natType: entry.inputs.peer,
+                                         reason: Self.peerRelaysToUs, relay: via?.target.key.base64)
+    }
+
+    /// The peer's packets arrive directly again before the route was followed: direct again.
+    mutating func showDirectAgain(_ key: PublicKey, entry: PeerTraversal, endpoint: Endpoint) {
+        guard let shown = status.peers[key.base64], shown.path == .relayed, shown.reason == Self.peerRelaysToUs else { return }
+        status.peers[key.base64] = .init(path: .direct, endpoint: endpoint, natType: entry.inputs.peer)
+    }
+
     /// A directly connected peer whose packets now arrive through a relay (its side found the
     /// path dead first; WireGuard roamed the endpoint to the relay's proxy or channel): routed
     /// through the relays as ours too, so that `show` does not keep saying direct, the route is
@@ -87,11 +108,15 @@ extension PathPlanner {
         peers[key]?.directWatch = nil
         peers[key]?.relayedEndpointSince = nil
         peers[key]?.relayedSince = now
-        peers[key]?.relayedRx = nil
+        // Its packets have come through the relay for `followRelayAfter` already: received.
+        peers[key]?.relayedRx = 0
         peers[key]?.relayEndpoint = nil
-        peers[key]?.relayReason = "the peer relays to us"
-        status.peers[key.base64] = .init(path: .relayConnecting, natType: entry.inputs.peer,
-                                         reason: Self.connecting("the peer relays to us"))
+        peers[key]?.relayReason = Self.peerRelaysToUs
+        // Shown relayed already (`showPeerRelaying`): packets go through it, so it stays so.
+        if status.peers[key.base64]?.path != .relayed {
+            status.peers[key.base64] = .init(path: .relayConnecting, natType: entry.inputs.peer,
+                                             reason: Self.connecting(Self.peerRelaysToUs))
+        }
         // WireGuard already sends where the peer's packets came from; only a proxy other than the
         // route's (an automatic route the engine made, now ours) is replaced.
         guard let current = live.endpoint, RelayClientEngine.isProxy(current), current != proxy else { return [] }

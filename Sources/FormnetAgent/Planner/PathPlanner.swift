@@ -298,8 +298,10 @@ struct PathPlanner {
                     updates += followPeerOntoRelay(key, entry: entry, live: live, now: now)
                     continue
                 }
+                showPeerRelaying(key, entry: entry)
             } else {
                 peers[key]?.relayedEndpointSince = nil
+                if case .connected(let candidate, _) = machine.phase { showDirectAgain(key, entry: entry, endpoint: live?.endpoint ?? candidate.endpoint) }
             }
             let lost = checkDirectPath(key, machine: &machine, live: live, now: now)
             if !lost.isEmpty {
