@@ -62,6 +62,19 @@ import WireGuard
         #expect(driver.tick(device: device, now: 100.6).peers.isEmpty)
     }
 
+    /// The peer's initiation came through a relay during the attempt and WireGuard answered it
+    /// there: the leader does not re-send, which would end that session.
+    @Test func theLeaderDoesNotResendOnceWireGuardAnswersThroughARelay() throws {
+        var driver = driver()
+        let key = peerKey(ownLeads: true)
+        var s = state(peerEndpoint: "198.51.100.3:40000")
+        s.peers[1].publicKey = key
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
+        let roamed = Device(name: "evilcorp", peers: [Peer(publicKey: key, endpoint: Endpoint("127.0.0.1:40007"))])
+        #expect(driver.tick(device: roamed, now: 100.2).peers.isEmpty)
+        #expect(driver.tick(device: roamed, now: 100.5).peers.isEmpty)
+    }
+
     /// Paced by the path's round trip: on a 450 ms path (relays 225 ms away) a 0.4 s pace ended
     /// every handshake before its response came back.
     @Test func reSentInitiationsAndAttemptsStretchWithTheRoundTrip() throws {

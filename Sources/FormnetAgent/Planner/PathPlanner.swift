@@ -313,9 +313,14 @@ struct PathPlanner {
                                        attemptTimeout: Self.attemptTimeout(pathRTT: pathRTT))
             peers[key]?.machine = machine
             updates += apply(actions, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
+            // No re-send once WireGuard has roamed to a relay: the peer relays to us and its
+            // initiation came through, which WireGuard answered; a re-add would end that session
+            // before the peer's first packet confirms it (a UDP-blocked peer that registered
+            // with its relay within 0.2 s lost its first handshake so, 1.4 s to a first packet).
             if actions.isEmpty, case .attempting(let index, _) = machine.phase,
                now - entry.lastKick >= Self.rekickInterval(pathRTT: pathRTT),
-               ownKey.map({ PairRoles.leads($0, peer: key) }) ?? true {
+               ownKey.map({ PairRoles.leads($0, peer: key) }) ?? true,
+               live?.endpoint.map({ !isRelayed($0) }) ?? true {
                 updates += apply([.attempt(machine.candidates[index])], peer: entry.desired, peerNat: entry.inputs.peer,
                                  machine: machine, device: live, now: now)
             }
