@@ -48,12 +48,18 @@ import WireGuard
         }
     }
 
-    @Test func theLeaderResendsItsInitiationOnceWithinTheAttempt() throws {
+    /// A planner attempting a peer it leads at 198.51.100.3:40000 since 100.
+    func leaderAttempting() -> (PathPlanner, PublicKey) {
         var driver = driver()
         let key = peerKey(ownLeads: true)
         var s = state(peerEndpoint: "198.51.100.3:40000")
         s.peers[1].publicKey = key
         _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
+        return (driver, key)
+    }
+
+    @Test func theLeaderResendsItsInitiationOnceWithinTheAttempt() throws {
+        var (driver, key) = leaderAttempting()
         let device = Device(name: "evilcorp", peers: [Peer(publicKey: key, endpoint: Endpoint("198.51.100.3:40000"))])
         #expect(driver.tick(device: device, now: 100.2).peers.isEmpty)
         let again = driver.tick(device: device, now: 100.5)
@@ -65,11 +71,7 @@ import WireGuard
     /// The peer's initiation came through a relay during the attempt and WireGuard answered it
     /// there: the leader does not re-send, which would end that session.
     @Test func theLeaderDoesNotResendOnceWireGuardAnswersThroughARelay() throws {
-        var driver = driver()
-        let key = peerKey(ownLeads: true)
-        var s = state(peerEndpoint: "198.51.100.3:40000")
-        s.peers[1].publicKey = key
-        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
+        var (driver, key) = leaderAttempting()
         let roamed = Device(name: "evilcorp", peers: [Peer(publicKey: key, endpoint: Endpoint("127.0.0.1:40007"))])
         #expect(driver.tick(device: roamed, now: 100.2).peers.isEmpty)
         #expect(driver.tick(device: roamed, now: 100.5).peers.isEmpty)
