@@ -43,9 +43,10 @@ struct NatReporter: Sendable {
                 let targets = observers ?? NatDetection.defaultObserverPorts.map {
                     Endpoint(address: config.server.externalEndpoint.address, port: $0)
                 }
-                var fresh = NatDetection.probe(observers: targets, localAddresses: Set(addresses.map(\.address)))
+                let local = Set(addresses.map(\.address))
+                var fresh = NatDetection.probe(observers: targets, localAddresses: local)
                 if NatDetection.mustConfirm(fresh, after: probed) {
-                    fresh = NatDetection.probe(observers: targets, localAddresses: Set(addresses.map(\.address)))
+                    fresh = NatDetection.probe(observers: targets, localAddresses: local)
                 }
                 probed = fresh
                 nextProbe = ContinuousClock.now + options.natProbeInterval

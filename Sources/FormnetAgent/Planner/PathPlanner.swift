@@ -427,9 +427,9 @@ struct PathPlanner {
                     if let proxy = relay?.route(key, peerRelays: entry.peerRelays), proxy != endpoint {
                         updates.append(PeerUpdate(publicKey: key, action: .updateOnly, endpoint: proxy))
                     }
-                    status.peers[key.base64] = .init(path: .relayed, natType: peerNat, reason: "the peer relays to us")
+                    status.peers[key.base64] = .init(path: .relayed, natType: peerNat, reason: Self.peerRelaysToUs)
                     peers[key]?.relayedSince = device?.lastHandshake?.timeIntervalSince1970 ?? now
-                    peers[key]?.relayReason = "the peer relays to us"
+                    peers[key]?.relayReason = Self.peerRelaysToUs
                     continue
                 }
                 let kind = machine.candidates.first { $0.endpoint == endpoint }?.kind ?? candidate.kind
