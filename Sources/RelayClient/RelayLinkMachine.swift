@@ -55,12 +55,19 @@ public struct RelayLinkMachine: Sendable, Equatable {
         /// more, and at least this, before the link falls back (`tcpConnected`).
         public var tcpAheadMargin: Double = 0.05
         public var pingInterval: Double = 1
-        /// Without a pong for this long a registered relay is unusable and registered again.
+        /// Without a pong for this long a registered relay is unusable and registered again, once
+        /// `deadPings` pings are overdue too.
         public var deadAfter: Double = 2.5
         /// The same while the link carries data (`active`): a relay that dies under traffic is
         /// noticed in 1–1.5 s rather than 1.5–2.5 s, for 2 pings a second on busy links only.
         public var activePingInterval: Double = 0.5
         public var activeDeadAfter: Double = 1.5
+        /// Pings sent since the last pong and unanswered for twice the link's RTT (at least
+        /// `pongWaitMinimum`) before the relay counts as dead. Time alone gave it up after two
+        /// lost pings, or one lost and one a little late: at 5% loss that is every few minutes,
+        /// and on the WAN lab a member's home moved away from a relay that was fine, for good.
+        public var deadPings = 3
+        public var pongWaitMinimum: Double = 0.25
         public var infoInterval: Double = 60
         public var discoveryInterval: Double = 300
         public var notAllowedRetry: Double = 300
@@ -159,8 +166,22 @@ public struct RelayLinkMachine: Sendable, Equatable {
     }
 
     public func isUsable(now: Double) -> Bool {
-        guard case .registered = phase, let lastPong else { return false }
-        return now - lastPong < deadAfter
+        guard case .registered = phase else { return false }
+        return !isSilent(now: now)
+    }
+
+    /// No pong for `deadAfter`, and `deadPings` pings sent since then overdue.
+    private func isSilent(now: Double) -> Bool {
+        guard let lastPong else { return true }
+        guard now - lastPong >= deadAfter else { return false }
+        let wait = pongWait
+        return pings.values.count { $0 >= lastPong && now - $0 >= wait } >= timing.deadPings
+    }
+
+    /// Twice the median of the last three round trips: a late pong is not a lost one.
+    private var pongWait: Double {
+        let recent = rttSamples.suffix(3).sorted()
+        return max(timing.pongWaitMinimum, 2 * (recent.isEmpty ? 0 : recent[recent.count / 2]))
     }
 
     private var deadAfter: Double { active ? timing.activeDeadAfter : timing.deadAfter }
@@ -187,7 +208,7 @@ public struct RelayLinkMachine: Sendable, Equatable {
             // A TCP connection that has not produced an answer is replaced rather than trusted.
             return transport == .tcp && attempt >= 2 ? [.connectTCP, .register(.tcp)] : [.register(transport)]
         case .registered:
-            if let lastPong, now - lastPong >= deadAfter {
+            if isSilent(now: now) {
                 return restart(now: now)
             }
             var actions: [Action] = []

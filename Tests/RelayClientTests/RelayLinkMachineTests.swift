@@ -130,12 +130,46 @@ import Testing
     @Test func aSilentRelayIsUnusableAfterDeadAfterAndRegisteredAgainOverUDP() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: false)
         _ = machine.registered(now: 0, over: .udp)
+        #expect(machine.tick(now: 1) == [.ping(echo: 2)])
+        #expect(machine.tick(now: 2) == [.ping(echo: 3)])
         #expect(machine.isUsable(now: 2.4))
         #expect(!machine.isUsable(now: 2.5))
         #expect(machine.tick(now: 2.5) == [.register(.udp)])
         // UDP worked before, so the relay is presumed down rather than UDP blocked: no TCP.
         #expect(machine.tick(now: 3.0).contains(.connectTCP) == false)
         #expect(machine.transport == .udp)
+    }
+
+    /// Two pings lost in a row, or a pong late by less than twice the RTT, on a lossy WAN: the
+    /// link stays usable; only a third overdue ping ends it.
+    @Test func aRelayIsDeadOnlyAfterThreeOverduePings() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        _ = machine.registered(now: 0, over: .udp)
+        machine.active = true
+        _ = machine.pong(echo: 1, stillRegistered: true, now: 0.25)
+        #expect(machine.tick(now: 0.5) == [.ping(echo: 2)])
+        #expect(machine.tick(now: 1) == [.ping(echo: 3)])
+        #expect(machine.tick(now: 1.5) == [.ping(echo: 4)])
+        // 1.5 s without a pong, two pings lost: past the active limit of time, not of pings.
+        #expect(machine.isUsable(now: 1.75))
+        #expect(machine.tick(now: 1.75) == [])
+        // The third is overdue twice the RTT (0.5 s) after it left.
+        #expect(machine.isUsable(now: 1.9375))
+        #expect(!machine.isUsable(now: 2))
+        #expect(machine.tick(now: 2) == [.register(.udp)])
+    }
+
+    @Test func aLatePongWithinTwiceTheRoundTripKeepsTheLink() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        _ = machine.registered(now: 0, over: .udp)
+        machine.active = true
+        _ = machine.pong(echo: 1, stillRegistered: true, now: 0.25)
+        for (at, echo) in [(0.5, 2), (1, 3), (1.5, 4)] as [(Double, UInt64)] { #expect(machine.tick(now: at) == [.ping(echo: echo)]) }
+        // Ping 2 was lost and 3 is late; 1.5 s after the last pong only two are overdue, and
+        // ping 3's pong then arrives 0.875 s after it left.
+        #expect(machine.isUsable(now: 1.75))
+        _ = machine.pong(echo: 3, stillRegistered: true, now: 1.875)
+        #expect(machine.isUsable(now: 2.5))
     }
 
     @Test func relayRestartIsNoticedByAPongWithoutSession() {
@@ -190,6 +224,8 @@ import Testing
         #expect(machine.registered(now: 8.05, over: .udp) == [.closeTCP, .ping(echo: 4)])
         #expect(machine.transport == .udp)
         #expect(probesAt(60) == [])
+        _ = machine.tick(now: 61)
+        _ = machine.tick(now: 62)
         // Now that UDP has worked, a silent relay is registered with again over UDP, not TCP.
         #expect(machine.tick(now: 70) == [.register(.udp)])
     }
@@ -216,7 +252,8 @@ import Testing
         _ = machine.registered(now: 0, over: .udp)
         machine.active = true
         #expect(machine.tick(now: 0.4).isEmpty)
-        #expect(machine.tick(now: 0.5).contains { if case .ping = $0 { true } else { false } })
+        #expect(machine.tick(now: 0.5) == [.ping(echo: 2)])
+        #expect(machine.tick(now: 1.0) == [.ping(echo: 3)])
         #expect(machine.isUsable(now: 1.49))
         #expect(!machine.isUsable(now: 1.5))
         // Idle, the same silence is still within the slower cadence's limit.

@@ -51,7 +51,7 @@ struct RelayChoice: Sendable {
                 capacity: link?.info.map { Int($0.capacity) } ?? record.capacity,
                 // Not yet registered counts as healthy unless the registry recorded failures:
                 // it has not failed, and distance must decide the first choice.
-                healthy: link.map { $0.usable || Self.isRegistering($0.phase, now: status.now) } ?? record.isHealthy)
+                healthy: link.map { Self.countsHealthy($0, now: status.now) } ?? record.isHealthy)
         }
         var outcome = RelaySelection.choose(candidates, ownLocation: ownLocation, currentHome: home)
         outcome.home = homeChange.home(current: home, currentHealthy: candidates.first { $0.key == home }?.healthy == true,
@@ -115,6 +115,16 @@ struct RelayChoice: Sendable {
         guard let link else { return record.isHealthy ? .standby : .unhealthy }
         if link.usable { return .usable }
         return isRegistering(link.phase, now: now) ? .registering : .unreachable
+    }
+
+    /// Usable, or registering for less than a few seconds, or registered but silent (the engine
+    /// registers it again at its next tick): a home is not left for a re-registration that may
+    /// take one round trip. Seeing the link between its last overdue ping and that tick moved a
+    /// WAN lab member's home away from a relay that answered 0.14 s later, for good.
+    static func countsHealthy(_ link: RelayEngineStatus.Link, now: Double) -> Bool {
+        if link.usable || isRegistering(link.phase, now: now) { return true }
+        if case .registered = link.phase { return true }
+        return false
     }
 
     /// Registering for less than a few seconds: a first registration, or a brief re-registration.
