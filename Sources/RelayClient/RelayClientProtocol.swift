@@ -31,8 +31,13 @@ public struct RelayClientProtocol: Sendable {
     public private(set) var observedAddress: RelayAddress?
     /// Relay clock minus ours, learned from a stale-timestamp error; added to every timestamp sent.
     public private(set) var clockOffsetMillis: Int64 = 0
-    private var pendingTimestamp: UInt64?
-    private var pendingNonce: [UInt8]?
+    /// The register frames sent and not yet answered, oldest first (at most
+    /// `maxOutstandingRegisters`). Any of them may be answered: a retry or the fallback to TCP
+    /// leaves before the answer to the frame before it once the relay is more than a quarter
+    /// second away, and accepting only the newest frame's answer dropped every UDP answer of a
+    /// member 300 ms from its relay, which then registered over TCP (1.1 s instead of 0.6 s).
+    private var outstanding: [(nonce: [UInt8], timestamp: UInt64)] = []
+    static let maxOutstandingRegisters = 4
     /// The relay's cookie for our address, and when it came (our clock).
     private var cookie: (bytes: [UInt8], receivedMillis: UInt64)?
 
@@ -46,16 +51,17 @@ public struct RelayClientProtocol: Sendable {
 
     public func relayTime(_ nowMillis: UInt64) -> UInt64 { UInt64(clamping: Int64(clamping: nowMillis) &+ clockOffsetMillis) }
 
-    /// A fresh register frame (new nonce); the answer to it is the next `registered` accepted.
-    /// While the relay's last cookie is fresh, the nonce begins with it.
+    /// A fresh register frame (new nonce), whose answer is accepted while it is one of the last
+    /// `maxOutstandingRegisters` sent. While the relay's last cookie is fresh, the nonce begins
+    /// with it.
     public mutating func makeRegister(nowMillis: UInt64) -> [UInt8] {
         let timestamp = relayTime(nowMillis)
         var nonce = RelayBox.randomNonce()
         if let cookie, nowMillis &- cookie.receivedMillis < RelayWire.cookieUseMillis {
             nonce.replaceSubrange(0..<RelayWire.cookieLength, with: cookie.bytes)
         }
-        pendingTimestamp = timestamp
-        pendingNonce = nonce
+        outstanding.append((nonce, timestamp))
+        if outstanding.count > Self.maxOutstandingRegisters { outstanding.removeFirst(outstanding.count - Self.maxOutstandingRegisters) }
         return Self.registerFrame(clientKey: clientKey, relayKey: relayKey, timestamp: timestamp, nonce: nonce)
     }
 
@@ -102,10 +108,11 @@ public struct RelayClientProtocol: Sendable {
             guard let (header, payload) = DataFrameHeader.unwrap(frame), isRegistered, header.sessionID == sessionID else { return .ignored }
             return .data(source: header.peer, header: header, payload: payload)
         case .registered:
-            guard let registered = RegisteredFrame.decode(frame), let expected = pendingTimestamp,
+            guard let registered = RegisteredFrame.decode(frame),
                   let plaintext = RelayBox.open(registered.sealedPayload, nonce: registered.nonce, from: relayKey, to: clientKey),
-                  let payload = RegisteredPayload.decode(plaintext), payload.echoedTimestamp == expected, payload.sessionID != 0 else { return .ignored }
-            pendingTimestamp = nil
+                  let payload = RegisteredPayload.decode(plaintext), payload.sessionID != 0,
+                  outstanding.contains(where: { $0.timestamp == payload.echoedTimestamp }) else { return .ignored }
+            outstanding = []
             sessionID = payload.sessionID
             observedAddress = payload.observedAddress
             return .registered(payload)
@@ -131,8 +138,8 @@ public struct RelayClientProtocol: Sendable {
             guard let grant = ChannelGrantFrame.decode(frame), isRegistered, grant.sessionID == sessionID else { return .ignored }
             return .channel(peer: grant.peer, port: grant.port)
         case .cookie:
-            guard let frame = CookieFrame.decode(frame), let pendingNonce, frame.nonce == pendingNonce else { return .ignored }
-            self.pendingNonce = nil
+            guard let frame = CookieFrame.decode(frame), let index = outstanding.firstIndex(where: { $0.nonce == frame.nonce }) else { return .ignored }
+            outstanding.remove(at: index)
             cookie = (frame.cookie, nowMillis)
             return .cookie
         case .register, .ping, .infoRequest, .discoveryQuery, .announce, .channelRequest, .channelRelease, .channelClose:

@@ -71,6 +71,18 @@ import WireGuard
         #expect(Array(stale[RegisterFrame.nonceOffset..<RegisterFrame.nonceOffset + RelayWire.cookieLength]) != cookie)
     }
 
+    /// The cookie for the first frame arrives after a retry left: it is still the answer.
+    @Test func theCookieForAnEarlierFrameIsTakenAfterARetry() {
+        var alice = RelayClientProtocol(clientKey: Fixture.aliceKey, relayKey: Fixture.relayKey.publicKey)
+        let first = alice.makeRegister(nowMillis: Fixture.now.wallMillis)
+        _ = alice.makeRegister(nowMillis: Fixture.now.wallMillis + 250)
+        let cookie = [UInt8](repeating: 9, count: RelayWire.cookieLength)
+        let answer = CookieFrame(nonce: Array(first[RegisterFrame.nonceOffset..<RegisterFrame.nonceOffset + 24]), cookie: cookie).encode()
+        #expect(answer.withUnsafeBytes { alice.receive($0, nowMillis: Fixture.now.wallMillis + 300) } == .cookie)
+        let next = alice.makeRegister(nowMillis: Fixture.now.wallMillis + 300)
+        #expect(Array(next[RegisterFrame.nonceOffset..<RegisterFrame.nonceOffset + RelayWire.cookieLength]) == cookie)
+    }
+
     @Test func cookiesLiveOneToTwoRotations() {
         var cookies = RegistrationCookies(now: 0)
         let address = Fixture.aliceAddress

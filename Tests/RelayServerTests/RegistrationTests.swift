@@ -27,6 +27,37 @@ import WireGuard
         #expect(client.observedAddress == Fixture.aliceAddress)
     }
 
+    /// A relay 300 ms away answers the first frame after the client sent a retry (0.25 s) and a
+    /// frame over TCP (the fallback, 0.3 s): the answer to any of the last four frames counts.
+    @Test func theAnswerToAnEarlierFrameCountsAfterARetry() {
+        var handler = RegistrationHandler(relayKey: Fixture.relayKey)
+        var client = RelayClientProtocol(clientKey: Fixture.aliceKey, relayKey: relayPublic)
+        let first = client.makeRegister(nowMillis: Fixture.now.wallMillis)
+        for retry in 1...3 { _ = client.makeRegister(nowMillis: Fixture.now.wallMillis + UInt64(retry) * 250) }
+        guard case .success(let accepted) = first.withUnsafeBytes({ handler.verifyRegister($0, nowMillis: Fixture.now.wallMillis + 300) }) else {
+            Issue.record("refused"); return
+        }
+        let answer = handler.registeredFrame(for: accepted.clientKey, sessionID: 9, echoedTimestamp: accepted.timestamp, observedAddress: Fixture.aliceAddress)
+        #expect(answer.withUnsafeBytes { client.receive($0, nowMillis: Fixture.now.wallMillis + 1_000) }
+            == .registered(RegisteredPayload(sessionID: 9, echoedTimestamp: Fixture.now.wallMillis, observedAddress: Fixture.aliceAddress)))
+        #expect(client.sessionID == 9)
+        // Answered: a copy of the answer (or one to another frame of that round) is not taken again.
+        #expect(answer.withUnsafeBytes { client.receive($0, nowMillis: Fixture.now.wallMillis + 1_000) } == .ignored)
+    }
+
+    /// Bounded: the answer to a frame four frames old is no longer accepted.
+    @Test func theAnswerToAFrameOlderThanTheLastFourIsIgnored() {
+        let handler = RegistrationHandler(relayKey: Fixture.relayKey)
+        var client = RelayClientProtocol(clientKey: Fixture.aliceKey, relayKey: relayPublic)
+        for sent in 0...4 { _ = client.makeRegister(nowMillis: Fixture.now.wallMillis + UInt64(sent) * 250) }
+        let oldest = handler.registeredFrame(for: Fixture.aliceKey.publicKey, sessionID: 9, echoedTimestamp: Fixture.now.wallMillis,
+                                             observedAddress: Fixture.aliceAddress)
+        #expect(oldest.withUnsafeBytes { client.receive($0, nowMillis: Fixture.now.wallMillis + 2_000) } == .ignored)
+        let second = handler.registeredFrame(for: Fixture.aliceKey.publicKey, sessionID: 9, echoedTimestamp: Fixture.now.wallMillis + 250,
+                                             observedAddress: Fixture.aliceAddress)
+        #expect(second.withUnsafeBytes { client.receive($0, nowMillis: Fixture.now.wallMillis + 2_000) } != .ignored)
+    }
+
     /// A TCP link's UDP probe is a session-0 ping; its pong (session 0) must not read as "you
     /// are not registered here", which would drop the TCP registration it was meant to keep.
     @Test func aProbesPongLeavesTheSessionAlone() {
