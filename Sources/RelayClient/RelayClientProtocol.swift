@@ -38,6 +38,10 @@ public struct RelayClientProtocol: Sendable {
     /// member 300 ms from its relay, which then registered over TCP (1.1 s instead of 0.6 s).
     private var outstanding: [(nonce: [UInt8], timestamp: UInt64)] = []
     static let maxOutstandingRegisters = 4
+    /// Seconds from the register frame the last cookie or registered answer matched to that
+    /// answer: the first round trip to the relay a member can measure, a round before its first
+    /// pong (`RelayLinkMachine.answered`).
+    public private(set) var answerRoundTrip: Double?
     /// The relay's cookie for our address, and when it came (our clock).
     private var cookie: (bytes: [UInt8], receivedMillis: UInt64)?
 
@@ -63,6 +67,13 @@ public struct RelayClientProtocol: Sendable {
         outstanding.append((nonce, timestamp))
         if outstanding.count > Self.maxOutstandingRegisters { outstanding.removeFirst(outstanding.count - Self.maxOutstandingRegisters) }
         return Self.registerFrame(clientKey: clientKey, relayKey: relayKey, timestamp: timestamp, nonce: nonce)
+    }
+
+    /// Nil when the clock moved back, or the answer took longer than any relay worth measuring.
+    private func roundTrip(since timestamp: UInt64, nowMillis: UInt64) -> Double? {
+        let now = relayTime(nowMillis)
+        guard now >= timestamp, now - timestamp <= 10_000 else { return nil }
+        return Double(now - timestamp) / 1000
     }
 
     /// A register frame with the given fields, for callers (tests) that choose them.
@@ -111,7 +122,8 @@ public struct RelayClientProtocol: Sendable {
             guard let registered = RegisteredFrame.decode(frame),
                   let plaintext = RelayBox.open(registered.sealedPayload, nonce: registered.nonce, from: relayKey, to: clientKey),
                   let payload = RegisteredPayload.decode(plaintext), payload.sessionID != 0,
-                  outstanding.contains(where: { $0.timestamp == payload.echoedTimestamp }) else { return .ignored }
+                  let answered = outstanding.first(where: { $0.timestamp == payload.echoedTimestamp }) else { return .ignored }
+            answerRoundTrip = roundTrip(since: answered.timestamp, nowMillis: nowMillis)
             outstanding = []
             sessionID = payload.sessionID
             observedAddress = payload.observedAddress
@@ -139,6 +151,7 @@ public struct RelayClientProtocol: Sendable {
             return .channel(peer: grant.peer, port: grant.port)
         case .cookie:
             guard let frame = CookieFrame.decode(frame), let index = outstanding.firstIndex(where: { $0.nonce == frame.nonce }) else { return .ignored }
+            answerRoundTrip = roundTrip(since: outstanding[index].timestamp, nowMillis: nowMillis)
             outstanding.remove(at: index)
             cookie = (frame.cookie, nowMillis)
             return .cookie

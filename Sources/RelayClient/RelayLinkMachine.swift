@@ -245,6 +245,20 @@ public struct RelayLinkMachine: Sendable, Equatable {
         }
     }
 
+    /// The round trip of a register frame to its answer (`RelayClientProtocol.answerRoundTrip`):
+    /// a sample like a pong's. The agent's first direct attempts are paced by the round trip to
+    /// the nearest relay, and before this their re-sends left every 0.4 s, each ending the
+    /// handshake of the one before on pairs 450 ms apart.
+    public mutating func answered(roundTrip: Double?) {
+        guard let roundTrip else { return }
+        addSample(roundTrip)
+    }
+
+    private mutating func addSample(_ rtt: Double) {
+        rttSamples.append(rtt)
+        if rttSamples.count > Self.maxSamples { rttSamples.removeFirst(rttSamples.count - Self.maxSamples) }
+    }
+
     /// The relay accepted a registration (the protocol checked the box and the echo), and the
     /// answer came `over` this transport.
     public mutating func registered(now: Double, over arrived: Transport) -> [Action] {
@@ -306,10 +320,7 @@ public struct RelayLinkMachine: Sendable, Equatable {
         guard case .registered = phase else { return [] }
         guard stillRegistered else { return restart(now: now) }
         lastPong = now
-        if let sent = pings.removeValue(forKey: echo) {
-            rttSamples.append(now - sent)
-            if rttSamples.count > Self.maxSamples { rttSamples.removeFirst(rttSamples.count - Self.maxSamples) }
-        }
+        if let sent = pings.removeValue(forKey: echo) { addSample(now - sent) }
         return []
     }
 

@@ -77,6 +77,22 @@ import WireGuard
         #expect(driver.tick(device: roamed, now: 100.5).peers.isEmpty)
     }
 
+    /// The register frame's answer (`RelayLinkMachine.answered`) paces the first attempts, a
+    /// round before the registration completes; a link given up (refused) does not count.
+    @Test func aRelayStillRegisteringGivesTheRoundTripEstimate() {
+        let registering = PrivateKey.generate().publicKey, refused = PrivateKey.generate().publicKey
+        func link(_ key: PublicKey, _ phase: RelayLinkMachine.Phase, rtt: Double) -> RelayEngineStatus.Link {
+            RelayEngineStatus.Link(target: RelayTarget(key: key, endpoint: Endpoint("192.0.2.10:51821")!), transport: .udp, phase: phase,
+                                   usable: false, rttSamples: [rtt], observedAddress: nil, info: nil)
+        }
+        let status = RelayEngineStatus(links: [registering: link(registering, .registering(since: 0, attempt: 1, lastSent: 0.3), rtt: 0.3),
+                                               refused: link(refused, .refused(.relayFull, retryAt: 60), rtt: 0.01)],
+                                       routes: [:], discovered: [], grantedChannels: [], now: 0.3)
+        let driver = PathPlanner(network: "evilcorp", options: TraversalOptions(), cache: ConnectionCache(), relay: RelayRoutes(status: status),
+                                 logger: Logger(label: "test"))
+        #expect(driver.pathRTTEstimate == 0.6)
+    }
+
     /// Paced by the path's round trip: on a 450 ms path (relays 225 ms away) a 0.4 s pace ended
     /// every handshake before its response came back.
     @Test func reSentInitiationsAndAttemptsStretchWithTheRoundTrip() throws {

@@ -127,6 +127,17 @@ import Testing
         #expect(machine.rttSamples.count == 1)
     }
 
+    @Test func aRegisterFramesAnswerIsARoundTripSample() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        machine.answered(roundTrip: 0.3)
+        machine.answered(roundTrip: nil)
+        #expect(machine.rttSamples == [0.3])
+        _ = machine.registered(now: 0.6, over: .udp)
+        _ = machine.pong(echo: 1, stillRegistered: true, now: 0.9)
+        #expect(machine.rttSamples.count == 2)
+        #expect(abs(machine.rttSamples[1] - 0.3) < 1e-9)
+    }
+
     @Test func aSilentRelayIsUnusableAfterDeadAfterAndRegisteredAgainOverUDP() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: false)
         _ = machine.registered(now: 0, over: .udp)

@@ -79,6 +79,8 @@ import WireGuard
         let cookie = [UInt8](repeating: 9, count: RelayWire.cookieLength)
         let answer = CookieFrame(nonce: Array(first[RegisterFrame.nonceOffset..<RegisterFrame.nonceOffset + 24]), cookie: cookie).encode()
         #expect(answer.withUnsafeBytes { alice.receive($0, nowMillis: Fixture.now.wallMillis + 300) } == .cookie)
+        // Measured from the frame it answers, not from the retry.
+        #expect(alice.answerRoundTrip == 0.3)
         let next = alice.makeRegister(nowMillis: Fixture.now.wallMillis + 300)
         #expect(Array(next[RegisterFrame.nonceOffset..<RegisterFrame.nonceOffset + RelayWire.cookieLength]) == cookie)
     }

@@ -41,6 +41,7 @@ import WireGuard
         #expect(answer.withUnsafeBytes { client.receive($0, nowMillis: Fixture.now.wallMillis + 1_000) }
             == .registered(RegisteredPayload(sessionID: 9, echoedTimestamp: Fixture.now.wallMillis, observedAddress: Fixture.aliceAddress)))
         #expect(client.sessionID == 9)
+        #expect(client.answerRoundTrip == 1.0)
         // Answered: a copy of the answer (or one to another frame of that round) is not taken again.
         #expect(answer.withUnsafeBytes { client.receive($0, nowMillis: Fixture.now.wallMillis + 1_000) } == .ignored)
     }

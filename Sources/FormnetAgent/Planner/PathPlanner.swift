@@ -86,9 +86,15 @@ struct PathPlanner {
     /// A member's round trip to another, as far as this end can tell before they have a path:
     /// twice its own to the nearest relay that answers (the relays are public hosts, as a peer's
     /// NAT is, roughly; both ends' access links count once each). nil before any relay answered.
+    /// A link still registering counts: its first sample is the register frame's answer, which
+    /// comes a round trip before the registration does where the relay asks for a cookie.
     var pathRTTEstimate: Double? {
         guard let links = relay?.status.links.values else { return nil }
-        return links.filter(\.usable).compactMap { RelaySelection.smoothedRTT($0.rttSamples, minimumSamples: 1) }.min().map { 2 * $0 }
+        return links.filter { link in
+            if link.usable { return true }
+            if case .registering = link.phase { return true }
+            return false
+        }.compactMap { RelaySelection.smoothedRTT($0.rttSamples, minimumSamples: 1) }.min().map { 2 * $0 }
     }
     /// Candidates that all failed within this window are not tried again when the daemon
     /// starts: the peer is relayed at once (and trials look for a direct path in the background).
