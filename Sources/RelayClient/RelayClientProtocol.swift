@@ -122,9 +122,11 @@ public struct RelayClientProtocol: Sendable {
             guard let registered = RegisteredFrame.decode(frame),
                   let plaintext = RelayBox.open(registered.sealedPayload, nonce: registered.nonce, from: relayKey, to: clientKey),
                   let payload = RegisteredPayload.decode(plaintext), payload.sessionID != 0,
-                  let answered = outstanding.first(where: { $0.timestamp == payload.echoedTimestamp }) else { return .ignored }
-            answerRoundTrip = roundTrip(since: answered.timestamp, nowMillis: nowMillis)
-            outstanding = []
+                  let index = outstanding.firstIndex(where: { $0.timestamp == payload.echoedTimestamp }) else { return .ignored }
+            answerRoundTrip = roundTrip(since: outstanding[index].timestamp, nowMillis: nowMillis)
+            // Frames sent after it stay outstanding: the relay registers each it takes, and the
+            // session of the last one is the one it keeps (a retry that crossed the answer).
+            outstanding.removeFirst(index + 1)
             sessionID = payload.sessionID
             observedAddress = payload.observedAddress
             return .registered(payload)
@@ -152,7 +154,9 @@ public struct RelayClientProtocol: Sendable {
         case .cookie:
             guard let frame = CookieFrame.decode(frame), let index = outstanding.firstIndex(where: { $0.nonce == frame.nonce }) else { return .ignored }
             answerRoundTrip = roundTrip(since: outstanding[index].timestamp, nowMillis: nowMillis)
-            outstanding.remove(at: index)
+            // The next frame carries the cookie; the cookies for the frames sent without it are
+            // not answers to that one, and each would make the link register once more.
+            outstanding = []
             cookie = (frame.cookie, nowMillis)
             return .cookie
         case .register, .ping, .infoRequest, .discoveryQuery, .announce, .channelRequest, .channelRelease, .channelClose:

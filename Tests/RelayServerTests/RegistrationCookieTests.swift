@@ -75,7 +75,7 @@ import WireGuard
     @Test func theCookieForAnEarlierFrameIsTakenAfterARetry() {
         var alice = RelayClientProtocol(clientKey: Fixture.aliceKey, relayKey: Fixture.relayKey.publicKey)
         let first = alice.makeRegister(nowMillis: Fixture.now.wallMillis)
-        _ = alice.makeRegister(nowMillis: Fixture.now.wallMillis + 250)
+        let retry = alice.makeRegister(nowMillis: Fixture.now.wallMillis + 250)
         let cookie = [UInt8](repeating: 9, count: RelayWire.cookieLength)
         let answer = CookieFrame(nonce: Array(first[RegisterFrame.nonceOffset..<RegisterFrame.nonceOffset + 24]), cookie: cookie).encode()
         #expect(answer.withUnsafeBytes { alice.receive($0, nowMillis: Fixture.now.wallMillis + 300) } == .cookie)
@@ -83,6 +83,9 @@ import WireGuard
         #expect(alice.answerRoundTrip == 0.3)
         let next = alice.makeRegister(nowMillis: Fixture.now.wallMillis + 300)
         #expect(Array(next[RegisterFrame.nonceOffset..<RegisterFrame.nonceOffset + RelayWire.cookieLength]) == cookie)
+        // The cookie for the retry, sent without one, is no answer to the frame that carries it.
+        let late = CookieFrame(nonce: Array(retry[RegisterFrame.nonceOffset..<RegisterFrame.nonceOffset + 24]), cookie: cookie).encode()
+        #expect(late.withUnsafeBytes { alice.receive($0, nowMillis: Fixture.now.wallMillis + 550) } == .ignored)
     }
 
     @Test func cookiesLiveOneToTwoRotations() {

@@ -42,8 +42,18 @@ import WireGuard
             == .registered(RegisteredPayload(sessionID: 9, echoedTimestamp: Fixture.now.wallMillis, observedAddress: Fixture.aliceAddress)))
         #expect(client.sessionID == 9)
         #expect(client.answerRoundTrip == 1.0)
-        // Answered: a copy of the answer (or one to another frame of that round) is not taken again.
+        // Answered: a copy of the answer is not taken again.
         #expect(answer.withUnsafeBytes { client.receive($0, nowMillis: Fixture.now.wallMillis + 1_000) } == .ignored)
+        // The relay took the last retry too, after the first: its session is the one it keeps.
+        let last = handler.registeredFrame(for: Fixture.aliceKey.publicKey, sessionID: 10, echoedTimestamp: Fixture.now.wallMillis + 750,
+                                           observedAddress: Fixture.aliceAddress)
+        #expect(last.withUnsafeBytes { client.receive($0, nowMillis: Fixture.now.wallMillis + 1_100) } != .ignored)
+        #expect(client.sessionID == 10)
+        // An answer to a frame older than the one answered is stale.
+        let older = handler.registeredFrame(for: Fixture.aliceKey.publicKey, sessionID: 11, echoedTimestamp: Fixture.now.wallMillis + 250,
+                                            observedAddress: Fixture.aliceAddress)
+        #expect(older.withUnsafeBytes { client.receive($0, nowMillis: Fixture.now.wallMillis + 1_200) } == .ignored)
+        #expect(client.sessionID == 10)
     }
 
     /// Bounded: the answer to a frame four frames old is no longer accepted.
