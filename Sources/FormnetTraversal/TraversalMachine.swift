@@ -65,14 +65,20 @@ public struct TraversalMachine: Sendable, Equatable {
 
     /// (Re)starts with ordered candidates. A connected peer whose endpoint is still among them
     /// stays connected: new information must not interrupt a working path. Nor does it restart
-    /// an attempt through the same candidates (a NAT type learned a moment after the start): the
-    /// re-add would end a handshake under way, a round trip or more on a WAN.
+    /// an attempt whose candidate leads the new order (a NAT type learned a moment after the
+    /// start, or a candidate list that changed behind it): the re-add would end a handshake under
+    /// way, a round trip or more on a WAN (a double NAT 450 ms away lost one that way to the
+    /// peer's NAT type arriving through the server).
     public mutating func start(candidates ordered: [Candidate], local: NatType, peer: NatType, now: Double) -> [Action] {
-        let sameCandidates = ordered == candidates
+        let previous = candidates
         candidates = ordered
         natTypes = (local, peer)
         if case .connected(let current, _) = phase, ordered.contains(current) { return [] }
-        if case .attempting = phase, sameCandidates, NatType.directPossible(local, peer) { return [] }
+        if case .attempting(let index, let started) = phase, NatType.directPossible(local, peer),
+           index < previous.count, ordered.first == previous[index] {
+            phase = .attempting(index: 0, started: started)
+            return []
+        }
         guard NatType.directPossible(local, peer) else {
             becomeUnreachable(.natTypes(local, peer), retryAt: now + timing.natRetry, now: now)
             return [.unreachable(.natTypes(local, peer))]

@@ -129,6 +129,20 @@ import WireGuard
             == [.unreachable(.natTypes(.symmetric, .symmetric))])
     }
 
+    /// The candidates change behind the one under attempt, which leads the new order: the attempt
+    /// goes on from where it started, then the rest in the new order.
+    @Test func anAttemptWhoseCandidateLeadsTheNewOrderGoesOn() {
+        let third = Candidate(endpoint: Endpoint("203.0.113.9:51820")!, kind: .serverReflexive)
+        var m = TraversalMachine()
+        #expect(m.start(candidates: [reflexive, lan], local: .unknown, peer: .unknown, now: 0) == [.attempt(reflexive)])
+        #expect(m.start(candidates: [reflexive, third, lan], local: .portPreserving, peer: .portPreserving, now: 0.6) == [])
+        #expect(m.phase == .attempting(index: 0, started: 0))
+        #expect(m.tick(now: 1.0, lastHandshake: nil) == [.failed(reflexive), .attempt(third)])
+        // The second candidate under attempt, and it leads a new order: it goes on too.
+        #expect(m.start(candidates: [third, reflexive], local: .portPreserving, peer: .portPreserving, now: 1.2) == [])
+        #expect(m.phase == .attempting(index: 0, started: 1.0))
+    }
+
     @Test func noCandidatesIsReported() {
         var m = TraversalMachine()
         #expect(m.start(candidates: [], local: .portPreserving, peer: .portPreserving, now: 0) == [.unreachable(.noCandidates)])
