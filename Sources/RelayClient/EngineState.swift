@@ -388,7 +388,9 @@ struct EngineState {
             perform(actions, on: link, now: now)
             for route in table.routes.values where !route.held.isEmpty { sendHeld(route, now: now) }
         case .pong(let echo, let still):
-            perform(link.machine.pong(echo: echo, stillRegistered: still, now: now), on: link, now: now)
+            let actions = link.machine.pong(echo: echo, stillRegistered: still, now: now)
+            if !still, case .registering = link.machine.phase { link.proto.forgetSession() }
+            perform(actions, on: link, now: now)
         case .udpProbeAnswered:
             guard transport == .udp else { break }
             perform(link.machine.udpProbeAnswered(now: now), on: link, now: now)

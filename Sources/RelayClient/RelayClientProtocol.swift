@@ -53,6 +53,10 @@ public struct RelayClientProtocol: Sendable {
 
     public var isRegistered: Bool { sessionID != 0 }
 
+    /// The relay no longer holds our session: nothing is sent or taken under it until the next
+    /// registration.
+    public mutating func forgetSession() { sessionID = 0 }
+
     public func relayTime(_ nowMillis: UInt64) -> UInt64 { UInt64(clamping: Int64(clamping: nowMillis) &+ clockOffsetMillis) }
 
     /// A fresh register frame (new nonce), whose answer is accepted while it is one of the last
@@ -133,9 +137,9 @@ public struct RelayClientProtocol: Sendable {
         case .pong:
             guard let pong = EchoFrame.decode(frame, as: .pong) else { return .ignored }
             if pong.echo & RelayLinkMachine.udpProbeEchoes != 0 { return .udpProbeAnswered }
-            let still = isRegistered && pong.sessionID == sessionID
-            if isRegistered, !still { sessionID = 0 }
-            return .pong(echo: pong.echo, stillRegistered: still)
+            // Whether "not registered" is about this session is the link's to judge (the echo
+            // tells which registration the ping was sent in): `forgetSession`.
+            return .pong(echo: pong.echo, stillRegistered: isRegistered && pong.sessionID == sessionID)
         case .peerUnknown:
             return PeerUnknownFrame.decode(frame).map { .peerUnknown($0.peer) } ?? .ignored
         case .error:

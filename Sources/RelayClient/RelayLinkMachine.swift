@@ -160,7 +160,7 @@ public struct RelayLinkMachine: Sendable, Equatable {
     /// once registered or refused, whose ticks are paced in seconds.
     public var registeringDeadline: Double? {
         guard case .registering(let since, let attempt, let lastSent) = phase else { return nil }
-        let retry = lastSent + timing.registerRetry[min(attempt, timing.registerRetry.count - 1)]
+        let retry = lastSent + registerGap(attempt: attempt)
         guard transport == .udp, !udpWorked else { return retry }
         return min(retry, fallbackDue(since: since))
     }
@@ -176,6 +176,14 @@ public struct RelayLinkMachine: Sendable, Equatable {
         guard now - lastPong >= deadAfter else { return false }
         let wait = pongWait
         return pings.values.count { $0 >= lastPong && now - $0 >= wait } >= timing.deadPings
+    }
+
+    /// The schedule's gap, and at least twice the round trip once one is known: the relay
+    /// registers each frame it takes under a new session, so a retry that leaves before the
+    /// answer to the frame before it replaces the session that answer brings.
+    private func registerGap(attempt: Int) -> Double {
+        let scheduled = timing.registerRetry[min(attempt, timing.registerRetry.count - 1)]
+        return rttSamples.isEmpty ? scheduled : max(scheduled, pongWait)
     }
 
     /// Twice the median of the last three round trips: a late pong is not a lost one.
@@ -201,8 +209,7 @@ public struct RelayLinkMachine: Sendable, Equatable {
                 defer { tcpAhead = false }
                 return tcpAhead ? [.register(.tcp)] : [.connectTCP, .register(.tcp)]
             }
-            let gap = timing.registerRetry[min(attempt, timing.registerRetry.count - 1)]
-            guard now - lastSent >= gap else { return [] }
+            guard now - lastSent >= registerGap(attempt: attempt) else { return [] }
             phase = .registering(since: since, attempt: attempt + 1, lastSent: now)
             unanswered += 1
             // A TCP connection that has not produced an answer is replaced rather than trusted.
@@ -318,9 +325,16 @@ public struct RelayLinkMachine: Sendable, Equatable {
     /// session is not valid any more (relay restart, idle expiry, NAT rebinding).
     public mutating func pong(echo: UInt64, stillRegistered: Bool, now: Double) -> [Action] {
         guard case .registered = phase else { return [] }
+        guard let sent = pings.removeValue(forKey: echo) else {
+            // Not a ping of this registration: "not registered" may be about the session a
+            // later frame's answer replaced (a retry that crossed the first answer), and
+            // registering again for it looped on the WAN lab, eight times in two seconds.
+            if stillRegistered { lastPong = now }
+            return []
+        }
         guard stillRegistered else { return restart(now: now) }
         lastPong = now
-        if let sent = pings.removeValue(forKey: echo) { addSample(now - sent) }
+        addSample(now - sent)
         return []
     }
 

@@ -190,6 +190,28 @@ import Testing
         if case .registering = machine.phase {} else { Issue.record("expected registering, got \(machine.phase)") }
     }
 
+    /// A retry's answer replaced the session (the relay registers every frame it takes): the
+    /// "not registered" pong to a ping of the session before is stale, not a reason to register again.
+    @Test func aNotRegisteredPongToAPingOfAnEarlierRegistrationIsIgnored() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        #expect(machine.registered(now: 0.3, over: .udp).contains(.ping(echo: 1)))
+        #expect(machine.registered(now: 0.55, over: .udp).contains(.ping(echo: 2)))
+        #expect(machine.pong(echo: 1, stillRegistered: false, now: 0.6) == [])
+        #expect(machine.isUsable(now: 0.6))
+        #expect(machine.pong(echo: 2, stillRegistered: false, now: 0.85) == [.register(.udp)])
+    }
+
+    /// Once a round trip is known, register frames are not repeated within twice it.
+    @Test func registerRetriesWaitTwiceTheKnownRoundTrip() {
+        var machine = RelayLinkMachine(now: 0, udpBlocked: false)
+        #expect(machine.tick(now: 0.25) == [.register(.udp)])
+        machine.answered(roundTrip: 0.3)
+        _ = machine.cookie(now: 0.3, over: .udp)
+        #expect(abs((machine.registeringDeadline ?? 0) - 0.9) < 1e-9)
+        #expect(machine.tick(now: 0.89) == [])
+        #expect(machine.tick(now: 0.9) == [.register(.udp)])
+    }
+
     @Test func errorsChangeWhatHappensNext() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: false)
         #expect(machine.error(.staleTimestamp, now: 0.1) == [.register(.udp)])
