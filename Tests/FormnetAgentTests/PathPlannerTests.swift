@@ -68,6 +68,47 @@ import WireGuard
         #expect(driver.tick(device: device, now: 100.6).peers.isEmpty)
     }
 
+    /// The follower's initiation crossed ours: WireGuard answered it (its receive counter rose,
+    /// no handshake), which ended ours, so the leader re-sends at once rather than at its pace.
+    @Test func theLeaderResendsAtOnceWhenTheInitiationsCross() throws {
+        var (driver, key) = leaderAttempting()
+        func device(rx: UInt64) -> Device {
+            Device(name: "evilcorp", peers: [Peer(publicKey: key, endpoint: Endpoint("198.51.100.3:40000"), rxBytes: rx)])
+        }
+        // The first pass after the re-add records the counter; a rise after it is the crossing.
+        #expect(driver.tick(device: device(rx: 0), now: 100.1).peers.isEmpty)
+        #expect(driver.tick(device: device(rx: 148), now: 100.2).peers.map(\.action) == [.remove, .addOrUpdate])
+        // Read before the re-add took effect, the old counter is the new baseline, not a crossing.
+        #expect(driver.tick(device: device(rx: 148), now: 100.3).peers.isEmpty)
+        #expect(driver.tick(device: device(rx: 0), now: 100.4).peers.isEmpty)
+    }
+
+    /// The leader's initiation reached the follower (the counter rose): the follower's attempt
+    /// waits twice as long for the leader's re-send instead of giving up at its own pace.
+    @Test func theFollowerWaitsForTheLeaderOnceItsInitiationArrived() throws {
+        var driver = driver()
+        let key = peerKey(ownLeads: false)
+        var s = state(peerEndpoint: "198.51.100.3:40000")
+        s.peers[1].publicKey = key
+        _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
+        func device(rx: UInt64) -> Device {
+            Device(name: "evilcorp", peers: [Peer(publicKey: key, endpoint: Endpoint("198.51.100.3:40000"), rxBytes: rx)])
+        }
+        _ = driver.tick(device: device(rx: 0), now: 100.1)
+        _ = driver.tick(device: device(rx: 148), now: 100.5)
+        _ = driver.tick(device: device(rx: 148), now: 101.1)
+        #expect(driver.status.peers[key.base64]?.path == .connecting)
+        _ = driver.tick(device: device(rx: 148), now: 102.1)
+        #expect(driver.status.peers[key.base64]?.path != .connecting)
+
+        // Without it, the attempt ends at the usual timeout.
+        var alone = self.driver()
+        _ = alone.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
+        _ = alone.tick(device: device(rx: 0), now: 100.1)
+        _ = alone.tick(device: device(rx: 0), now: 101.1)
+        #expect(alone.status.peers[key.base64]?.path != .connecting)
+    }
+
     /// The peer's initiation came through a relay during the attempt and WireGuard answered it
     /// there: the leader does not re-send, which would end that session.
     @Test func theLeaderDoesNotResendOnceWireGuardAnswersThroughARelay() throws {

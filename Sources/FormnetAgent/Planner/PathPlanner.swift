@@ -26,6 +26,9 @@ struct PathPlanner {
         var desired: DesiredPeer
         /// When the peer was last re-added for the current attempt.
         var lastKick: Double = 0
+        /// WireGuard's receive counter for the peer at the first pass after that re-add (nil
+        /// until then): more since is a packet of the peer's that WireGuard took (`crossed`).
+        var kickRx: UInt64?
         /// The relays the peer reported, home first.
         var peerRelays: [PublicKey] = []
         /// The peer's tunnel IP, where RTT probes go.
@@ -315,17 +318,24 @@ struct PathPlanner {
                 updates += apply(lost, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
                 continue
             }
-            let actions = machine.tick(now: now, lastHandshake: live?.lastHandshake?.timeIntervalSince1970,
-                                       attemptTimeout: Self.attemptTimeout(pathRTT: pathRTT))
+            let leads = ownKey.map { PairRoles.leads($0, peer: key) } ?? true
+            let crossed = crossedInitiation(key, entry: entry, live: live)
+            // The leader's initiation reached us too: the path works that way, and the leader
+            // re-sends as soon as it sees the crossing; giving up at our own pace sent a double
+            // NAT 450 ms away onto the relay, whose initiation crossed the leader's next one.
+            let timeout = Self.attemptTimeout(pathRTT: pathRTT) * (crossed && !leads ? 2 : 1)
+            let actions = machine.tick(now: now, lastHandshake: live?.lastHandshake?.timeIntervalSince1970, attemptTimeout: timeout)
             peers[key]?.machine = machine
             updates += apply(actions, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
             // No re-send once WireGuard has roamed to a relay: the peer relays to us and its
             // initiation came through, which WireGuard answered; a re-add would end that session
             // before the peer's first packet confirms it (a UDP-blocked peer that registered
             // with its relay within 0.2 s lost its first handshake so, 1.4 s to a first packet).
-            if actions.isEmpty, case .attempting(let index, _) = machine.phase,
-               now - entry.lastKick >= Self.rekickInterval(pathRTT: pathRTT),
-               ownKey.map({ PairRoles.leads($0, peer: key) }) ?? true,
+            // A crossing is re-sent at once: WireGuard answered the follower's initiation, which
+            // ended ours, and the response to ours will be dropped (a 450 ms path waited 0.9 s
+            // for the re-send's pace).
+            if actions.isEmpty, case .attempting(let index, _) = machine.phase, leads,
+               crossed || now - entry.lastKick >= Self.rekickInterval(pathRTT: pathRTT),
                live?.endpoint.map({ !isRelayed($0) }) ?? true {
                 updates += apply([.attempt(machine.candidates[index])], peer: entry.desired, peerNat: entry.inputs.peer,
                                  machine: machine, device: live, now: now)
@@ -333,6 +343,21 @@ struct PathPlanner {
         }
         updates += keepaliveCorrections(device: device.applying(DeviceUpdate(peers: updates)))
         return DeviceUpdate(peers: updates)
+    }
+
+    /// Whether WireGuard took a packet of the peer's, directly, since the attempt's re-add without
+    /// completing a handshake: the peer's initiation, which WireGuard answered (a response that
+    /// crosses ours is dropped before it counts). Records the counter on the first pass after
+    /// the re-add: one read before the re-add took effect counts the old session's packets, one
+    /// after it starts from zero, and neither reads as a crossing.
+    private mutating func crossedInitiation(_ key: PublicKey, entry: PeerTraversal, live: Peer?) -> Bool {
+        guard case .attempting(_, let started) = entry.machine.phase, let live, let endpoint = live.endpoint, !isRelayed(endpoint) else { return false }
+        guard let baseline = entry.kickRx else {
+            peers[key]?.kickRx = live.rxBytes
+            return false
+        }
+        let handshake = live.lastHandshake?.timeIntervalSince1970 ?? 0
+        return live.rxBytes > baseline && handshake < started
     }
 
     /// Keepalives shortened while WireGuard sends through a relay's channel, and given back when
@@ -424,6 +449,7 @@ struct PathPlanner {
                                           replaceAllowedIPs: true, allowedIPs: peer.allowedIPs))
                 status.peers[key.base64] = .init(path: .connecting, endpoint: candidate.endpoint, natType: peerNat)
                 peers[key]?.lastKick = now
+                peers[key]?.kickRx = nil
             case .connected(let candidate, let after):
                 // A handshake the peer started may have roamed the endpoint to where it came from.
                 let endpoint = device?.endpoint ?? candidate.endpoint
