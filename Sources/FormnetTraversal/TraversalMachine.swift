@@ -47,6 +47,11 @@ public struct TraversalMachine: Sendable, Equatable {
     }
 
     public private(set) var phase: Phase = .idle
+
+    /// When the attempt under way began; nil when none is.
+    public var attemptStarted: Double? {
+        if case .attempting(_, let started) = phase { started } else { nil }
+    }
     public private(set) var candidates: [Candidate] = []
     private var failedRounds = 0
     /// When the phase became unreachable: a handshake after it is a path that works.

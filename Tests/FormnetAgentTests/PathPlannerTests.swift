@@ -139,10 +139,11 @@ import WireGuard
     @Test func reSentInitiationsAndAttemptsStretchWithTheRoundTrip() throws {
         #expect(PathPlanner.rekickInterval(pathRTT: nil) == 0.4)
         #expect(PathPlanner.rekickInterval(pathRTT: 0.04) == 0.4)
-        #expect(abs(PathPlanner.rekickInterval(pathRTT: 0.45) - 0.675) < 1e-9)
+        #expect(abs(PathPlanner.rekickInterval(pathRTT: 0.45) - 0.9) < 1e-9)
         #expect(PathPlanner.attemptTimeout(pathRTT: nil) == 1.0)
-        #expect(PathPlanner.attemptTimeout(pathRTT: 0.3) == 1.0)
-        #expect(abs(PathPlanner.attemptTimeout(pathRTT: 0.45) - 1.35) < 1e-9)
+        #expect(PathPlanner.attemptTimeout(pathRTT: 0.2) == 1.0)
+        #expect(abs(PathPlanner.attemptTimeout(pathRTT: 0.45) - 1.575) < 1e-9)
+        #expect(abs(PathPlanner.attemptTimeout(pathRTT: 0.45, crossed: true) - 3.15) < 1e-9)
 
         let relays = [PrivateKey.generate().publicKey]
         var routes = RelayRoutes(status: usable(relays, rtt: 0.225))
@@ -156,9 +157,10 @@ import WireGuard
         _ = driver.plan(state: s, desired: desired(s), ownKey: fixture.ownKey.publicKey, ownNat: .portPreserving, device: nil, now: 100)
         let device = Device(name: "evilcorp", peers: [Peer(publicKey: key, endpoint: Endpoint("198.51.100.3:40000"))])
         #expect(driver.tick(device: device, now: 100.5).peers.isEmpty)
-        #expect(driver.tick(device: device, now: 100.7).peers.map(\.action) == [.remove, .addOrUpdate])
-        #expect(driver.tick(device: device, now: 101.1).peers.isEmpty)
-        let next = driver.tick(device: device, now: 101.4)
+        #expect(driver.tick(device: device, now: 100.8).peers.isEmpty)
+        #expect(driver.tick(device: device, now: 100.9).peers.map(\.action) == [.remove, .addOrUpdate])
+        #expect(driver.tick(device: device, now: 101.5).peers.isEmpty)
+        let next = driver.tick(device: device, now: 101.6)
         #expect(next.peers.last?.endpoint == Endpoint("192.168.1.3:40000"))
     }
 

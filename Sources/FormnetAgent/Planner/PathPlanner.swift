@@ -29,6 +29,8 @@ struct PathPlanner {
         /// WireGuard's receive counter for the peer at the first pass after that re-add (nil
         /// until then): more since is a packet of the peer's that WireGuard took (`crossed`).
         var kickRx: UInt64?
+        /// The start of the attempt in which initiations crossed (`TraversalMachine.Phase`).
+        var crossedAttempt: Double?
         /// The relays the peer reported, home first.
         var peerRelays: [PublicKey] = []
         /// The peer's tunnel IP, where RTT probes go.
@@ -74,16 +76,21 @@ struct PathPlanner {
     /// re-added at the same pace, in step, their initiations crossed every time on a 150 ms path.
     static let rekickAfter = 0.4
 
-    /// The leader's re-adds come at least a path's round trip and a half apart: each ends the
+    /// The leader's re-adds come at least twice the estimated round trip apart: each ends the
     /// handshake its last initiation started, so a response must be back before the next one
-    /// (at 450 ms between two members, a 0.4 s pace ended every one of them).
+    /// (at 450 ms between two members, a 0.4 s pace ended every one of them). The estimate is
+    /// this end's alone and is short by the difference of the two ends' access links (a member
+    /// 150 ms from its relay, 450 ms from a peer behind a double NAT, re-sent at 0.45 s just
+    /// before the response came); a crossing, the usual reason for a re-send, does not wait for
+    /// the pace (`crossedInitiation`).
     static func rekickInterval(pathRTT: Double?) -> Double {
-        max(rekickAfter, 1.5 * (pathRTT ?? 0))
+        max(rekickAfter, 2 * (pathRTT ?? 0))
     }
 
-    /// A candidate gets its first initiation, one re-sent, and the response to that one.
-    static func attemptTimeout(pathRTT: Double?) -> Double {
-        max(TraversalMachine.Timing().attemptTimeout, rekickInterval(pathRTT: pathRTT) + 1.5 * (pathRTT ?? 0))
+    /// A candidate gets its first initiation, one re-sent, and the response to that one; twice
+    /// that once a crossing was seen in the attempt (the path works; the re-send is coming).
+    static func attemptTimeout(pathRTT: Double?, crossed: Bool = false) -> Double {
+        max(TraversalMachine.Timing().attemptTimeout, rekickInterval(pathRTT: pathRTT) + 1.5 * (pathRTT ?? 0)) * (crossed ? 2 : 1)
     }
 
     /// A member's round trip to another, as far as this end can tell before they have a path:
@@ -320,10 +327,11 @@ struct PathPlanner {
             }
             let leads = ownKey.map { PairRoles.leads($0, peer: key) } ?? true
             let crossed = crossedInitiation(key, entry: entry, live: live)
-            // The leader's initiation reached us too: the path works that way, and the leader
-            // re-sends as soon as it sees the crossing; giving up at our own pace sent a double
-            // NAT 450 ms away onto the relay, whose initiation crossed the leader's next one.
-            let timeout = Self.attemptTimeout(pathRTT: pathRTT) * (crossed && !leads ? 2 : 1)
+            // The peer's initiation reached us: the path works that way, and the leader re-sends
+            // as soon as it sees the crossing. Giving up at our own pace sent a double NAT 450 ms
+            // away onto the relay, whose initiation crossed the leader's next one.
+            let attemptCrossed = crossed || entry.crossedAttempt == machine.attemptStarted
+            let timeout = Self.attemptTimeout(pathRTT: pathRTT, crossed: attemptCrossed)
             let actions = machine.tick(now: now, lastHandshake: live?.lastHandshake?.timeIntervalSince1970, attemptTimeout: timeout)
             peers[key]?.machine = machine
             updates += apply(actions, peer: entry.desired, peerNat: entry.inputs.peer, machine: machine, device: live, now: now)
@@ -357,7 +365,9 @@ struct PathPlanner {
             return false
         }
         let handshake = live.lastHandshake?.timeIntervalSince1970 ?? 0
-        return live.rxBytes > baseline && handshake < started
+        guard live.rxBytes > baseline, handshake < started else { return false }
+        peers[key]?.crossedAttempt = started
+        return true
     }
 
     /// Keepalives shortened while WireGuard sends through a relay's channel, and given back when
