@@ -83,6 +83,23 @@ import WireGuard
         #expect(driver.tick(device: device(rx: 0), now: 100.4).peers.isEmpty)
     }
 
+    /// The peer's initiation came from another port than its candidate's (its NAT mapped it
+    /// elsewhere), and WireGuard roamed there: the leader's re-sends go where it came from.
+    @Test func theLeaderResendsToWhereTheCrossingCameFrom() throws {
+        var (driver, key) = leaderAttempting()
+        func device(rx: UInt64, at endpoint: String) -> Device {
+            Device(name: "evilcorp", peers: [Peer(publicKey: key, endpoint: Endpoint(endpoint), rxBytes: rx)])
+        }
+        _ = driver.tick(device: device(rx: 0, at: "198.51.100.3:40000"), now: 100.1)
+        let again = driver.tick(device: device(rx: 148, at: "198.51.100.3:40999"), now: 100.2)
+        #expect(again.peers.map(\.action) == [.remove, .addOrUpdate])
+        #expect(again.peers.last?.endpoint == Endpoint("198.51.100.3:40999"))
+        // The pace's re-send in the same attempt goes there too.
+        _ = driver.tick(device: device(rx: 0, at: "198.51.100.3:40999"), now: 100.3)
+        let paced = driver.tick(device: device(rx: 0, at: "198.51.100.3:40999"), now: 100.7)
+        #expect(paced.peers.last?.endpoint == Endpoint("198.51.100.3:40999"))
+    }
+
     /// The leader's initiation reached the follower (the counter rose): the follower's attempt
     /// waits twice as long for the leader's re-send instead of giving up at its own pace.
     @Test func theFollowerWaitsForTheLeaderOnceItsInitiationArrived() throws {

@@ -345,7 +345,13 @@ struct PathPlanner {
             if actions.isEmpty, case .attempting(let index, _) = machine.phase, leads,
                crossed || now - entry.lastKick >= Self.rekickInterval(pathRTT: pathRTT),
                live?.endpoint.map({ !isRelayed($0) }) ?? true {
-                updates += apply([.attempt(machine.candidates[index])], peer: entry.desired, peerNat: entry.inputs.peer,
+                // Once the peer's packets reached us in this attempt, WireGuard's endpoint is where
+                // they came from: the peer's NAT may have mapped it to another port than the
+                // candidate's (on the WAN lab a double NAT's outer router did, its port taken by a
+                // packet of ours that arrived first), and a re-send to the candidate was dropped.
+                var candidate = machine.candidates[index]
+                if attemptCrossed, let roamed = live?.endpoint { candidate = Candidate(endpoint: roamed, kind: candidate.kind) }
+                updates += apply([.attempt(candidate)], peer: entry.desired, peerNat: entry.inputs.peer,
                                  machine: machine, device: live, now: now)
             }
         }
