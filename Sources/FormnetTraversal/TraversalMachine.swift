@@ -79,10 +79,12 @@ public struct TraversalMachine: Sendable, Equatable {
         candidates = ordered
         natTypes = (local, peer)
         if case .connected(let current, _) = phase, ordered.contains(current) { return [] }
-        if case .attempting(let index, let started) = phase, NatType.directPossible(local, peer),
-           index < previous.count, ordered.first == previous[index] {
-            phase = .attempting(index: 0, started: started)
-            return []
+        if case .attempting(let index, let started) = phase, NatType.directPossible(local, peer) {
+            if ordered == previous { return [] }
+            if index < previous.count, ordered.first == previous[index] {
+                phase = .attempting(index: 0, started: started)
+                return []
+            }
         }
         guard NatType.directPossible(local, peer) else {
             becomeUnreachable(.natTypes(local, peer), retryAt: now + timing.natRetry, now: now)

@@ -382,7 +382,8 @@ struct EngineState {
             logHandshake(packet, of: source, "arrived through", link)
             return (route, payload)
         case .registered(let payload):
-            link.machine.answered(roundTrip: link.proto.answerRoundTrip)
+            // Over TCP the frame waited for the connection: its round trip counts the connect too.
+            if transport == .udp { link.machine.answered(roundTrip: link.proto.answerRoundTrip) }
             let actions = link.machine.registered(now: now, over: transport)
             logger.info("registered with relay \(link.target.key) at \(link.target.endpoint) over \(link.machine.transport.rawValue); it sees us at \(payload.observedAddress)")
             perform(actions, on: link, now: now)
@@ -413,7 +414,7 @@ struct EngineState {
             }
             perform(link.machine.error(error.code, now: now), on: link, now: now)
         case .cookie:
-            link.machine.answered(roundTrip: link.proto.answerRoundTrip)
+            if transport == .udp { link.machine.answered(roundTrip: link.proto.answerRoundTrip) }
             perform(link.machine.cookie(now: now, over: transport), on: link, now: now)
         case .info(let info):
             link.info = info

@@ -63,7 +63,8 @@ public struct RelayClientProtocol: Sendable {
     /// `maxOutstandingRegisters` sent. While the relay's last cookie is fresh, the nonce begins
     /// with it.
     public mutating func makeRegister(nowMillis: UInt64) -> [UInt8] {
-        let timestamp = relayTime(nowMillis)
+        // Strictly increasing: an answer names its frame by the timestamp it echoes.
+        let timestamp = max(relayTime(nowMillis), (outstanding.last?.timestamp ?? 0) &+ 1)
         var nonce = RelayBox.randomNonce()
         if let cookie, nowMillis &- cookie.receivedMillis < RelayWire.cookieUseMillis {
             nonce.replaceSubrange(0..<RelayWire.cookieLength, with: cookie.bytes)
@@ -73,10 +74,17 @@ public struct RelayClientProtocol: Sendable {
         return Self.registerFrame(clientKey: clientKey, relayKey: relayKey, timestamp: timestamp, nonce: nonce)
     }
 
-    /// Nil when the clock moved back, or the answer took longer than any relay worth measuring.
+    /// A frame is answered for 10 s: one left outstanding while registered is not answered later
+    /// (a late or replayed answer would switch to a session the relay has replaced).
+    private func isFresh(_ timestamp: UInt64, nowMillis: UInt64) -> Bool {
+        relayTime(nowMillis) <= timestamp &+ Self.answerWindowMillis
+    }
+    static let answerWindowMillis: UInt64 = 10_000
+
+    /// Nil when the clock moved back.
     private func roundTrip(since timestamp: UInt64, nowMillis: UInt64) -> Double? {
         let now = relayTime(nowMillis)
-        guard now >= timestamp, now - timestamp <= 10_000 else { return nil }
+        guard now >= timestamp else { return nil }
         return Double(now - timestamp) / 1000
     }
 
@@ -126,7 +134,8 @@ public struct RelayClientProtocol: Sendable {
             guard let registered = RegisteredFrame.decode(frame),
                   let plaintext = RelayBox.open(registered.sealedPayload, nonce: registered.nonce, from: relayKey, to: clientKey),
                   let payload = RegisteredPayload.decode(plaintext), payload.sessionID != 0,
-                  let index = outstanding.firstIndex(where: { $0.timestamp == payload.echoedTimestamp }) else { return .ignored }
+                  let index = outstanding.firstIndex(where: { $0.timestamp == payload.echoedTimestamp }),
+                  isFresh(outstanding[index].timestamp, nowMillis: nowMillis) else { return .ignored }
             answerRoundTrip = roundTrip(since: outstanding[index].timestamp, nowMillis: nowMillis)
             // Frames sent after it stay outstanding: the relay registers each it takes, and the
             // session of the last one is the one it keeps (a retry that crossed the answer).
@@ -156,7 +165,8 @@ public struct RelayClientProtocol: Sendable {
             guard let grant = ChannelGrantFrame.decode(frame), isRegistered, grant.sessionID == sessionID else { return .ignored }
             return .channel(peer: grant.peer, port: grant.port)
         case .cookie:
-            guard let frame = CookieFrame.decode(frame), let index = outstanding.firstIndex(where: { $0.nonce == frame.nonce }) else { return .ignored }
+            guard let frame = CookieFrame.decode(frame), let index = outstanding.firstIndex(where: { $0.nonce == frame.nonce }),
+                  isFresh(outstanding[index].timestamp, nowMillis: nowMillis) else { return .ignored }
             answerRoundTrip = roundTrip(since: outstanding[index].timestamp, nowMillis: nowMillis)
             // The next frame carries the cookie; the cookies for the frames sent without it are
             // not answers to that one, and each would make the link register once more.

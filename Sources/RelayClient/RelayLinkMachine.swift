@@ -7,8 +7,9 @@ import RelayWire
 ///
 /// Differences from the document's minimum, and why:
 /// - Pings every second while registered, not every 25 s: a relay that stops answering must be
-///   noticed within the 3 s a relayed pair may be without its path, and 18 bytes a second is
-///   nothing. The relay counts pings as activity, so they also keep the registration and the NAT
+///   noticed within the 3 s a relayed pair may be without its path (a link carrying data, which
+///   pings twice a second, notices in about 1.5 s + 2 x RTT; an idle one in about 3 s + 2 x RTT),
+///   and 18 bytes a second is nothing. The relay counts pings as activity, so they also keep the registration and the NAT
 ///   binding toward the relay alive.
 /// - UDP first, TCP after `tcpFallbackAfter` without an answer (or at once when the caller
 ///   knows UDP is blocked): a member behind a UDP-blocking firewall gets a path within a few
@@ -59,7 +60,7 @@ public struct RelayLinkMachine: Sendable, Equatable {
         /// `deadPings` pings are overdue too.
         public var deadAfter: Double = 2.5
         /// The same while the link carries data (`active`): a relay that dies under traffic is
-        /// noticed in 1–1.5 s rather than 1.5–2.5 s, for 2 pings a second on busy links only.
+        /// noticed about a second sooner, for 2 pings a second on busy links only.
         public var activePingInterval: Double = 0.5
         public var activeDeadAfter: Double = 1.5
         /// Pings sent since the last pong and unanswered for twice the link's RTT (at least
@@ -189,7 +190,8 @@ public struct RelayLinkMachine: Sendable, Equatable {
     /// Twice the median of the last three round trips: a late pong is not a lost one.
     private var pongWait: Double {
         let recent = rttSamples.suffix(3).sorted()
-        return max(timing.pongWaitMinimum, 2 * (recent.isEmpty ? 0 : recent[recent.count / 2]))
+        let median = recent.count == 2 ? (recent[0] + recent[1]) / 2 : recent.isEmpty ? 0 : recent[recent.count / 2]
+        return max(timing.pongWaitMinimum, 2 * median)
     }
 
     private var deadAfter: Double { active ? timing.activeDeadAfter : timing.deadAfter }

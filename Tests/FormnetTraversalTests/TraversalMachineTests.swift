@@ -141,6 +141,10 @@ import WireGuard
         // The second candidate under attempt, and it leads a new order: it goes on too.
         #expect(m.start(candidates: [third, reflexive], local: .portPreserving, peer: .portPreserving, now: 1.2) == [])
         #expect(m.phase == .attempting(index: 0, started: 1.0))
+        // The same list again while its second candidate is under attempt: that attempt goes on.
+        #expect(m.tick(now: 2.2, lastHandshake: nil) == [.failed(third), .attempt(reflexive)])
+        #expect(m.start(candidates: [third, reflexive], local: .portPreserving, peer: .portPreserving, now: 2.4) == [])
+        #expect(m.phase == .attempting(index: 1, started: 2.2))
     }
 
     @Test func noCandidatesIsReported() {

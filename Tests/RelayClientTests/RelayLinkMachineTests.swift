@@ -170,17 +170,19 @@ import Testing
         #expect(machine.tick(now: 2) == [.register(.udp)])
     }
 
-    @Test func aLatePongWithinTwiceTheRoundTripKeepsTheLink() {
+    /// 1.5 s after the last pong of an active link (the old limit), the last ping is out for less
+    /// than twice the RTT: not overdue, so the link is kept, and its pong arrives in time.
+    @Test func aPingOutForLessThanTwiceTheRoundTripIsNotOverdue() {
         var machine = RelayLinkMachine(now: 0, udpBlocked: false)
         _ = machine.registered(now: 0, over: .udp)
         machine.active = true
         _ = machine.pong(echo: 1, stillRegistered: true, now: 0.25)
         for (at, echo) in [(0.5, 2), (1, 3), (1.5, 4)] as [(Double, UInt64)] { #expect(machine.tick(now: at) == [.ping(echo: echo)]) }
-        // Ping 2 was lost and 3 is late; 1.5 s after the last pong only two are overdue, and
-        // ping 3's pong then arrives 0.875 s after it left.
-        #expect(machine.isUsable(now: 1.75))
-        _ = machine.pong(echo: 3, stillRegistered: true, now: 1.875)
+        #expect(machine.isUsable(now: 1.875))
+        #expect(machine.tick(now: 1.875) == [])
+        _ = machine.pong(echo: 4, stillRegistered: true, now: 1.875)
         #expect(machine.isUsable(now: 2.5))
+        #expect(machine.lastPong == 1.875)
     }
 
     @Test func relayRestartIsNoticedByAPongWithoutSession() {

@@ -56,6 +56,17 @@ import WireGuard
         #expect(client.sessionID == 10)
     }
 
+    /// A frame left outstanding is answered for 10 s only.
+    @Test func theAnswerToAFrameOlderThanTenSecondsIsIgnored() {
+        let handler = RegistrationHandler(relayKey: Fixture.relayKey)
+        var client = RelayClientProtocol(clientKey: Fixture.aliceKey, relayKey: relayPublic)
+        _ = client.makeRegister(nowMillis: Fixture.now.wallMillis)
+        let answer = handler.registeredFrame(for: Fixture.aliceKey.publicKey, sessionID: 9, echoedTimestamp: Fixture.now.wallMillis,
+                                             observedAddress: Fixture.aliceAddress)
+        #expect(answer.withUnsafeBytes { client.receive($0, nowMillis: Fixture.now.wallMillis + 10_001) } == .ignored)
+        #expect(answer.withUnsafeBytes { client.receive($0, nowMillis: Fixture.now.wallMillis + 10_000) } != .ignored)
+    }
+
     /// Bounded: the answer to a frame four frames old is no longer accepted.
     @Test func theAnswerToAFrameOlderThanTheLastFourIsIgnored() {
         let handler = RegistrationHandler(relayKey: Fixture.relayKey)

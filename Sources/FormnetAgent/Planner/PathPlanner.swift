@@ -330,7 +330,7 @@ struct PathPlanner {
             // The peer's initiation reached us: the path works that way, and the leader re-sends
             // as soon as it sees the crossing. Giving up at our own pace sent a double NAT 450 ms
             // away onto the relay, whose initiation crossed the leader's next one.
-            let attemptCrossed = crossed || entry.crossedAttempt == machine.attemptStarted
+            let attemptCrossed = crossed || machine.attemptStarted.map { $0 == entry.crossedAttempt } == true
             let timeout = Self.attemptTimeout(pathRTT: pathRTT, crossed: attemptCrossed)
             let actions = machine.tick(now: now, lastHandshake: live?.lastHandshake?.timeIntervalSince1970, attemptTimeout: timeout)
             peers[key]?.machine = machine
