@@ -76,16 +76,16 @@ public struct RelayClientProtocol: Sendable {
 
     /// A frame is answered for 10 s: one left outstanding while registered is not answered later
     /// (a late or replayed answer would switch to a session the relay has replaced).
-    private func isFresh(_ timestamp: UInt64, nowMillis: UInt64) -> Bool {
-        relayTime(nowMillis) <= timestamp &+ Self.answerWindowMillis
-    }
     static let answerWindowMillis: UInt64 = 10_000
 
-    /// Nil when the clock moved back.
-    private func roundTrip(since timestamp: UInt64, nowMillis: UInt64) -> Double? {
+    /// The outstanding frame an answer is for, if it is fresh; records the round trip to it
+    /// (none when the clock moved back).
+    private mutating func answered(_ isFrame: ((nonce: [UInt8], timestamp: UInt64)) -> Bool, nowMillis: UInt64) -> Int? {
         let now = relayTime(nowMillis)
-        guard now >= timestamp else { return nil }
-        return Double(now - timestamp) / 1000
+        guard let index = outstanding.firstIndex(where: isFrame), now <= outstanding[index].timestamp &+ Self.answerWindowMillis else { return nil }
+        let sent = outstanding[index].timestamp
+        answerRoundTrip = now >= sent ? Double(now - sent) / 1000 : nil
+        return index
     }
 
     /// A register frame with the given fields, for callers (tests) that choose them.
@@ -134,9 +134,7 @@ public struct RelayClientProtocol: Sendable {
             guard let registered = RegisteredFrame.decode(frame),
                   let plaintext = RelayBox.open(registered.sealedPayload, nonce: registered.nonce, from: relayKey, to: clientKey),
                   let payload = RegisteredPayload.decode(plaintext), payload.sessionID != 0,
-                  let index = outstanding.firstIndex(where: { $0.timestamp == payload.echoedTimestamp }),
-                  isFresh(outstanding[index].timestamp, nowMillis: nowMillis) else { return .ignored }
-            answerRoundTrip = roundTrip(since: outstanding[index].timestamp, nowMillis: nowMillis)
+                  let index = answered({ $0.timestamp == payload.echoedTimestamp }, nowMillis: nowMillis) else { return .ignored }
             // Frames sent after it stay outstanding: the relay registers each it takes, and the
             // session of the last one is the one it keeps (a retry that crossed the answer).
             outstanding.removeFirst(index + 1)
@@ -165,9 +163,7 @@ public struct RelayClientProtocol: Sendable {
             guard let grant = ChannelGrantFrame.decode(frame), isRegistered, grant.sessionID == sessionID else { return .ignored }
             return .channel(peer: grant.peer, port: grant.port)
         case .cookie:
-            guard let frame = CookieFrame.decode(frame), let index = outstanding.firstIndex(where: { $0.nonce == frame.nonce }),
-                  isFresh(outstanding[index].timestamp, nowMillis: nowMillis) else { return .ignored }
-            answerRoundTrip = roundTrip(since: outstanding[index].timestamp, nowMillis: nowMillis)
+            guard let frame = CookieFrame.decode(frame), answered({ $0.nonce == frame.nonce }, nowMillis: nowMillis) != nil else { return .ignored }
             // The next frame carries the cookie; the cookies for the frames sent without it are
             // not answers to that one, and each would make the link register once more.
             outstanding = []

@@ -9,8 +9,8 @@ import RelayWire
 /// - Pings every second while registered, not every 25 s: a relay that stops answering must be
 ///   noticed within the 3 s a relayed pair may be without its path (a link carrying data, which
 ///   pings twice a second, notices in about 1.5 s + 2 x RTT; an idle one in about 3 s + 2 x RTT),
-///   and 18 bytes a second is nothing. The relay counts pings as activity, so they also keep the registration and the NAT
-///   binding toward the relay alive.
+///   and 18 bytes a second is nothing. The relay counts pings as activity, so they also keep the
+///   registration and the NAT binding toward the relay alive.
 /// - UDP first, TCP after `tcpFallbackAfter` without an answer (or at once when the caller
 ///   knows UDP is blocked): a member behind a UDP-blocking firewall gets a path within a few
 ///   hundred milliseconds instead of after the whole retry schedule. The TCP connection is
@@ -187,11 +187,18 @@ public struct RelayLinkMachine: Sendable, Equatable {
         return rttSamples.isEmpty ? scheduled : max(scheduled, pongWait)
     }
 
-    /// Twice the median of the last three round trips: a late pong is not a lost one.
+    /// Twice the smoothed round trip: a late pong is not a lost one.
     private var pongWait: Double {
-        let recent = rttSamples.suffix(3).sorted()
-        let median = recent.count == 2 ? (recent[0] + recent[1]) / 2 : recent.isEmpty ? 0 : recent[recent.count / 2]
-        return max(timing.pongWaitMinimum, 2 * median)
+        max(timing.pongWaitMinimum, 2 * (Self.smoothedRTT(rttSamples) ?? 0))
+    }
+
+    /// The median of the last `window` samples (nil without any): one late or early pong does
+    /// not move it. The agent's relay ranking reads RTTs through it too.
+    public static func smoothedRTT(_ samples: [Double], window: Int = 3) -> Double? {
+        guard !samples.isEmpty else { return nil }
+        let recent = samples.suffix(window).sorted()
+        let middle = recent.count / 2
+        return recent.count % 2 == 1 ? recent[middle] : (recent[middle - 1] + recent[middle]) / 2
     }
 
     private var deadAfter: Double { active ? timing.activeDeadAfter : timing.deadAfter }

@@ -365,7 +365,7 @@ struct PathPlanner {
     /// the re-add: one read before the re-add took effect counts the old session's packets, one
     /// after it starts from zero, and neither reads as a crossing.
     private mutating func crossedInitiation(_ key: PublicKey, entry: PeerTraversal, live: Peer?) -> Bool {
-        guard case .attempting(_, let started) = entry.machine.phase, let live, let endpoint = live.endpoint, !isRelayed(endpoint) else { return false }
+        guard let started = entry.machine.attemptStarted, let live, let endpoint = live.endpoint, !isRelayed(endpoint) else { return false }
         guard let baseline = entry.kickRx else {
             peers[key]?.kickRx = live.rxBytes
             return false

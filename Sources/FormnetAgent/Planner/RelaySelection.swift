@@ -1,4 +1,5 @@
 import FormnetKit
+import RelayClient
 import WireGuard
 
 /// Which relay is home, and which come next if it fails.
@@ -168,10 +169,8 @@ public enum RelaySelection {
     /// `minimumSamples` is for series whose every value is already a measurement (the relay
     /// registry records smoothed RTTs): there one value is enough, and two give their mean.
     public static func smoothedRTT(_ samples: [Double], minimumSamples: Int = smoothingWindow) -> Double? {
-        guard !samples.isEmpty, samples.count >= minimumSamples else { return nil }
-        let recent = samples.suffix(smoothingWindow).sorted()
-        let middle = recent.count / 2
-        return recent.count % 2 == 1 ? recent[middle] : (recent[middle - 1] + recent[middle]) / 2
+        guard samples.count >= minimumSamples else { return nil }
+        return RelayLinkMachine.smoothedRTT(samples, window: smoothingWindow)
     }
 
     private static func shouldSwitch(from current: Candidate, to best: Candidate, ownLocation: GeoLocation?) -> Bool {
